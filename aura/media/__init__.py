@@ -1,0 +1,1 @@
+"""ffmpeg plumbing: locating binaries, probing, subtitles, audio, composition."""

@@ -1,0 +1,84 @@
+"""What a media file holds: streams, codecs, size, duration (ffprobe, or ffmpeg -i when it is absent)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from aura.errors import MediaError
+from aura.media.ffmpeg import ffmpeg_path, ffprobe_path
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    kind: str  # video | audio | subtitle
+    codec: str
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    duration: float
+    streams: tuple[StreamInfo, ...]
+
+    def of_kind(self, kind: str) -> list[StreamInfo]:
+        return [s for s in self.streams if s.kind == kind]
+
+
+def probe(path: Path, timeout: float = 30) -> MediaInfo:
+    if not Path(path).is_file():
+        raise MediaError(f"{path} does not exist")
+    tool = ffprobe_path()
+    return _with_ffprobe(tool, path, timeout) if tool else _with_ffmpeg(path, timeout)
+
+
+def _with_ffprobe(tool: str, path: Path, timeout: float) -> MediaInfo:
+    cmd = [tool, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        raise MediaError(f"ffprobe cannot read {Path(path).name}: {proc.stderr.strip()[-300:]}")
+    data = json.loads(proc.stdout)
+    streams = tuple(
+        StreamInfo(
+            kind=s.get("codec_type", ""),
+            codec=s.get("codec_name", ""),
+            width=s.get("width"),
+            height=s.get("height"),
+            duration=float(s["duration"]) if "duration" in s else None,
+        )
+        for s in data.get("streams", [])
+    )
+    return MediaInfo(duration=float(data.get("format", {}).get("duration", 0.0)), streams=streams)
+
+
+_DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+_STREAM = re.compile(r"Stream #\d+:\d+.*?: (Video|Audio|Subtitle): (\w+)([^\n]*)")
+_SIZE = re.compile(r", (\d{2,5})x(\d{2,5})")
+
+
+def _with_ffmpeg(path: Path, timeout: float) -> MediaInfo:
+    # imageio-ffmpeg ships no ffprobe: `ffmpeg -i` prints the same facts to stderr
+    proc = subprocess.run(
+        [ffmpeg_path(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True, text=True, timeout=timeout
+    )
+    match = _DURATION.search(proc.stderr)
+    if not match:
+        raise MediaError(f"ffmpeg cannot read {Path(path).name}")
+    hours, minutes, seconds = match.groups()
+    streams = []
+    for kind, codec, rest in _STREAM.findall(proc.stderr):
+        size = _SIZE.search(rest) if kind == "Video" else None
+        streams.append(
+            StreamInfo(
+                kind=kind.lower(),
+                codec=codec,
+                width=int(size.group(1)) if size else None,
+                height=int(size.group(2)) if size else None,
+            )
+        )
+    return MediaInfo(duration=int(hours) * 3600 + int(minutes) * 60 + float(seconds), streams=tuple(streams))

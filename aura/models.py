@@ -1,0 +1,274 @@
+"""The data that moves between stages.
+
+Every stage takes and returns these pydantic models. Media is referenced by
+key inside the job's artifact store (with size and sha256), never by an
+absolute path of one machine and never as bytes in memory.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Style = Literal["documentary", "explainer", "promo", "tutorial", "story"]
+Aspect = Literal["16:9", "9:16", "1:1"]
+Resolution = Literal["720p", "1080p"]
+Fps = Literal[24, 25, 30, 60]
+
+BRIEF_MAX_CHARS = 4000
+DURATION_MIN_S = 10
+DURATION_MAX_S = 1200
+MUSIC_EXTENSIONS = (".mp3", ".wav", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".flac")
+
+# Short side of the frame per resolution; the aspect decides the long side.
+_SHORT_SIDE = {"720p": 720, "1080p": 1080}
+# BCP-47: a 2-3 letter language, then optional script/region/variant subtags.
+_BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_VOICE = re.compile(r"^[A-Za-z0-9_.+:\-/ ]{1,100}$")
+
+
+def clean_text(value: str) -> str:
+    """Drop control characters (keeping line breaks as spaces or newlines) and trim.
+
+    Control characters have no business in a narration and would corrupt
+    subtitle files, so they are removed rather than rejected.
+    """
+    value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    kept = []
+    for ch in value:
+        if ch == "\n":
+            kept.append(ch)
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch not in ("\u200d", "\u200c"):
+            # Cf (format) covers bidi overrides and zero-width tricks; ZWJ/ZWNJ are
+            # kept because some scripts (Persian, Indic, emoji) need them.
+            continue
+        else:
+            kept.append(ch)
+    lines = [" ".join(line.split()) for line in "".join(kept).split("\n")]
+    return "\n".join(line for line in lines if line).strip()
+
+
+def frame_size(aspect: str, resolution: str) -> tuple[int, int]:
+    """Output (width, height) for an aspect and resolution: 9:16 at 720p is 720x1280."""
+    short = _SHORT_SIDE[resolution]
+    long = short * 16 // 9
+    return {"16:9": (long, short), "9:16": (short, long), "1:1": (short, short)}[aspect]
+
+
+class VideoRequest(BaseModel):
+    """What a user asks for. Also the flow's parameter, so Prefect renders it as a form."""
+
+    model_config = ConfigDict(extra="forbid", title="Video request")
+
+    brief: str = Field(
+        description="What the video is about, in plain words (1 to 4,000 characters).",
+        examples=["A 2-minute explainer on how volcanoes form, for teenagers"],
+    )
+    title: str | None = Field(default=None, description="Title; written from the brief when empty (at most 120 characters).")
+    audience: str | None = Field(default=None, description="Who it is for (at most 200 characters).")
+    style: Style = Field(default="explainer", description="Tone and look.")
+    duration_seconds: int = Field(
+        default=60, ge=DURATION_MIN_S, le=DURATION_MAX_S, description="Target length in seconds (10 to 1,200)."
+    )
+    aspect: Aspect = Field(default="16:9", description="Frame shape: 16:9 landscape, 9:16 portrait, 1:1 square.")
+    resolution: Resolution = Field(default="720p", description="720p or 1080p (the short side of the frame).")
+    fps: Fps = Field(default=30, description="Frames per second.")
+    language: str = Field(default="en", description="BCP-47 language tag of the narration, e.g. en, en-US, fr, pt-BR.")
+    voice: str | None = Field(default=None, description="Voice id of the TTS engine (`aura voices` lists them).")
+    music: str | None = Field(default=None, description="Path of a background music file, ducked under the narration.")
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1, description="Seed for visuals and layout (0 to 4294967295).")
+    visuals_required: bool = Field(
+        default=False, description="Fail the run if the configured visuals provider fails, instead of falling back to slides."
+    )
+
+    @field_validator("brief", mode="before")
+    @classmethod
+    def _clean_brief(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        cleaned = clean_text(value)
+        if not cleaned:
+            raise ValueError("brief is empty: write 1 to 4,000 characters describing the video")
+        if len(cleaned) > BRIEF_MAX_CHARS:
+            raise ValueError(f"brief is {len(cleaned):,} characters: the limit is {BRIEF_MAX_CHARS:,}")
+        return cleaned
+
+    @field_validator("title", "audience", mode="before")
+    @classmethod
+    def _clean_short_text(cls, value: object, info) -> object:
+        if value is None or not isinstance(value, str):
+            return value
+        cleaned = " ".join(clean_text(value).split())
+        limit = 120 if info.field_name == "title" else 200
+        if len(cleaned) > limit:
+            raise ValueError(f"{info.field_name} is {len(cleaned)} characters: the limit is {limit}")
+        return cleaned or None
+
+    @field_validator("language")
+    @classmethod
+    def _check_language(cls, value: str) -> str:
+        value = value.strip().replace("_", "-")
+        if not _BCP47.match(value):
+            raise ValueError(f"language {value!r} is not a BCP-47 tag such as en, en-US, fr or pt-BR")
+        primary, *rest = value.split("-")
+        # canonical case: language lower, region upper, script title
+        parts = [primary.lower()]
+        for sub in rest:
+            parts.append(sub.upper() if len(sub) == 2 else sub.title() if len(sub) == 4 else sub.lower())
+        return "-".join(parts)
+
+    @field_validator("voice")
+    @classmethod
+    def _check_voice(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not _VOICE.match(value):
+            raise ValueError("voice must be 1 to 100 letters, digits or . _ + - : / (see `aura voices`)")
+        return value
+
+    @field_validator("music")
+    @classmethod
+    def _check_music(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not value.lower().endswith(MUSIC_EXTENSIONS):
+            raise ValueError(f"music must be an audio file ({', '.join(MUSIC_EXTENSIONS)})")
+        return value
+
+    @field_validator("fps", mode="before")
+    @classmethod
+    def _fps_from_text(cls, value: object) -> object:
+        # CLI and form inputs arrive as text; the Literal needs the integer
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        return value
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return frame_size(self.aspect, self.resolution)
+
+
+class MediaRef(BaseModel):
+    """A file inside a job's artifact store: key relative to the job folder."""
+
+    key: str
+    size: int
+    sha256: str
+
+
+class Scene(BaseModel):
+    index: int = Field(default=0, ge=0)
+    narration: str
+    visual_prompt: str
+    key_phrase: str
+
+    @field_validator("narration", "visual_prompt", "key_phrase")
+    @classmethod
+    def _not_empty(cls, value: str, info) -> str:
+        value = " ".join(clean_text(value).split())
+        if not value:
+            raise ValueError(f"scene {info.field_name} is empty")
+        return value
+
+    @property
+    def word_count(self) -> int:
+        return len(self.narration.split())
+
+
+class Script(BaseModel):
+    title: str
+    scenes: list[Scene] = Field(min_length=1)
+    language: str = "en"
+    writer: str = Field(default="", description="The model that wrote it.")
+
+    @model_validator(mode="after")
+    def _renumber(self) -> Script:
+        for i, scene in enumerate(self.scenes):
+            scene.index = i
+        return self
+
+    @property
+    def word_count(self) -> int:
+        return sum(s.word_count for s in self.scenes)
+
+
+class WordTiming(BaseModel):
+    text: str
+    start: float
+    end: float
+
+
+class SceneTiming(BaseModel):
+    index: int
+    start: float = Field(description="Scene start on the video timeline, seconds.")
+    end: float
+    speech_end: float = Field(description="When the narration of this scene stops (before the pause).")
+    words: list[WordTiming] = Field(default_factory=list, description="Absolute word times.")
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+class Narration(BaseModel):
+    audio: MediaRef
+    duration: float
+    sample_rate: int
+    scenes: list[SceneTiming]
+    provider: str
+    voice: str
+    warnings: list[str] = Field(default_factory=list)
+    elapsed_s: float = 0.0
+
+
+class Visuals(BaseModel):
+    images: list[MediaRef]
+    size: tuple[int, int]
+    provider: str
+    warnings: list[str] = Field(default_factory=list)
+    elapsed_s: float = 0.0
+
+
+class BriefReport(BaseModel):
+    """What the brief stage checked: the machine can render this request."""
+
+    ffmpeg: str
+    ffmpeg_version: str
+    estimated_output_bytes: int
+    free_disk_bytes: int
+    available_memory_bytes: int
+    warnings: list[str] = Field(default_factory=list)
+    elapsed_s: float = 0.0
+
+
+class RenderedVideo(BaseModel):
+    """The finished job: every file a user gets, by key and by local path."""
+
+    job_id: str
+    folder: str
+    video: MediaRef
+    subtitles: MediaRef
+    thumbnail: MediaRef
+    metadata: MediaRef
+    duration: float
+    width: int
+    height: int
+    flow_run_id: str | None = None
+    stage_seconds: dict[str, float] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+
+    def paths(self) -> dict[str, str]:
+        from pathlib import Path
+
+        base = Path(self.folder)
+        return {
+            "video": str(base / self.video.key),
+            "subtitles": str(base / self.subtitles.key),
+            "thumbnail": str(base / self.thumbnail.key),
+            "metadata": str(base / self.metadata.key),
+        }

@@ -1,0 +1,45 @@
+"""Stage progress, reported by stages and heard by whoever listens in this process (the CLI).
+
+Kept deliberately tiny: a listener is a callable(stage, fraction, message).
+Listeners must be quick and must not raise; a failing listener is dropped
+rather than allowed to break a render.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+Listener = Callable[[str, float, str], None]
+
+# the design's weights: how much of a whole run each stage is
+STAGE_WEIGHTS = {"brief": 5, "script": 20, "voice": 25, "visuals": 30, "compose": 20}
+
+_listeners: list[Listener] = []
+_lock = threading.Lock()
+log = logging.getLogger("aura.progress")
+
+
+def add_listener(listener: Listener) -> None:
+    with _lock:
+        _listeners.append(listener)
+
+
+def remove_listener(listener: Listener) -> None:
+    with _lock:
+        if listener in _listeners:
+            _listeners.remove(listener)
+
+
+def report(stage: str, fraction: float, message: str = "") -> None:
+    fraction = min(1.0, max(0.0, fraction))
+    log.debug("%s %.0f%% %s", stage, fraction * 100, message)
+    with _lock:
+        listeners = list(_listeners)
+    for listener in listeners:
+        try:
+            listener(stage, fraction, message)
+        except Exception:  # noqa: BLE001 - a broken progress bar must never fail a render
+            log.exception("progress listener failed; removing it")
+            remove_listener(listener)

@@ -1,0 +1,1 @@
+"""Providers: LLM, TTS and image backends. No Prefect in here."""

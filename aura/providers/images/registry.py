@@ -1,0 +1,30 @@
+"""Image providers by name, so settings can choose one and later issues can add more."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aura.errors import ProviderError
+from aura.providers.images.base import ImageProvider
+from aura.providers.images.slides import SlideProvider
+
+FALLBACK = "slides"
+_factories: dict[str, Callable[[], ImageProvider]] = {"slides": SlideProvider}
+
+
+def register_image_provider(name: str, factory: Callable[[], ImageProvider]) -> None:
+    _factories[name] = factory
+
+
+def image_provider_names() -> list[str]:
+    return sorted(_factories)
+
+
+def get_image_provider(name: str) -> ImageProvider:
+    try:
+        factory = _factories[name]
+    except KeyError:
+        raise ProviderError(
+            f"image provider {name!r} is unknown: set AURA_IMAGE_PROVIDER to one of {', '.join(image_provider_names())}"
+        ) from None
+    return factory()

@@ -1,0 +1,25 @@
+"""Text-to-speech providers: espeak-ng offline (the default) and gTTS online."""
+
+from aura.providers.tts.base import (
+    Speech,
+    TTSError,
+    TTSProvider,
+    VoiceInfo,
+    WordTiming,
+    estimate_word_timings,
+    non_silent_span,
+)
+from aura.providers.tts.espeak import EspeakTTS
+from aura.providers.tts.gtts_provider import GTTSProvider
+
+__all__ = [
+    "EspeakTTS",
+    "GTTSProvider",
+    "Speech",
+    "TTSError",
+    "TTSProvider",
+    "VoiceInfo",
+    "WordTiming",
+    "estimate_word_timings",
+    "non_silent_span",
+]

@@ -1,0 +1,292 @@
+"""Online speech with gTTS (Google Translate's voice), always bounded in time.
+
+gTTS 2.2.4 sends its HTTP requests with no timeout, so on a dead network `gTTS.save()` hangs
+forever (and leaves a 0-byte file). Here gTTS only builds the requests; they are sent with
+timeouts from a daemon thread that the caller waits on for at most `timeout_s`, the MP3 stays
+in memory and ffmpeg decodes it through pipes. Nothing is written to disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import socket
+import subprocess
+import threading
+import time
+from typing import Callable, TypeVar
+from urllib.parse import urlsplit
+
+from aura.errors import AuraError
+from aura.providers.base import ProviderStatus
+from aura.providers.tts.base import (
+    Speech,
+    TTSError,
+    VoiceInfo,
+    estimate_word_timings,
+    non_silent_span,
+    normalize_language,
+)
+
+NAME = "gtts"
+SAMPLE_RATE = 24000
+DEFAULT_TIMEOUT_S = 10.0
+PROBE_TIMEOUT_S = 2.0
+SLOW_BELOW_WPM = 120  # gTTS has two speeds: a rate under this picks its "slow" one
+OFFLINE_HINT = "check the network (or HTTPS_PROXY), raise the timeout, or use the offline espeak-ng voice"
+
+# Regional accents: gTTS picks them by the Google host (tld), not by the language code.
+_REGIONAL: dict[str, tuple[str, str]] = {
+    "en-us": ("en", "com"),
+    "en-gb": ("en", "co.uk"),
+    "en-au": ("en", "com.au"),
+    "en-ca": ("en", "ca"),
+    "en-in": ("en", "co.in"),
+    "en-ie": ("en", "ie"),
+    "en-za": ("en", "co.za"),
+    "fr-fr": ("fr", "fr"),
+    "fr-ca": ("fr", "ca"),
+    "pt-br": ("pt", "com.br"),
+    "pt-pt": ("pt", "pt"),
+    "es-es": ("es", "es"),
+    "es-mx": ("es", "com.mx"),
+    "es-us": ("es", "com"),
+}
+# BCP-47 codes that gTTS spells differently
+_ALIASES = {
+    "zh": "zh-cn",
+    "zh-hans": "zh-cn",
+    "zh-hant": "zh-tw",
+    "cmn": "zh-cn",
+    "he": "iw",
+    "jv": "jw",
+    "fil": "tl",
+    "nb": "no",
+    "nn": "no",
+}
+# how gTTS 2.2.4 finds the audio (base64 MP3) in Google's batchexecute answer
+_AUDIO_PATTERN = re.compile(r'jQ1olc","\[\\"(.*)\\"]')
+
+T = TypeVar("T")
+
+
+INSTALL_HINT = "install it with `pip install 'gTTS>=2.2.4,<2.5'`"
+
+
+def _gtts_table() -> dict[str, str]:
+    """{gTTS code: language name} from gTTS's bundled table (2.2.4 makes no request for it)."""
+    try:
+        from gtts.lang import tts_langs
+    except ImportError as exc:
+        raise TTSError(f"gTTS is not installed ({exc}): {INSTALL_HINT}") from exc
+    return tts_langs()
+
+
+def _gtts_languages() -> dict[str, str]:
+    """{lower-case code: gTTS code}."""
+    return {code.lower(): code for code in _gtts_table()}
+
+
+def gtts_voice_for(language: str, default_tld: str = "com") -> tuple[str, str, str]:
+    """(voice id, gTTS lang, tld) for a BCP-47 tag: en-US -> en on .com, pt-BR -> pt on .com.br, zh -> zh-CN."""
+    languages = _gtts_languages()
+    parts = normalize_language(language or "").split("-")
+    while parts and parts[0]:
+        tag = "-".join(parts)
+        code = _ALIASES.get(tag, tag)
+        if code in _REGIONAL:
+            lang, tld = _REGIONAL[code]
+            return code, lang, tld
+        if code in languages:
+            return code, languages[code], default_tld
+        parts.pop()
+    raise TTSError(
+        f"gTTS does not support language {language!r}: pass a supported BCP-47 code "
+        "(e.g. en, en-GB, fr, pt-BR, zh) or a voice from `aura voices`"
+    )
+
+
+def _run_with_deadline(work: Callable[[], T], timeout_s: float) -> T:
+    """Run `work` in a daemon thread and wait at most timeout_s for it.
+
+    Socket timeouts alone do not bound a call: DNS lookups ignore them and a server that drips
+    bytes resets them. The abandoned thread still ends soon, as its sockets have timeouts too.
+    """
+    outcome: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="aura-gtts", daemon=True)
+    thread.start()
+    thread.join(max(timeout_s, 0.0))
+    if thread.is_alive():
+        raise TimeoutError(f"no answer within {timeout_s:.1f} s")
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]
+
+
+def _fetch_mp3(text: str, lang: str, tld: str, slow: bool, deadline: float) -> bytes:
+    """The MP3 for `text`, with every request bounded by what is left of the deadline."""
+    import requests
+    from gtts import gTTS
+
+    # gTTS splits long text and builds one request per part; we only borrow that. Its own
+    # stream() sends them without a timeout (and with TLS verification off).
+    tts = gTTS(text, lang=lang, tld=tld, slow=slow, lang_check=False)
+    prepared = tts._prepare_requests()
+    host = urlsplit(prepared[0].url).hostname or tld
+    audio = bytearray()
+    with requests.Session() as session:
+        for request in prepared:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("ran out of time between requests")
+            # session.send() skips the environment; this applies HTTPS_PROXY, NO_PROXY, CA bundles
+            settings = session.merge_environment_settings(request.url, {}, False, None, None)
+            try:
+                response = session.send(request, timeout=(remaining, remaining), **settings)
+                response.raise_for_status()
+                body = response.text
+            except requests.HTTPError as exc:
+                raise TTSError(f"gTTS request refused by {host}: {exc}; wait and retry, or use espeak-ng") from exc
+            except requests.RequestException as exc:  # refused, reset, proxy, TLS, timeouts
+                raise TTSError(f"gTTS unreachable ({host}{_route(host)}): {exc}; {OFFLINE_HINT}") from exc
+            found = False
+            for line in body.splitlines():
+                match = _AUDIO_PATTERN.search(line) if "jQ1olc" in line else None
+                if match:
+                    audio += base64.b64decode(match.group(1).encode("ascii"))
+                    found = True
+            if not found:
+                raise TTSError(f"gTTS got an answer with no audio from {host}: Google may have changed its API")
+    return bytes(audio)
+
+
+def decode_mp3(mp3: bytes, timeout_s: float) -> bytes:
+    """MP3 bytes -> 16-bit mono PCM at SAMPLE_RATE, through ffmpeg pipes (no temporary files)."""
+    from aura.media.ffmpeg import ffmpeg_path
+
+    try:
+        ffmpeg = ffmpeg_path()
+    except AuraError as exc:
+        raise TTSError(f"gTTS needs ffmpeg to decode its MP3: {exc}") from exc
+    cmd = [
+        ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error",
+        "-f", "mp3", "-i", "pipe:0",
+        "-f", "s16le", "-acodec", "pcm_s16le", "-ac", "1", "-ar", str(SAMPLE_RATE), "pipe:1",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        pcm, err = proc.communicate(mp3, timeout=max(timeout_s, 0.1))
+    except subprocess.TimeoutExpired as exc:
+        proc.kill()
+        proc.wait()
+        raise TTSError(f"ffmpeg took longer than {timeout_s:.1f} s to decode gTTS audio: raise the timeout") from exc
+    except BaseException:
+        proc.kill()  # a cancellation must not leave ffmpeg running
+        proc.wait()
+        raise
+    if proc.returncode != 0 or not pcm:
+        tail = " | ".join(err.decode("utf-8", "replace").strip().splitlines()[-4:])
+        raise TTSError(f"ffmpeg could not decode the MP3 from gTTS (exit {proc.returncode}): {tail or 'no audio'}")
+    return pcm
+
+
+def _https_proxy(url: str) -> tuple[str, int] | None:
+    """(host, port) of the proxy requests would use for url, from HTTPS_PROXY/ALL_PROXY/NO_PROXY."""
+    import requests.utils
+
+    proxy = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
+    if not proxy:
+        return None
+    if "://" not in proxy:
+        proxy = "http://" + proxy  # requests' reading of a bare host:port
+    parts = urlsplit(proxy)
+    return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _route(host: str) -> str:
+    proxy = _https_proxy(f"https://{host}/")
+    return f" via proxy {proxy[0]}:{proxy[1]}" if proxy else ""
+
+
+class GTTSProvider:
+    """Google Translate's TTS: needs the internet; never waits longer than timeout_s."""
+
+    name = NAME
+
+    def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S, tld: str = "com") -> None:
+        if timeout_s <= 0:
+            raise TTSError(f"gTTS timeout_s must be positive, got {timeout_s}")
+        self.timeout_s = float(timeout_s)
+        self.tld = tld
+
+    def _host(self, tld: str | None = None) -> str:
+        return f"translate.google.{tld or self.tld}"
+
+    def status(self) -> ProviderStatus:
+        try:
+            _gtts_table()
+        except TTSError as exc:
+            return ProviderStatus(NAME, "tts", False, str(exc))
+        host = self._host()
+        proxy = _https_proxy(f"https://{host}/")
+        target = proxy or (host, 443)
+        route = f"{host}:443" + (f" via proxy {proxy[0]}:{proxy[1]}" if proxy else "")
+
+        def probe() -> None:
+            socket.create_connection(target, timeout=PROBE_TIMEOUT_S).close()
+
+        try:
+            # the thread bound also covers a DNS lookup that hangs
+            _run_with_deadline(probe, PROBE_TIMEOUT_S + 0.5)
+        except (OSError, TimeoutError) as exc:
+            detail = f"cannot reach {route} ({exc}): gTTS needs the internet; {OFFLINE_HINT}"
+            return ProviderStatus(NAME, "tts", False, detail)
+        return ProviderStatus(NAME, "tts", True, f"{route} reachable (TCP); timeout {self.timeout_s:g} s")
+
+    def voices(self) -> list[VoiceInfo]:
+        names = {code.lower(): name for code, name in _gtts_table().items()}
+        voices = [VoiceInfo(code, names[code], (code,), NAME) for code in sorted(names)]
+        for tag, (lang, tld) in _REGIONAL.items():
+            voices.append(VoiceInfo(tag, f"{names[lang]} ({self._host(tld)})", (tag,), NAME))
+        return voices
+
+    def synthesize(
+        self, text: str, language: str = "en", voice: str | None = None, rate_wpm: int | None = None
+    ) -> Speech:
+        deadline = time.monotonic() + self.timeout_s
+        if not isinstance(text, str) or not text.strip():
+            raise TTSError("nothing to say: the text is empty")
+        if voice:
+            try:
+                voice_id, lang, tld = gtts_voice_for(voice, self.tld)
+            except TTSError:
+                raise TTSError(f"gTTS has no voice {voice!r}: run `aura voices` to list them") from None
+        else:
+            voice_id, lang, tld = gtts_voice_for(language, self.tld)
+        slow = rate_wpm is not None and rate_wpm < SLOW_BELOW_WPM
+
+        host = self._host(tld)
+        try:
+            mp3 = _run_with_deadline(
+                lambda: _fetch_mp3(text, lang, tld, slow, deadline), deadline - time.monotonic()
+            )
+        except TimeoutError as exc:
+            raise TTSError(
+                f"gTTS unreachable ({host}{_route(host)}): "
+                f"no answer within timeout_s={self.timeout_s:g} s; {OFFLINE_HINT}"
+            ) from exc
+        except AssertionError as exc:  # gTTS asserts when its text cleanup leaves nothing to say
+            raise TTSError(f"gTTS found nothing to say in {text[:40]!r}: {exc}") from exc
+
+        pcm = decode_mp3(mp3, deadline - time.monotonic())
+        # gTTS reports no word timings: estimate them over the audible span (see estimate_word_timings)
+        span = non_silent_span(pcm, SAMPLE_RATE) or (0.0, len(pcm) // 2 / SAMPLE_RATE)
+        words = estimate_word_timings(text.split(), *span)
+        return Speech(pcm=pcm, sample_rate=SAMPLE_RATE, words=words, provider=NAME, voice=voice_id)

@@ -1,0 +1,1 @@
+"""One module per stage: plain functions holding the logic, wrapped in a Prefect task."""

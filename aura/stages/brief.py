@@ -1,0 +1,109 @@
+"""Stage 1, brief: check the request against this machine before any work starts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import psutil
+from prefect import task
+
+from aura import progress
+from aura.errors import MediaError, SystemCheckError
+from aura.media.ffmpeg import INSTALL_HINT, capabilities, ffprobe_path
+from aura.media.fonts import find_font
+from aura.media.probe import probe
+from aura.models import BriefReport, VideoRequest
+
+# rough encoded size per second of video (H.264 at our CRF on stills) and per scene of work files
+_VIDEO_BYTES_PER_S = {"720p": 350_000, "1080p": 700_000}
+_WORK_BYTES_PER_SCENE = {"720p": 2_500_000, "1080p": 5_000_000}
+_FFMPEG_MEMORY = {"720p": 400 * 2**20, "1080p": 900 * 2**20}
+
+
+def estimate_output_bytes(request: VideoRequest) -> int:
+    scenes = max(2, request.duration_seconds // 6)
+    video = _VIDEO_BYTES_PER_S[request.resolution] * request.duration_seconds
+    audio = 48_000 * 2 * 2 * request.duration_seconds  # narration wavs, raw and normalised
+    return int((video + audio + scenes * _WORK_BYTES_PER_SCENE[request.resolution]) * 1.5)
+
+
+def _existing_parent(path: Path) -> Path:
+    path = path.resolve()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_output_folder(folder: Path) -> int:
+    """Free bytes where the job will be written; raises when the folder cannot be written."""
+    parent = _existing_parent(folder)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SystemCheckError(
+            f"output folder {folder} is not writable (nearest existing folder: {parent}): "
+            "choose another with --out or AURA_OUTPUT, or fix its permissions"
+        )
+    return shutil.disk_usage(parent).free
+
+
+def check_music(music: str) -> None:
+    path = Path(music).expanduser()
+    if not path.is_file():
+        raise SystemCheckError(f"music: file {music} does not exist or is not a file")
+    if not os.access(path, os.R_OK):
+        raise SystemCheckError(f"music: file {music} is not readable")
+    try:
+        info = probe(path)
+    except MediaError as exc:
+        raise SystemCheckError(f"music: {music} is not a readable audio file ({exc})") from exc
+    if not info.of_kind("audio"):
+        raise SystemCheckError(f"music: {music} has no audio stream")
+
+
+def check_request(request: VideoRequest, output_folder: Path) -> BriefReport:
+    """Everything the render needs, checked up front; each failure says what to install or free."""
+    started = time.perf_counter()
+    warnings: list[str] = []
+    caps = capabilities()
+    missing = caps.missing()
+    if missing:
+        raise SystemCheckError(f"ffmpeg at {caps.path} lacks {', '.join(missing)}: {INSTALL_HINT}")
+    if not ffprobe_path():
+        warnings.append("ffprobe not found: probing falls back to `ffmpeg -i` (apt-get install ffmpeg adds it)")
+    progress.report("brief", 0.4, "ffmpeg ok")
+
+    needed = estimate_output_bytes(request)
+    free = check_output_folder(output_folder)
+    if free < needed:
+        raise SystemCheckError(
+            f"not enough disk space in {output_folder}: about {needed / 2**20:.0f} MiB needed, "
+            f"{free / 2**20:.0f} MiB free: free some space or choose another --out folder"
+        )
+    available = psutil.virtual_memory().available
+    if available < _FFMPEG_MEMORY[request.resolution]:
+        raise SystemCheckError(
+            f"not enough free memory for a {request.resolution} render: about "
+            f"{_FFMPEG_MEMORY[request.resolution] / 2**20:.0f} MiB needed, {available / 2**20:.0f} MiB available: "
+            "close other programs or use --resolution 720p"
+        )
+    if request.music:
+        check_music(request.music)
+    if find_font(request.brief[:200]) is None:
+        warnings.append("no font covers the brief's script: install fonts-noto-core (or fonts-noto-cjk)")
+    progress.report("brief", 1.0, "checks passed")
+    return BriefReport(
+        ffmpeg=caps.path,
+        ffmpeg_version=caps.version,
+        estimated_output_bytes=needed,
+        free_disk_bytes=free,
+        available_memory_bytes=available,
+        warnings=warnings,
+        elapsed_s=time.perf_counter() - started,
+    )
+
+
+@task(name="brief", retries=0, timeout_seconds=30)
+def brief_task(request: VideoRequest, output_folder: str) -> BriefReport:
+    return check_request(request, Path(output_folder))

@@ -1,0 +1,210 @@
+"""Stage 5, compose: subtitles, the ffmpeg render, a thumbnail and metadata.json, each renamed into place."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from PIL import Image
+from prefect import task
+
+from aura import __version__, progress
+from aura.errors import MediaError
+from aura.media.compose import MOTIONS, CompositionPlan, plan_clips, render
+from aura.media.ffmpeg import capabilities
+from aura.media.fonts import find_font, font_family
+from aura.media.probe import probe
+from aura.media.subtitles import build_cues, write_ass, write_srt
+from aura.models import BriefReport, Narration, RenderedVideo, Script, VideoRequest, Visuals
+from aura.options import PipelineOptions
+from aura.settings import get_settings
+from aura.stages.common import open_job
+from aura.stages.visuals import base_seed
+from aura.store import JobStore
+
+VIDEO_KEY, SRT_KEY, THUMB_KEY, META_KEY = "video.mp4", "subtitles.srt", "thumbnail.jpg", "metadata.json"
+ASS_KEY = "work/subtitles.ass"
+DURATION_TOLERANCE_S = 0.1
+FADE_S = 0.15
+
+
+def write_subtitles(narration: Narration, request: VideoRequest, job: JobStore, karaoke: bool) -> None:
+    words = [w for scene in narration.scenes for w in scene.words]
+    cues = build_cues(words, end_limit=narration.duration)
+    with job.writing(SRT_KEY) as tmp:
+        write_srt(cues, tmp)
+    text = " ".join(w.text for w in words)
+    font = find_font(text)
+    width, height = request.size
+    with job.writing(ASS_KEY) as tmp:
+        write_ass(cues, tmp, width=width, height=height, font_name=font_family(font) if font else "DejaVu Sans", karaoke=karaoke)
+
+
+def motions_for(request: VideoRequest, scene_count: int) -> list[str]:
+    """A varied but reproducible camera move per scene, never the same move twice in a row."""
+    rng = random.Random(base_seed(request))
+    moves: list[str] = []
+    for _ in range(scene_count):
+        choices = [m for m in MOTIONS if not moves or m != moves[-1]]
+        moves.append(rng.choice(choices))
+    return moves
+
+
+def verify_video(path: Path, request: VideoRequest, expected_duration: float) -> None:
+    """The file a user gets is checked the way a user would check it."""
+    info = probe(path)
+    video, audio = info.of_kind("video"), info.of_kind("audio")
+    width, height = request.size
+    problems = []
+    if len(video) != 1 or video[0].codec != "h264":
+        problems.append(f"video streams {[v.codec for v in video]} (want one h264)")
+    elif (video[0].width, video[0].height) != (width, height):
+        problems.append(f"frame {video[0].width}x{video[0].height} (want {width}x{height})")
+    if len(audio) != 1 or audio[0].codec != "aac":
+        problems.append(f"audio streams {[a.codec for a in audio]} (want one aac)")
+    if abs(info.duration - expected_duration) > DURATION_TOLERANCE_S:
+        problems.append(f"duration {info.duration:.2f} s (narration is {expected_duration:.2f} s)")
+    if problems:
+        raise MediaError("the rendered video is wrong: " + "; ".join(problems))
+
+
+def write_thumbnail(first_image: Path, request: VideoRequest, job: JobStore) -> None:
+    """The opening frame without subtitles: the first still, centre-cropped to the frame."""
+    width, height = request.size
+    with Image.open(first_image) as image:
+        image = image.convert("RGB")
+        scale = max(width / image.width, height / image.height)
+        resized = image.resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)
+        left, top = (resized.width - width) // 2, (resized.height - height) // 2
+        with job.writing(THUMB_KEY) as tmp:
+            resized.crop((left, top, left + width, top + height)).save(tmp, "JPEG", quality=88)
+
+
+def compose_video(
+    request: VideoRequest,
+    script: Script,
+    narration: Narration,
+    visuals: Visuals,
+    job: JobStore,
+    options: PipelineOptions,
+    timeout_s: float | None = None,
+) -> tuple[Path, Path, Path]:
+    """Render video.mp4, subtitles.srt and thumbnail.jpg into the job folder."""
+    settings = get_settings()
+    width, height = request.size
+    progress.report("compose", 0.05, "subtitles")
+    write_subtitles(narration, request, job, karaoke=options.karaoke)
+    images = [job.local(ref) for ref in visuals.images]
+    clips, total_frames = plan_clips(
+        images, [s.start for s in narration.scenes], narration.duration, request.fps, motions_for(request, len(images))
+    )
+    music = Path(request.music).expanduser().resolve() if request.music else None
+    progress.report("compose", 0.15, f"rendering {total_frames} frames at {width}x{height}")
+    with job.writing(VIDEO_KEY) as tmp:
+        plan = CompositionPlan(
+            width=width,
+            height=height,
+            fps=request.fps,
+            total_frames=total_frames,
+            clips=clips,
+            narration=job.local(narration.audio),
+            output=tmp,
+            fade_frames=round(FADE_S * request.fps),
+            subtitles_ass=Path(ASS_KEY).name,
+            workdir=job.path(ASS_KEY).parent,
+            music=music,
+            x264_preset=options.x264_preset or settings.x264_preset,
+            crf=options.crf if options.crf is not None else settings.crf,
+        )
+        render(plan, ken_burns=options.ken_burns, timeout=timeout_s)
+        progress.report("compose", 0.9, "checking the result")
+        verify_video(tmp, request, narration.duration)
+    write_thumbnail(images[0], request, job)
+    return job.path(VIDEO_KEY), job.path(SRT_KEY), job.path(THUMB_KEY)
+
+
+def write_metadata(
+    job: JobStore,
+    request: VideoRequest,
+    script: Script,
+    narration: Narration,
+    visuals: Visuals,
+    brief: BriefReport,
+    stage_seconds: dict[str, float],
+    flow_run_id: str | None,
+    preset: str,
+) -> RenderedVideo:
+    """metadata.json last: its presence says the job is complete."""
+    warnings = [*brief.warnings, *narration.warnings, *visuals.warnings]
+    video = job.ref(VIDEO_KEY)
+    width, height = request.size
+    outputs = {key: job.ref(key).model_dump() for key in (VIDEO_KEY, SRT_KEY, THUMB_KEY)}
+    metadata = {
+        "aura_version": __version__,
+        "job_id": job.job_id,
+        "flow_run_id": flow_run_id,
+        "created_at": datetime.now(timezone.utc).isoformat(),
+        "preset": preset,
+        "request": request.model_dump(mode="json"),
+        "script": script.model_dump(mode="json"),
+        "timings": {
+            "duration": narration.duration,
+            "scenes": [s.model_dump(mode="json", exclude={"words"}) for s in narration.scenes],
+            "words": [[w.model_dump(mode="json") for w in s.words] for s in narration.scenes],
+        },
+        "providers": {
+            "llm": script.writer,
+            "tts": narration.provider,
+            "voice": narration.voice,
+            "images": visuals.provider,
+            "ffmpeg": capabilities().version,
+        },
+        "stage_seconds": stage_seconds,
+        "outputs": outputs,
+        "video": {"width": width, "height": height, "fps": request.fps, "duration": narration.duration},
+        "warnings": warnings,
+    }
+    meta = job.write_bytes(META_KEY, json.dumps(metadata, ensure_ascii=False, indent=2).encode("utf-8"))
+    return RenderedVideo(
+        job_id=job.job_id,
+        folder=str(job.folder),
+        video=video,
+        subtitles=job.ref(SRT_KEY),
+        thumbnail=job.ref(THUMB_KEY),
+        metadata=meta,
+        duration=narration.duration,
+        width=width,
+        height=height,
+        flow_run_id=flow_run_id,
+        stage_seconds=stage_seconds,
+        warnings=warnings,
+    )
+
+
+@task(name="compose", retries=0, timeout_seconds=600)
+def compose_task(
+    request: VideoRequest,
+    script: Script,
+    narration: Narration,
+    visuals: Visuals,
+    brief: BriefReport,
+    store_url: str,
+    job_id: str,
+    options: PipelineOptions,
+    stage_seconds: dict[str, float],
+    flow_run_id: str | None = None,
+    preset: str = "default",
+) -> RenderedVideo:
+    started = time.perf_counter()
+    job = open_job(store_url, job_id)
+    try:
+        compose_video(request, script, narration, visuals, job, options, timeout_s=options.compose.timeout_s)
+    finally:
+        job.remove_temporaries()
+    stage_seconds = {**stage_seconds, "compose": round(time.perf_counter() - started, 3)}
+    result = write_metadata(job, request, script, narration, visuals, brief, stage_seconds, flow_run_id, preset)
+    progress.report("compose", 1.0, f"{result.duration:.1f} s video ready")
+    return result

@@ -1,0 +1,131 @@
+"""Stage 2, script: a title and scenes sized to the duration, written by an LLM through litellm."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+
+from prefect import task
+from prefect.tasks import exponential_backoff
+from pydantic import ValidationError
+
+from aura import progress
+from aura.errors import ScriptError
+from aura.models import Script, VideoRequest
+from aura.providers.llm.client import OFFLINE_MODEL, complete
+from aura.providers.llm.prompts import ScriptBrief, build_messages, repair_messages
+from aura.settings import Settings, get_settings
+
+# narration timeline: a breath before the first scene, a pause between scenes, a beat at the end
+LEAD_IN_S = 0.3
+SCENE_PAUSE_S = 0.5
+TAIL_S = 0.7
+SECONDS_PER_SCENE = 6
+MAX_SCENES = 40
+WORD_TOLERANCE = 0.20
+_JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+
+
+def scene_count_for(duration_seconds: float) -> int:
+    """About one scene every six seconds: 60 s gives 10, 20 s gives 3; at most 40."""
+    return max(2, min(MAX_SCENES, round(duration_seconds / SECONDS_PER_SCENE)))
+
+
+def speech_seconds_for(duration_seconds: float, scene_count: int) -> float:
+    return max(1.0, duration_seconds - LEAD_IN_S - TAIL_S - SCENE_PAUSE_S * (scene_count - 1))
+
+
+def word_budget_for(duration_seconds: float, scene_count: int, words_per_minute: int) -> int:
+    return max(scene_count * 3, round(speech_seconds_for(duration_seconds, scene_count) * words_per_minute / 60))
+
+
+def spec_for(request: VideoRequest, words_per_minute: int) -> ScriptBrief:
+    scenes = scene_count_for(request.duration_seconds)
+    return ScriptBrief(
+        brief=request.brief,
+        title=request.title,
+        audience=request.audience,
+        style=request.style,
+        language=request.language,
+        duration_seconds=request.duration_seconds,
+        scene_count=scenes,
+        word_budget=word_budget_for(request.duration_seconds, scenes, words_per_minute),
+    )
+
+
+def parse_script(text: str, spec: ScriptBrief, writer: str) -> Script:
+    """An LLM answer as a validated Script; ScriptError says exactly what is wrong."""
+    cleaned = text.strip()
+    if cleaned.startswith("```"):  # many models wrap JSON in a code fence despite instructions
+        cleaned = cleaned.strip("`").removeprefix("json").strip()
+    try:
+        data = json.loads(cleaned)
+    except json.JSONDecodeError:
+        match = _JSON_OBJECT.search(cleaned)
+        try:
+            data = json.loads(match.group(0)) if match else None
+        except json.JSONDecodeError:
+            data = None
+        if data is None:
+            raise ScriptError("the answer is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ScriptError("the answer is not a JSON object")
+    data.setdefault("title", spec.title or "")
+    if spec.title:
+        data["title"] = spec.title  # the user's title wins over the model's
+    try:
+        script = Script(title=data["title"] or "Untitled", scenes=data.get("scenes") or [], language=spec.language, writer=writer)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ScriptError(f"scene data is invalid at {where}: {first['msg']}") from None
+    validate_script(script, spec)
+    return script
+
+
+def validate_script(script: Script, spec: ScriptBrief) -> None:
+    low = max(1, math.floor(spec.scene_count * 0.6))
+    high = math.ceil(spec.scene_count * 1.5) + 1
+    if not low <= len(script.scenes) <= high:
+        raise ScriptError(f"{len(script.scenes)} scenes where {spec.scene_count} were asked (accepted {low} to {high})")
+    words = script.word_count
+    lower, upper = spec.word_budget * (1 - WORD_TOLERANCE), spec.word_budget * (1 + WORD_TOLERANCE)
+    offline_other_language = script.writer == OFFLINE_MODEL and not spec.language.lower().startswith("en")
+    if not lower <= words <= upper and not (offline_other_language and words <= upper):
+        raise ScriptError(
+            f"{words} words where about {spec.word_budget} fit {spec.duration_seconds} s "
+            f"(accepted {lower:.0f} to {upper:.0f})"
+        )
+
+
+def write_script(request: VideoRequest, settings: Settings) -> Script:
+    """Ask the configured model; on an unusable answer, ask once more with the problem named."""
+    spec = spec_for(request, settings.words_per_minute)
+    model = settings.llm_model
+    messages = build_messages(spec)
+    call = dict(timeout=settings.llm_timeout_s, api_base=settings.llm_api_base, api_key=settings.llm_api_key)
+    progress.report("script", 0.1, f"asking {model}")
+    answer = complete(messages, model, **call)
+    try:
+        return parse_script(answer, spec, writer=model)
+    except ScriptError as first_problem:
+        progress.report("script", 0.6, f"repairing: {first_problem}")
+        answer = complete(repair_messages(messages, answer, str(first_problem)), model, **call)
+        try:
+            return parse_script(answer, spec, writer=model)
+        except ScriptError as second_problem:
+            raise ScriptError(
+                f"{model} gave no usable script after one repair attempt: {second_problem}. "
+                "Try again, choose another AURA_LLM_MODEL, or unset it to use the offline writer"
+            ) from None
+
+
+@task(name="script", retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=2), timeout_seconds=120)
+def script_task(request: VideoRequest) -> Script:
+    started = time.perf_counter()
+    script = write_script(request, get_settings())
+    progress.report("script", 1.0, f"{len(script.scenes)} scenes, {script.word_count} words ({time.perf_counter() - started:.1f} s)")
+    return script
+

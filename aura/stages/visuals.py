@@ -1,0 +1,67 @@
+"""Stage 4, visuals: one still per scene from the configured image provider, slides as the fallback."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from prefect import task
+
+from aura import progress
+from aura.media.compose import overscan_size
+from aura.models import Script, VideoRequest, Visuals
+from aura.providers.images import ImagePrompt
+from aura.providers.images.registry import FALLBACK, get_image_provider
+from aura.settings import get_settings
+from aura.stages.common import open_job
+from aura.store import JobStore
+
+IMAGES_DIR = "work/images"
+
+
+def base_seed(request: VideoRequest) -> int:
+    """The request's seed, or one derived from the brief so the same brief looks the same."""
+    if request.seed is not None:
+        return request.seed
+    return int.from_bytes(hashlib.sha256(request.brief.encode()).digest()[:4], "big")
+
+
+def prompts_for(script: Script, request: VideoRequest) -> list[ImagePrompt]:
+    seed = base_seed(request)
+    return [
+        ImagePrompt(
+            index=scene.index,
+            prompt=scene.visual_prompt,
+            key_phrase=scene.key_phrase,
+            title=script.title,
+            style=request.style,
+            seed=(seed + 7919 * scene.index) % 2**32,  # distinct per scene, stable per request
+            language=request.language,
+        )
+        for scene in script.scenes
+    ]
+
+
+def render_visuals(script: Script, request: VideoRequest, job: JobStore, provider_name: str, warnings=()) -> Visuals:
+    started = time.perf_counter()
+    provider = get_image_provider(provider_name)
+    # stills are larger than the frame so the Ken Burns camera has room to move
+    size = overscan_size(*request.size)
+    progress.report("visuals", 0.05, f"{len(script.scenes)} images from {provider.name}")
+    files = provider.render(prompts_for(script, request), size, job.path(IMAGES_DIR))
+    if len(files) != len(script.scenes):
+        raise RuntimeError(f"{provider.name} returned {len(files)} images for {len(script.scenes)} scenes")
+    refs = [job.ref(f"{IMAGES_DIR}/{f.name}") for f in files]
+    progress.report("visuals", 1.0, f"{len(refs)} images")
+    return Visuals(images=refs, size=size, provider=provider.name, warnings=list(warnings), elapsed_s=time.perf_counter() - started)
+
+
+@task(name="visuals", retries=2, retry_delay_seconds=2, timeout_seconds=300)
+def visuals_task(script: Script, request: VideoRequest, store_url: str, job_id: str) -> Visuals:
+    return render_visuals(script, request, open_job(store_url, job_id), get_settings().image_provider)
+
+
+@task(name="visuals-fallback", retries=0, timeout_seconds=300)
+def fallback_visuals_task(script: Script, request: VideoRequest, store_url: str, job_id: str, reason: str) -> Visuals:
+    warning = f"visuals fell back to {FALLBACK}: {reason}"
+    return render_visuals(script, request, open_job(store_url, job_id), FALLBACK, warnings=[warning])

@@ -1,0 +1,147 @@
+"""Stage 3, voice: narrate every scene, measure it, and lay the scenes on one timeline."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from prefect import task
+
+from aura import progress
+from aura.media.audio import normalize_loudness, resample, silence, wav_duration, write_wav
+from aura.models import Narration, SceneTiming, Script, VideoRequest, WordTiming
+from aura.providers.tts import EspeakTTS, GTTSProvider, Speech, TTSError, TTSProvider
+from aura.settings import Settings, get_settings
+from aura.stages.script import LEAD_IN_S, SCENE_PAUSE_S, TAIL_S, speech_seconds_for
+from aura.stages.common import open_job
+from aura.store import JobStore
+
+log = logging.getLogger("aura.voice")
+
+BASE_RATE_WPM = 165
+RATE_RANGE = (120, 220)
+# a narration further than this from the planned speech time is re-spoken at a fitted rate
+FIT_TOLERANCE = 0.08
+MIN_SECONDS_PER_WORD, MAX_SECONDS_PER_WORD = 0.12, 1.6
+
+
+def providers_for(settings: Settings) -> list[TTSProvider]:
+    """The chain to try, best first; espeak-ng (offline) always closes it."""
+    chain: list[TTSProvider] = []
+    if settings.tts_provider == "gtts":
+        chain.append(GTTSProvider(timeout_s=settings.gtts_timeout_s, tld=settings.gtts_tld))
+    chain.append(EspeakTTS(default_rate_wpm=BASE_RATE_WPM))
+    return chain
+
+
+def check_speech(speech: Speech, text: str, scene: int) -> None:
+    """Reject audio a listener would reject: silence, or a length that cannot be this text."""
+    words = max(1, len(text.split()))
+    if speech.is_silent():
+        raise TTSError(f"{speech.provider} produced silence for scene {scene + 1}")
+    per_word = speech.duration / words
+    if not MIN_SECONDS_PER_WORD <= per_word <= MAX_SECONDS_PER_WORD * (3 if words < 3 else 1):
+        raise TTSError(
+            f"{speech.provider} produced {speech.duration:.1f} s for {words} words in scene {scene + 1}: "
+            "not a plausible narration"
+        )
+
+
+class _Narrator:
+    """Speaks scenes through the provider chain, dropping a provider for the rest of the run once it fails."""
+
+    def __init__(self, chain: list[TTSProvider], language: str, voice: str | None):
+        self.chain = list(chain)
+        self.language = language
+        self.voice = voice
+        self.warnings: list[str] = []
+
+    def speak(self, text: str, scene: int, rate: int | None) -> Speech:
+        while True:
+            provider = self.chain[0]
+            try:
+                speech = provider.synthesize(text, language=self.language, voice=self.voice, rate_wpm=rate)
+                check_speech(speech, text, scene)
+                return speech
+            except TTSError as exc:
+                if len(self.chain) == 1:
+                    raise
+                self.chain.pop(0)
+                # one failure costs one timeout; later scenes go straight to the fallback
+                self.warnings.append(f"{provider.name} failed ({exc}); using {self.chain[0].name} instead")
+                log.warning(self.warnings[-1])
+                self.voice = None  # a voice id belongs to one engine
+
+
+def _speak_all(narrator: _Narrator, script: Script, rate: int | None) -> list[Speech]:
+    speeches = []
+    for scene in script.scenes:
+        speeches.append(narrator.speak(scene.narration, scene.index, rate))
+        progress.report("voice", 0.1 + 0.6 * (scene.index + 1) / len(script.scenes), f"scene {scene.index + 1}")
+    return speeches
+
+
+def fitted_rate(speeches: list[Speech], planned_seconds: float, rate: int) -> int | None:
+    """A speaking rate that brings the narration to the planned length, or None if it is close enough."""
+    spoken = sum(s.duration for s in speeches)
+    if abs(spoken - planned_seconds) <= planned_seconds * FIT_TOLERANCE:
+        return None
+    return max(RATE_RANGE[0], min(RATE_RANGE[1], round(rate * spoken / planned_seconds)))
+
+
+def assemble(speeches: list[Speech]) -> tuple[bytes, int, list[SceneTiming]]:
+    """One PCM track: lead-in, each scene followed by a pause, a tail; scene timings from real lengths."""
+    rate = speeches[0].sample_rate
+    pcm = bytearray(silence(LEAD_IN_S, rate))
+    timings = []
+    for index, speech in enumerate(speeches):
+        samples = resample(speech.pcm, speech.sample_rate, rate)
+        start_sample = len(pcm) // 2
+        scene_start = 0.0 if index == 0 else start_sample / rate
+        offset = start_sample / rate
+        pcm += samples
+        speech_end = len(pcm) / 2 / rate
+        pcm += silence(SCENE_PAUSE_S if index < len(speeches) - 1 else TAIL_S, rate)
+        words = [WordTiming(text=w.text, start=offset + w.start, end=offset + w.end) for w in speech.words]
+        timings.append(SceneTiming(index=index, start=scene_start, end=len(pcm) / 2 / rate, speech_end=speech_end, words=words))
+    return bytes(pcm), rate, timings
+
+
+def narrate(script: Script, request: VideoRequest, job: JobStore, settings: Settings) -> Narration:
+    started = time.perf_counter()
+    narrator = _Narrator(providers_for(settings), request.language, request.voice)
+    planned = speech_seconds_for(request.duration_seconds, len(script.scenes))
+    speeches = _speak_all(narrator, script, BASE_RATE_WPM)
+    if narrator.chain[0].name == "espeak-ng":
+        better = fitted_rate(speeches, planned, BASE_RATE_WPM)
+        if better is not None:
+            progress.report("voice", 0.7, f"re-pacing to {better} words per minute")
+            speeches = _speak_all(narrator, script, better)
+    pcm, rate, timings = assemble(speeches)
+
+    raw_key, final_key = "work/narration_raw.wav", "work/narration.wav"
+    with job.writing(raw_key) as tmp:
+        write_wav(tmp, pcm, rate)
+    progress.report("voice", 0.85, "normalising loudness to -16 LUFS")
+    with job.writing(final_key) as tmp:
+        normalize_loudness(job.path(raw_key), tmp, sample_rate=rate)
+    job.path(raw_key).unlink(missing_ok=True)
+    duration = wav_duration(job.path(final_key))
+    # the timeline ends where the audio ends (loudnorm keeps the length to the sample or so)
+    timings[-1] = timings[-1].model_copy(update={"end": duration})
+    progress.report("voice", 1.0, f"{duration:.1f} s of narration by {speeches[-1].provider}")
+    return Narration(
+        audio=job.ref(final_key),
+        duration=duration,
+        sample_rate=rate,
+        scenes=timings,
+        provider=speeches[-1].provider,
+        voice=speeches[-1].voice,
+        warnings=narrator.warnings,
+        elapsed_s=time.perf_counter() - started,
+    )
+
+
+@task(name="voice", retries=3, retry_delay_seconds=2, timeout_seconds=180)
+def voice_task(script: Script, request: VideoRequest, store_url: str, job_id: str) -> Narration:
+    return narrate(script, request, open_job(store_url, job_id), get_settings())

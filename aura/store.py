@@ -1,0 +1,133 @@
+"""The artifact store: one folder per job, files addressed by key.
+
+The root is an fsspec URL (a local folder by default). Stages work on local
+files (ffmpeg needs paths), so a job has a local folder; when the root is a
+remote filesystem each committed file is also uploaded under the same key.
+Files are written under a temporary name and renamed into place, so a reader
+never sees half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+import fsspec
+
+from aura.errors import AuraError
+from aura.models import MediaRef
+
+_JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_key(key: str) -> str:
+    parts = PurePosixPath(key).parts
+    if not parts or key.startswith("/") or any(p in ("..", ".") or p.startswith(".tmp-") for p in parts):
+        raise AuraError(f"invalid artifact key {key!r}: keys are relative paths inside the job folder")
+    return key
+
+
+class ArtifactStore:
+    def __init__(self, url: str):
+        self.url = url
+        self.fs, self.root = fsspec.core.url_to_fs(url)
+        self.is_local = "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
+
+    def job(self, job_id: str) -> JobStore:
+        if not _JOB_ID.match(job_id):
+            raise AuraError(f"invalid job id {job_id!r}: letters, digits, '-', '_' and '.' only")
+        return JobStore(self, job_id)
+
+
+class JobStore:
+    def __init__(self, store: ArtifactStore, job_id: str):
+        self.store = store
+        self.job_id = job_id
+        if store.is_local:
+            self.folder = Path(store.root) / job_id
+        else:
+            # remote root: stage locally, upload on commit
+            self.folder = Path(tempfile.gettempdir()) / "aura-staging" / job_id
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        """The local path of a key (which may not exist yet)."""
+        return self.folder / _check_key(key)
+
+    @contextlib.contextmanager
+    def writing(self, key: str, suffix: str | None = None) -> Iterator[Path]:
+        """Yield a temporary path next to the key's final place; rename into place on success.
+
+        On any failure the temporary file is removed and the final file (if an
+        earlier run made one) is left untouched.
+        """
+        final = self.path(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=suffix or final.suffix, dir=final.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            yield tmp
+            if not tmp.is_file() or tmp.stat().st_size == 0:
+                raise AuraError(f"nothing was written for {key}")
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        self._upload(key)
+
+    def commit_file(self, source: Path, key: str) -> MediaRef:
+        """Copy an existing file into the job under key (atomically) and describe it."""
+        with self.writing(key) as tmp:
+            shutil.copyfile(source, tmp)
+        return self.ref(key)
+
+    def write_bytes(self, key: str, data: bytes) -> MediaRef:
+        with self.writing(key) as tmp:
+            tmp.write_bytes(data)
+        return self.ref(key)
+
+    def ref(self, key: str) -> MediaRef:
+        path = self.path(key)
+        if not path.is_file():
+            raise AuraError(f"artifact {key} is missing from job {self.job_id}")
+        return MediaRef(key=key, size=path.stat().st_size, sha256=sha256_of(path))
+
+    def local(self, ref: MediaRef) -> Path:
+        """A local path holding the referenced file, fetched from the store if needed."""
+        path = self.path(ref.key)
+        if not path.is_file() and not self.store.is_local:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.store.fs.get_file(self._remote(ref.key), str(path))
+        if not path.is_file():
+            raise AuraError(f"artifact {ref.key} of job {self.job_id} is missing")
+        return path
+
+    def remove_temporaries(self) -> None:
+        """Remove leftovers of interrupted writes (files named .tmp-*)."""
+        for leftover in self.folder.rglob(".tmp-*"):
+            leftover.unlink(missing_ok=True)
+
+    def _remote(self, key: str) -> str:
+        return f"{self.store.root.rstrip('/')}/{self.job_id}/{key}"
+
+    def _upload(self, key: str) -> None:
+        if self.store.is_local:
+            return
+        remote = self._remote(key)
+        self.store.fs.makedirs(remote.rsplit("/", 1)[0], exist_ok=True)
+        self.store.fs.put_file(str(self.path(key)), remote + ".part")
+        self.store.fs.mv(remote + ".part", remote)

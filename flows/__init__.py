@@ -1,0 +1,1 @@
+"""Prefect flows: the DAG and the deployment entry points."""
