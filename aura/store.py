@@ -23,6 +23,8 @@ import fsspec
 from aura.errors import AuraError
 from aura.models import MediaRef
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -84,6 +86,8 @@ class JobStore:
             yield tmp
             if not tmp.is_file() or tmp.stat().st_size == 0:
                 raise AuraError(f"nothing was written for {key}")
+            # mkstemp makes owner-only files; outputs are for sharing, so use the umask's mode
+            os.chmod(tmp, 0o666 & ~_UMASK)
             os.replace(tmp, final)
         finally:
             tmp.unlink(missing_ok=True)

@@ -17,7 +17,7 @@ from aura.media.compose import MOTIONS, CompositionPlan, plan_clips, render
 from aura.media.ffmpeg import capabilities
 from aura.media.fonts import find_font, font_family
 from aura.media.probe import probe
-from aura.media.subtitles import build_cues, write_ass, write_srt
+from aura.media.subtitles import build_cues, default_font_size, write_ass, write_srt
 from aura.models import BriefReport, Narration, RenderedVideo, Script, VideoRequest, Visuals
 from aura.options import PipelineOptions
 from aura.settings import get_settings
@@ -31,16 +31,29 @@ DURATION_TOLERANCE_S = 0.1
 FADE_S = 0.15
 
 
+# at most 42 characters a line (the broadcast rule); narrower frames get shorter lines and bigger text
+LINE_CHARS = {"16:9": 42, "1:1": 32, "9:16": 26}
+
+
 def write_subtitles(narration: Narration, request: VideoRequest, job: JobStore, karaoke: bool) -> None:
     words = [w for scene in narration.scenes for w in scene.words]
-    cues = build_cues(words, end_limit=narration.duration)
+    line_chars = LINE_CHARS[request.aspect]
+    cues = build_cues(words, max_line_chars=line_chars, end_limit=narration.duration)
     with job.writing(SRT_KEY) as tmp:
         write_srt(cues, tmp)
     text = " ".join(w.text for w in words)
     font = find_font(text)
     width, height = request.size
     with job.writing(ASS_KEY) as tmp:
-        write_ass(cues, tmp, width=width, height=height, font_name=font_family(font) if font else "DejaVu Sans", karaoke=karaoke)
+        write_ass(
+            cues,
+            tmp,
+            width=width,
+            height=height,
+            font_name=font_family(font) if font else "DejaVu Sans",
+            font_size=default_font_size(width, height, line_chars),
+            karaoke=karaoke,
+        )
 
 
 def motions_for(request: VideoRequest, scene_count: int) -> list[str]:

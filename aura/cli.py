@@ -1,0 +1,196 @@
+"""The `aura` command: generate a video, check the machine, list voices."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Aura: a brief in, a narrated video out.")
+err = Console(stderr=True)
+
+STAGE_LABELS = {"brief": "Brief", "script": "Script", "voice": "Voice", "visuals": "Visuals", "compose": "Compose"}
+
+
+def _quiet_prefect(verbose: bool) -> None:
+    # must run before prefect is imported: its logging reads these at import
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no phoning home, and no offline errors
+    if not verbose:
+        # warnings a user should see come back in the result; Prefect's own go to --verbose
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
+        os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_SERVER_LEVEL", "ERROR")
+
+
+def _field_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "request"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"invalid {field}: {message}"
+
+
+class _StageProgress:
+    """One bar per stage, fed by aura.progress from the flow's worker threads."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.active: list[str] = []
+        self.done: set[str] = set()
+        self._lock = threading.Lock()
+        self.bars = Progress(
+            TextColumn("{task.description:<8}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            TextColumn("[dim]{task.fields[message]}"),
+            console=err,
+            disable=not enabled,
+        )
+        self.ids = {stage: self.bars.add_task(label, total=1.0, message="", start=False) for stage, label in STAGE_LABELS.items()}
+
+    def __call__(self, stage: str, fraction: float, message: str) -> None:
+        with self._lock:
+            if stage not in self.active and stage not in self.done:
+                self.active.append(stage)
+                self.bars.start_task(self.ids[stage])
+            if fraction >= 1.0 and stage in self.active:
+                self.active.remove(stage)
+                self.done.add(stage)
+        self.bars.update(self.ids[stage], completed=fraction, message=message[:60])
+
+    def failing_stage(self) -> str | None:
+        return self.active[-1] if self.active else None
+
+
+@app.command()
+def generate(
+    brief: str = typer.Argument(..., help="What the video is about."),
+    duration: int = typer.Option(60, "--duration", "-d", help="Target length in seconds (10 to 1200)."),
+    aspect: str = typer.Option("16:9", "--aspect", "-a", help="16:9, 9:16 or 1:1."),
+    resolution: str = typer.Option("720p", "--resolution", "-r", help="720p or 1080p."),
+    fps: int = typer.Option(30, "--fps", help="24, 25, 30 or 60."),
+    language: str = typer.Option("en", "--language", "-l", help="BCP-47 tag: en, en-US, fr, pt-BR ..."),
+    voice: str | None = typer.Option(None, "--voice", help="Voice id (see `aura voices`)."),
+    style: str = typer.Option("explainer", "--style", help="documentary, explainer, promo, tutorial or story."),
+    title: str | None = typer.Option(None, "--title", help="Title (written from the brief when absent)."),
+    audience: str | None = typer.Option(None, "--audience", help="Who it is for."),
+    music: str | None = typer.Option(None, "--music", help="Background music file, ducked under the voice."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed for visuals and camera moves."),
+    visuals_required: bool = typer.Option(False, "--visuals-required", help="Fail instead of falling back to slides."),
+    preset: str = typer.Option("default", "--preset", help="default, debug or quick_demo."),
+    out: str | None = typer.Option(None, "--out", "-o", help="Output folder (default: AURA_OUTPUT or ./out)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (paths, flow run id, timings)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's logs."),
+) -> None:
+    """Make a narrated video from a brief."""
+    from aura.models import VideoRequest
+    from aura.options import PRESETS
+
+    def fail(message: str, code: int = 1, **extra: Any) -> None:
+        if as_json:
+            print(json.dumps({"ok": False, "error": message, **extra}))
+        else:
+            err.print(f"[red]aura: {message}[/red]", highlight=False, soft_wrap=True)
+        raise typer.Exit(code)
+
+    try:
+        request = VideoRequest(
+            brief=brief, duration_seconds=duration, aspect=aspect, resolution=resolution, fps=fps,
+            language=language, voice=voice, style=style, title=title, audience=audience, music=music,
+            seed=seed, visuals_required=visuals_required,
+        )  # fmt: skip
+    except ValidationError as exc:
+        fail(_field_error(exc), code=2)
+    if preset not in PRESETS:
+        fail(f"invalid preset: {preset!r} is not one of {', '.join(PRESETS)}", code=2)
+
+    _quiet_prefect(verbose)
+    from aura import progress
+    from flows.generate_video import generate_video
+
+    bars = _StageProgress(enabled=not as_json and err.is_terminal)
+    progress.add_listener(bars)
+    try:
+        with bars.bars:
+            state = generate_video(request, preset=preset, output=out, return_state=True)
+    except KeyboardInterrupt:
+        fail("interrupted", code=130)
+    finally:
+        progress.remove_listener(bars)
+
+    run_id = str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
+    result = state.result(raise_on_failure=False)
+    if not state.is_completed() or isinstance(result, BaseException):
+        stage = bars.failing_stage()
+        reason = " ".join(str(result).split()) if isinstance(result, BaseException) else state.message or state.name
+        fail(f"{stage + ' stage ' if stage else ''}failed: {reason}", flow_run_id=run_id)
+
+    paths = result.paths()
+    if as_json:
+        print(json.dumps({
+            "ok": True, "flow_run_id": run_id, "job_id": result.job_id, "folder": result.folder, **paths,
+            "duration": result.duration, "width": result.width, "height": result.height,
+            "stage_seconds": result.stage_seconds, "warnings": result.warnings,
+        }))  # fmt: skip
+        return
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    err.print(f"[green]Done[/green]: {result.duration:.1f} s, {result.width}x{result.height}, flow run {run_id}")
+    print(paths["video"])
+
+
+@app.command()
+def doctor(as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
+    """List every provider and whether it is usable on this machine."""
+    from aura.doctor import run_checks
+
+    checks = run_checks()
+    if as_json:
+        print(json.dumps([c.__dict__ for c in checks], indent=2))
+    else:
+        table = Table(title="aura doctor")
+        for column in ("kind", "name", "usable", "detail"):
+            table.add_column(column, overflow="fold")
+        for c in checks:
+            table.add_row(c.kind, c.name, "[green]yes[/green]" if c.usable else "[red]no[/red]", c.detail)
+        Console().print(table)
+    required = [c for c in checks if c.kind in ("system",) and not c.usable]
+    raise typer.Exit(1 if required else 0)
+
+
+@app.command()
+def voices(
+    language: str | None = typer.Option(None, "--language", "-l", help="Only voices for this language (prefix match)."),
+    provider: str = typer.Option("espeak-ng", "--provider", help="espeak-ng or gtts."),
+) -> None:
+    """List the voices (ids to pass as --voice) and their languages."""
+    from aura.providers.tts import EspeakTTS, GTTSProvider
+
+    engine = GTTSProvider() if provider == "gtts" else EspeakTTS()
+    wanted = language.lower() if language else None
+    table = Table(title=f"{engine.name} voices")
+    for column in ("id", "name", "languages"):
+        table.add_column(column)
+    for v in engine.voices():
+        if wanted and not any(lang.startswith(wanted) for lang in v.languages):
+            continue
+        table.add_row(v.id, v.name, ", ".join(v.languages))
+    Console().print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except BrokenPipeError:  # `aura voices | head`
+        sys.stderr.close()
+
+
+if __name__ == "__main__":
+    main()
