@@ -28,6 +28,8 @@ _SHORT_SIDE = {"720p": 720, "1080p": 1080}
 # BCP-47: a 2-3 letter language, then optional script/region/variant subtags.
 _BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _VOICE = re.compile(r"^[A-Za-z0-9_.+:\-/ ]{1,100}$")
+# terminal escape sequences (colors, titles) pasted with a brief: drop them whole, not just the ESC
+_ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?)")
 
 
 def clean_text(value: str) -> str:
@@ -36,6 +38,7 @@ def clean_text(value: str) -> str:
     Control characters have no business in a narration and would corrupt
     subtitle files, so they are removed rather than rejected.
     """
+    value = _ANSI_ESCAPE.sub("", value)
     value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
     kept = []
     for ch in value:

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aura.errors import MediaError
+from aura.media.audio import LOUDNESS_TARGET
 from aura.media.ffmpeg import run_ffmpeg
 
 # How much larger than the frame each still is rendered, so the camera can move.
 OVERSCAN = 1.12
 MOTIONS = ("zoom_in", "pan_right", "zoom_out", "pan_left", "pan_up", "pan_down")
-LOUDNESS_TARGET = {"I": -16.0, "TP": -1.5, "LRA": 11.0}
 
 
 def overscan_size(width: int, height: int) -> tuple[int, int]:
@@ -78,6 +78,8 @@ def plan_clips(
     bounds[0] = 0
     for i in range(1, len(bounds)):  # every scene keeps at least one frame
         bounds[i] = max(bounds[i], bounds[i - 1] + 1) if i < len(bounds) - 1 else bounds[i]
+    for i in range(len(bounds) - 2, 0, -1):  # ...and leaves at least one frame for each scene after it
+        bounds[i] = min(bounds[i], bounds[i + 1] - 1)
     clips = [
         Clip(image=image, first_frame=bounds[i], frames=bounds[i + 1] - bounds[i], motion=motions[i % len(motions)])
         for i, image in enumerate(images)
@@ -160,7 +162,9 @@ def _audio_graph(plan: CompositionPlan, narration_index: int, music_index: int |
             # the narration is the side-chain key: the music dips while someone speaks
             "[bed][key]sidechaincompress=threshold=0.03:ratio=8:attack=15:release=350[ducked];"
             "[narr][ducked]amix=inputs=2:duration=first:normalize=0,"
-            f"loudnorm=I={LOUDNESS_TARGET['I']}:TP={LOUDNESS_TARGET['TP']}:LRA={LOUDNESS_TARGET['LRA']},aresample=48000"
+            f"loudnorm=I={LOUDNESS_TARGET['I']}:TP={LOUDNESS_TARGET['TP']}:LRA={LOUDNESS_TARGET['LRA']},"
+            # loudnorm works at 192 kHz and leaves the layout open: pin both for the encoder
+            "aresample=48000,aformat=channel_layouts=stereo"
         )
     chain += f",apad,atrim=end={plan.duration:.6f}"
     return chain

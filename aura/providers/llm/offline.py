@@ -9,6 +9,7 @@ word budget. The same request always gives the same script.
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 
@@ -66,7 +67,8 @@ _OUTROS = {
     "story": ("The end", "And so the story comes to a close.", "Its echoes carry on long after the last word."),
 }
 _AUDIENCE_LINE = ("Made for {a}", "This one is made for {a}.", "We will keep it clear, simple and to the point.")
-_THANKS = ("Thanks for watching", "If this helped, share it with someone who is curious too.")
+# the last, very short sentence lets short videos close without overrunning their word budget
+_THANKS = ("Thanks for watching", "If this helped, share it with someone who is curious too.", "Thanks for watching.")
 
 
 def _topic_and_audience(brief: str, audience: str | None) -> tuple[str, str | None]:
@@ -107,6 +109,15 @@ def _key_phrase(sentence: str) -> str:
     return " ".join(words[:6]) or sentence[:40]
 
 
+def _pieces(sentence: str, longest: int) -> list[tuple[str, str]]:
+    """A sentence as (key phrase, text) pool items of at most `longest` words each, in order."""
+    words = sentence.split()
+    count = max(1, math.ceil(len(words) / longest))
+    size = math.ceil(len(words) / count)
+    chunks = [" ".join(words[i : i + size]) for i in range(0, len(words), size)] or [sentence]
+    return [(_key_phrase(chunk), chunk) for chunk in chunks]
+
+
 def write_script(spec: ScriptBrief) -> dict:
     """The script as the JSON object an LLM is asked for."""
     topic, audience = _topic_and_audience(spec.brief, spec.audience)
@@ -117,10 +128,16 @@ def write_script(spec: ScriptBrief) -> dict:
 
     # the brief's own sentences (beyond the topic) are the real content: they go first
     brief_sentences = [s.strip() for s in _SENTENCE.split(spec.brief) if len(s.split()) >= 3]
-    facts = [(_key_phrase(s), s if s.endswith((".", "!", "?", "。", "！", "？")) else s + ".") for s in brief_sentences]
+    # a sentence longer than a scene is dealt in pieces, so a long brief cannot overflow the budget
+    longest = max(12, math.ceil(spec.word_budget / spec.scene_count * 1.2))
+    facts = [
+        piece
+        for s in brief_sentences
+        for piece in _pieces(s if s.endswith((".", "!", "?", "。", "！", "？")) else s + ".", longest)
+    ]
     if not english:
         # no templates in other languages: the brief itself is the narration
-        pool = facts or [(_key_phrase(spec.brief), spec.brief)]
+        pool = facts or _pieces(spec.brief, longest)
         scenes = _distribute(pool, spec.scene_count, spec.word_budget, allow_repeat=False)
         return _as_json(title, scenes, topic, spec.style)
 
@@ -153,6 +170,10 @@ def _distribute(
     """
     closing = list(closing or [])
     main = [p for p in pool if p not in closing]
+    all_closing = list(closing)
+    if not allow_repeat:
+        # a pool smaller than the budget is spread over the scenes, not spent on the first one
+        word_budget = min(word_budget, sum(len(t.split()) for _, t in main)) or word_budget
     per_scene = word_budget / scene_count
     while len(closing) > 1 and sum(len(t.split()) for _, t in closing) > per_scene * 1.3:
         closing.pop()  # short videos get a short goodbye
@@ -161,8 +182,9 @@ def _distribute(
     cursor, rounds, total = 0, 0, 0
     for index in range(scene_count):
         if index == scene_count - 1 and closing:
-            # the last scene is the closing, whole
-            scenes.append((closing[0][0], [t for _, t in closing]))
+            # the last scene is the closing: the closing sentences (in order) that best fill the budget
+            chosen = _best_closing(all_closing, word_budget - total)
+            scenes.append((chosen[0][0], [t for _, t in chosen]))
             break
         # cumulative target: each scene corrects the drift of the ones before it
         target = (word_budget - closing_words) * (index + 1) / max(1, scene_count - (1 if closing else 0))
@@ -187,6 +209,19 @@ def _distribute(
             break
         scenes.append((key, texts))
     return [(key, " ".join(texts)) for key, texts in scenes]
+
+
+def _best_closing(closing: list[tuple[str, str]], wanted: int | float) -> list[tuple[str, str]]:
+    """The in-order selection of closing sentences whose length is nearest to `wanted` words.
+
+    Sentences are coarse (about ten words), so short videos need the choice:
+    taking only a prefix can miss a narrow word budget on both sides.
+    """
+    options = [
+        [item for i, item in enumerate(closing) if mask >> i & 1] for mask in range(1, 1 << len(closing))
+    ]
+    # nearest first; on a tie, the selection that keeps the earliest sentences
+    return min(options, key=lambda o: (abs(sum(len(t.split()) for _, t in o) - wanted), [closing.index(i) for i in o]))
 
 
 def _as_json(title: str, scenes: list[tuple[str, str]], topic: str, style: str) -> dict:

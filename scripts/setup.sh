@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Set up a fresh machine: install what is missing (ffmpeg, fonts, a Python venv
+# with Aura), then make a demo video offline. Safe to run again.
+#   AURA_SKIP_DEMO=1  skip the demo video
+#   PYTHON=python3.11 choose the interpreter for the venv
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+apt_packages=()
+command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || apt_packages+=(ffmpeg)
+command -v fc-list >/dev/null || apt_packages+=(fontconfig)
+fc_has() { command -v fc-list >/dev/null && fc-list 2>/dev/null | grep -qi "$1"; }
+fc_has DejaVuSans || apt_packages+=(fonts-dejavu-core)
+fc_has NotoSans-Bold || apt_packages+=(fonts-noto-core)  # Arabic, Devanagari, Hebrew, Thai...
+fc_has NotoSansCJK || apt_packages+=(fonts-noto-cjk)     # Chinese, Japanese, Korean
+"$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || apt_packages+=(python3-venv)
+
+if ((${#apt_packages[@]})); then
+  echo "setup: installing ${apt_packages[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${apt_packages[@]}"
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $("$PYTHON" --version)"
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+# the project itself, with test tools; no torch is needed for the offline pipeline
+.venv/bin/python -m pip install -q -e '.[test]'
+
+if [ -z "${AURA_SKIP_DEMO:-}" ]; then
+  echo "setup: making a demo video offline (45 s, 9:16)"
+  .venv/bin/aura generate "How volcanoes form" --duration 45 --aspect 9:16 --out demo
+fi
+echo "setup: done. Run the tests with: .venv/bin/python -m pytest"

@@ -1,0 +1,31 @@
+"""Shared fixtures: a real Prefect server for flow tests, isolated output and settings."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory):
+    """A temporary Prefect server (SQLite in a temp folder) for the whole session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    # results must not land in the user's ~/.prefect: the harness isolates the database only
+    os.environ["PREFECT_LOCAL_STORAGE_PATH"] = str(tmp_path_factory.mktemp("prefect-results"))
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def fresh_settings(monkeypatch):
+    """Re-read AURA_* after a test changes them, and again after it ends."""
+    from aura.settings import reload_settings
+
+    yield reload_settings
+    monkeypatch.undo()
+    reload_settings()

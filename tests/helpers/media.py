@@ -1,0 +1,30 @@
+"""What a user checks in the files they get: streams, sizes, cues, loudness."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_SRT_TIME = re.compile(r"(\d\d):(\d\d):(\d\d),(\d\d\d) --> (\d\d):(\d\d):(\d\d),(\d\d\d)")
+
+
+@dataclass
+class SrtCue:
+    number: int
+    start: float
+    end: float
+    lines: list[str]
+
+
+def parse_srt(path: Path) -> list[SrtCue]:
+    cues = []
+    for block in path.read_text(encoding="utf-8").strip().split("\n\n"):
+        lines = block.split("\n")
+        match = _SRT_TIME.fullmatch(lines[1])
+        assert match, f"bad SRT time line: {lines[1]!r}"
+        g = [int(x) for x in match.groups()]
+        start = g[0] * 3600 + g[1] * 60 + g[2] + g[3] / 1000
+        end = g[4] * 3600 + g[5] * 60 + g[6] + g[7] / 1000
+        cues.append(SrtCue(int(lines[0]), start, end, lines[2:]))
+    return cues

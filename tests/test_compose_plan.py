@@ -1,0 +1,307 @@
+"""Composition: frame planning, the filter graph, camera moves, and small real ffmpeg renders."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+
+import psutil
+import pytest
+from PIL import Image, ImageChops, ImageStat
+
+from aura.errors import MediaError
+from aura.media.audio import silence, wav_duration, write_wav
+from aura.media.compose import MOTIONS, CompositionPlan, build_command, build_filtergraph, overscan_size, plan_clips, render
+from aura.media.ffmpeg import ffmpeg_path, run_ffmpeg
+from aura.media.probe import probe
+from aura.media.subtitles import build_cues, write_ass
+from aura.models import VideoRequest
+from aura.providers.tts import EspeakTTS
+from aura.stages.compose import motions_for, verify_video, write_thumbnail
+from aura.store import ArtifactStore
+
+WIDTH, HEIGHT, FPS = 320, 180, 25
+NARRATION_S = 3.0
+SCENE_STARTS = [0.0, 1.0, 2.0]
+SPOKEN = "Lava flows down the hill and cools into rock."
+ASS_NAME = "subtitles.ass"
+
+
+def _ffmpeg_children() -> list[psutil.Process]:
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "ffmpeg" in child.name() and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+# --------------------------------------------------------------------------- plan_clips
+
+
+def _check_plan(clips, total, starts, duration, fps, exact_bounds: bool) -> None:
+    assert total == max(len(starts), round(duration * fps))
+    assert sum(c.frames for c in clips) == total
+    assert clips[0].first_frame == 0
+    for clip in clips:
+        assert clip.frames >= 1
+    for before, after in zip(clips, clips[1:]):
+        assert after.first_frame == before.first_frame + before.frames
+    assert clips[-1].first_frame + clips[-1].frames == total
+    if exact_bounds:
+        for clip, start in zip(clips[1:], starts[1:]):
+            assert clip.first_frame == round(start * fps)
+
+
+@pytest.mark.parametrize("fps", [24, 25, 30, 60])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_plan_clips_fills_the_narration_frame_for_frame(fps, seed):
+    rng = random.Random(seed * 100 + fps)
+    count = rng.randint(2, 40)
+    starts = [0.0]
+    for _ in range(count - 1):
+        starts.append(round(starts[-1] + rng.uniform(0.6, 9.0), 3))  # odd, unrounded starts
+    duration = round(starts[-1] + rng.uniform(0.8, 6.0), 4)
+    images = [Path(f"scene_{i:03d}.png") for i in range(count)]
+    clips, total = plan_clips(images, starts, duration, fps, list(MOTIONS))
+    _check_plan(clips, total, starts, duration, fps, exact_bounds=True)
+    assert [c.image for c in clips] == images
+    assert {c.motion for c in clips} <= set(MOTIONS)
+
+
+@pytest.mark.parametrize("fps", [24, 25, 30, 60])
+def test_plan_clips_gives_crowded_scenes_one_frame_each(fps):
+    # scenes bunched at the very end (and more scenes than frames) must still each be seen
+    cases = [
+        ([0.0, 0.99, 1.0], 1.0),
+        ([0.0, 0.5, 0.999, 1.0, 1.0], 1.0),
+        ([0.0, 0.001, 0.002, 0.003], 0.01),
+        ([0.0] * 6, 2.0),
+    ]
+    for starts, duration in cases:
+        clips, total = plan_clips([Path(f"{i}.png") for i in range(len(starts))], starts, duration, fps, ["zoom_in"])
+        _check_plan(clips, total, starts, duration, fps, exact_bounds=False)
+
+
+def test_plan_clips_needs_one_image_per_scene():
+    with pytest.raises(MediaError, match="one image per scene"):
+        plan_clips([Path("a.png")], [0.0, 1.0], 2.0, 25, ["zoom_in"])
+    with pytest.raises(MediaError):
+        plan_clips([], [], 2.0, 25, ["zoom_in"])
+
+
+# --------------------------------------------------------------------------- the filter graph
+
+
+def _plan(tmp: Path, images: list[Path], narration: Path, *, music: Path | None = None, starts=None,
+          duration: float = NARRATION_S, output: Path | None = None, subtitles: str | None = ASS_NAME) -> CompositionPlan:
+    starts = starts if starts is not None else SCENE_STARTS[: len(images)]
+    clips, total = plan_clips(images, starts, duration, FPS, list(MOTIONS))
+    return CompositionPlan(
+        width=WIDTH,
+        height=HEIGHT,
+        fps=FPS,
+        total_frames=total,
+        clips=clips,
+        narration=narration,
+        output=output or tmp / "out.mp4",
+        fade_frames=4,
+        subtitles_ass=subtitles,
+        workdir=tmp,
+        music=music,
+    )
+
+
+def test_filtergraph_holds_no_user_text(tmp_path):
+    narration_text = "Lava: it's 1,200 °C; [hot] 'really' \\ hot, 50% of it."
+    weird_dir = tmp_path / narration_text.replace("/", "_")
+    images = [weird_dir / f"scene {i}.png" for i in range(3)]
+    plan = _plan(weird_dir, images, weird_dir / "narration.wav")
+    graph = build_filtergraph(plan)
+
+    assert narration_text not in graph
+    assert "Lava" not in graph and "°C" not in graph
+    assert str(weird_dir) not in graph  # paths are ffmpeg inputs, never filter arguments
+    assert f"ass={ASS_NAME}," in graph  # a bare file name, resolved in the workdir
+    ass_arg = graph.split("ass=", 1)[1].split(",", 1)[0]
+    assert ass_arg == ASS_NAME and "/" not in ass_arg
+    command = build_command(plan)
+    assert command[command.index("-filter_complex") + 1] == graph
+    assert [command[i + 1] for i, a in enumerate(command) if a == "-i"][:3] == [str(p) for p in images]
+
+
+@pytest.mark.parametrize("count", [1, 3, 7])
+def test_filtergraph_has_one_chain_per_image_and_one_concat(tmp_path, count):
+    images = [tmp_path / f"{i}.png" for i in range(count)]
+    starts = [i * 0.4 for i in range(count)]
+    plan = _plan(tmp_path, images, tmp_path / "n.wav", starts=starts)
+    graph = build_filtergraph(plan)
+    for i in range(count):
+        assert graph.count(f"[{i}:v]") == 1
+    assert f"[{count}:v]" not in graph  # the narration input is audio only
+    assert f"[{count}:a]" in graph
+    if count > 1:
+        assert graph.count("concat=") == 1
+        assert f"concat=n={count}:v=1:a=0" in graph
+    assert graph.count("[vout]") == 1 and graph.count("[aout]") == 1
+    assert "sidechaincompress" not in graph and "loudnorm" not in graph
+
+
+def test_filtergraph_with_music_ducks_it_and_normalises_the_mix(tmp_path):
+    images = [tmp_path / f"{i}.png" for i in range(3)]
+    plan = _plan(tmp_path, images, tmp_path / "n.wav", music=tmp_path / "music.wav")
+    graph = build_filtergraph(plan)
+    assert "sidechaincompress" in graph
+    assert "loudnorm" in graph
+    assert "[4:a]" in graph  # music is the input after the narration
+    command = build_command(plan)
+    assert command[command.index(str(tmp_path / "music.wav")) - 3 : command.index(str(tmp_path / "music.wav"))] == [
+        "-stream_loop", "-1", "-i",
+    ]  # fmt: skip
+
+
+# --------------------------------------------------------------------------- camera moves
+
+
+def test_motions_are_reproducible_and_never_repeat_back_to_back():
+    sequences = set()
+    for seed in range(40):
+        request = VideoRequest(brief="volcanoes", seed=seed)
+        moves = motions_for(request, 30)
+        assert moves == motions_for(VideoRequest(brief="something else", seed=seed), 30)
+        assert len(moves) == 30
+        assert set(moves) <= set(MOTIONS)
+        assert all(a != b for a, b in zip(moves, moves[1:]))
+        sequences.add(tuple(moves))
+    assert len(sequences) > 30  # the seed really chooses the moves
+    # without a seed the brief decides, the same way every time
+    assert motions_for(VideoRequest(brief="volcanoes"), 12) == motions_for(VideoRequest(brief="volcanoes"), 12)
+
+
+# --------------------------------------------------------------------------- real renders
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> SimpleNamespace:
+    """Three stills, a 3 s espeak narration, its subtitles and a 5 s music bed."""
+    tmp = tmp_path_factory.mktemp("render")
+    images = []
+    for i, colour in enumerate([(200, 60, 30), (30, 120, 200), (40, 160, 60)]):
+        image = Image.new("RGB", (358, 202), colour)
+        for x in range(0, 358, 40):  # some texture so motion is visible to the encoder
+            image.paste((250, 250, 250), (x, 0, x + 6, 202))
+        path = tmp / f"scene_{i:03d}.png"
+        image.save(path)
+        images.append(path)
+
+    speech = EspeakTTS().synthesize(SPOKEN, rate_wpm=200)
+    assert speech.duration < NARRATION_S
+    pcm = speech.pcm + silence(NARRATION_S - speech.duration, speech.sample_rate)
+    pcm = pcm[: round(NARRATION_S * speech.sample_rate) * 2]
+    narration = tmp / "narration.wav"
+    write_wav(narration, pcm, speech.sample_rate)
+    assert wav_duration(narration) == pytest.approx(NARRATION_S, abs=1e-3)
+
+    cues = build_cues(speech.words, max_line_chars=24, end_limit=NARRATION_S)
+    write_ass(cues, tmp / ASS_NAME, width=WIDTH, height=HEIGHT, font_name="DejaVu Sans", font_size=14)
+
+    music = tmp / "music.wav"
+    run_ffmpeg(["-f", "lavfi", "-i", "sine=frequency=220:duration=5", "-ac", "2", str(music)])
+    return SimpleNamespace(path=tmp, images=images, narration=narration, music=music)
+
+
+@pytest.fixture(scope="module")
+def rendered(workdir) -> Path:
+    output = workdir.path / "video.mp4"
+    render(_plan(workdir.path, workdir.images, workdir.narration, output=output), timeout=120)
+    return output
+
+
+def _check_video(path: Path) -> None:
+    info = probe(path)
+    video, audio = info.of_kind("video"), info.of_kind("audio")
+    assert [(v.codec, v.width, v.height) for v in video] == [("h264", WIDTH, HEIGHT)]
+    assert [a.codec for a in audio] == ["aac"]
+    assert info.duration == pytest.approx(NARRATION_S, abs=0.1)
+
+
+def test_render_makes_an_h264_aac_mp4_as_long_as_the_narration(rendered):
+    _check_video(rendered)
+    verify_video(rendered, SimpleNamespace(size=(WIDTH, HEIGHT)), NARRATION_S)  # the stage's own check agrees
+
+
+def _frame(video: Path, at: float) -> Image.Image:
+    png = video.with_name(f"{video.stem}_{at}.png")
+    run_ffmpeg(["-ss", f"{at}", "-i", str(video), "-frames:v", "1", str(png)])
+    with Image.open(png) as image:
+        return image.convert("L")
+
+
+def test_render_burns_the_subtitles_in(workdir, rendered):
+    plain = workdir.path / "no_subtitles.mp4"
+    render(_plan(workdir.path, workdir.images, workdir.narration, output=plain, subtitles=None), timeout=120)
+    with_subs, without = _frame(rendered, 1.2), _frame(plain, 1.2)
+    diff = ImageChops.difference(with_subs, without)
+    bottom = diff.crop((0, HEIGHT * 2 // 3, WIDTH, HEIGHT))
+    top = diff.crop((0, 0, WIDTH, HEIGHT // 3))
+    assert ImageStat.Stat(bottom).mean[0] > 5 * max(ImageStat.Stat(top).mean[0], 0.5)
+
+
+def test_render_with_music_keeps_one_audio_stream_and_the_length(workdir):
+    output = workdir.path / "with_music.mp4"
+    render(_plan(workdir.path, workdir.images, workdir.narration, music=workdir.music, output=output), timeout=120)
+    _check_video(output)
+
+
+def test_verify_video_names_what_is_wrong(rendered):
+    with pytest.raises(MediaError, match=r"frame 320x180 \(want 1280x720\)"):
+        verify_video(rendered, VideoRequest(brief="x"), NARRATION_S)
+    with pytest.raises(MediaError, match=r"duration 3\.\d+ s \(narration is 9\.00 s\)"):
+        verify_video(rendered, SimpleNamespace(size=(WIDTH, HEIGHT)), 9.0)
+
+
+@pytest.mark.parametrize("aspect", ["16:9", "9:16", "1:1"])
+def test_thumbnail_is_a_jpeg_of_the_frame_size(workdir, tmp_path, aspect):
+    request = VideoRequest(brief="x", aspect=aspect)
+    job = ArtifactStore(str(tmp_path)).job("t1")
+    write_thumbnail(workdir.images[0], request, job)
+    with Image.open(job.path("thumbnail.jpg")) as thumb:
+        assert thumb.format == "JPEG"
+        assert thumb.size == request.size
+        # the first still's colour, not black
+        assert thumb.convert("RGB").getpixel((thumb.width // 2 + 15, thumb.height // 2))[0] > 150
+    assert not list(job.folder.glob(".tmp-*"))
+
+
+def test_render_of_a_missing_still_fails_cleanly(workdir, tmp_path):
+    images = [workdir.images[0], tmp_path / "no_such_image.png", workdir.images[2]]
+    output = tmp_path / "out.mp4"
+    with pytest.raises(MediaError, match="ffmpeg failed"):
+        render(_plan(workdir.path, images, workdir.narration, output=output), timeout=120)
+    assert _ffmpeg_children() == []
+    assert not output.exists() or output.stat().st_size == 0
+
+
+def test_render_timeout_kills_ffmpeg(workdir, tmp_path):
+    # ten minutes of video cannot finish in half a second; ffmpeg must not outlive the call
+    plan = _plan(workdir.path, workdir.images, workdir.narration, starts=[0.0, 200.0, 400.0], duration=600.0,
+                 output=tmp_path / "long.mp4")
+    with pytest.raises((subprocess.TimeoutExpired, MediaError)):
+        render(plan, timeout=0.5)
+    assert _ffmpeg_children() == []
+
+
+def test_overscan_stills_are_even_and_larger_than_the_frame():
+    for size in [(320, 180), (1280, 720), (720, 1280), (1080, 1080), (1920, 1080)]:
+        width, height = overscan_size(*size)
+        assert width % 2 == 0 and height % 2 == 0
+        assert width > size[0] and height > size[1]
+
+
+def test_ffmpeg_is_the_one_on_path():
+    assert shutil.which("ffmpeg") and Path(ffmpeg_path()).name == "ffmpeg"

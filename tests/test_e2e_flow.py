@@ -1,0 +1,143 @@
+"""End to end through the real Prefect flow: probe the files a user gets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import pytest
+from helpers.media import parse_srt
+from PIL import Image
+
+from aura.errors import ProviderError
+from aura.media.audio import measure_loudness
+from aura.media.ffmpeg import ffmpeg_path
+from aura.media.probe import probe
+from aura.models import VideoRequest
+from aura.options import PipelineOptions, StagePolicy
+from aura.providers.images.registry import register_image_provider
+from flows.generate_video import generate_video
+
+pytestmark = pytest.mark.e2e
+
+METACHARACTERS = (
+    "Quotes ' and colons : and backslashes \\ and 100% [brackets], commas; braces {\\b1} and \\N stay literal. "
+    "Shell bits $(rm -rf /) | & > < `id` are just words. "
+    "Volcanoes — вулканы, البراكين, ज्वालामुखी — erupt when magma rises."
+)
+
+
+def _check_video(result, request: VideoRequest) -> dict:
+    """The checks a user makes on a finished job; returns metadata.json."""
+    paths = {k: Path(v) for k, v in result.paths().items()}
+    for name, path in paths.items():
+        assert path.is_file() and path.stat().st_size > 0, f"{name} missing"
+    folder = Path(result.folder)
+    assert not list(folder.rglob(".tmp-*")), "temporary files left behind"
+
+    info = probe(paths["video"])
+    video, audio = info.of_kind("video"), info.of_kind("audio")
+    assert [v.codec for v in video] == ["h264"]
+    assert [a.codec for a in audio] == ["aac"]
+    assert (video[0].width, video[0].height) == request.size
+
+    metadata = json.loads(paths["metadata"].read_text(encoding="utf-8"))
+    narration = folder / "work" / "narration.wav"
+    with wave.open(str(narration)) as wav:
+        narration_seconds = wav.getnframes() / wav.getframerate()
+    assert abs(info.duration - narration_seconds) <= 0.1
+    assert abs(metadata["timings"]["duration"] - narration_seconds) <= 0.01
+
+    cues = parse_srt(paths["subtitles"])
+    assert cues, "no subtitles"
+    assert [c.number for c in cues] == list(range(1, len(cues) + 1))
+    for before, after in zip(cues, cues[1:]):
+        assert before.end <= after.start
+    for cue in cues:
+        assert 0 <= cue.start < cue.end <= info.duration + 0.001
+        assert 1 <= len(cue.lines) <= 2 and all(len(line) <= 42 for line in cue.lines)
+
+    with Image.open(paths["thumbnail"]) as thumb:
+        assert thumb.format == "JPEG" and thumb.size == request.size
+
+    assert metadata["request"]["brief"] == request.brief
+    assert len(metadata["script"]["scenes"]) == len(metadata["timings"]["scenes"])
+    assert set(metadata["stage_seconds"]) == {"brief", "script", "voice", "visuals", "compose"}
+    assert metadata["providers"]["llm"] == "aura/offline"
+    assert metadata["providers"]["tts"] == "espeak-ng"
+    return metadata
+
+
+def test_twenty_second_video(prefect_server, tmp_path):
+    request = VideoRequest(brief="How bees make honey", duration_seconds=20)
+    result = generate_video(request, output=str(tmp_path))
+    metadata = _check_video(result, request)
+    assert result.flow_run_id and metadata["flow_run_id"] == result.flow_run_id
+    # the narration was paced to the request: a 20 s ask gives roughly 20 s
+    assert 15 <= result.duration <= 25
+    loudness = measure_loudness(Path(result.paths()["video"]))
+    assert abs(loudness["input_i"] - (-16.0)) <= 1.5
+    assert metadata["providers"]["images"] == "slides"
+
+
+def test_portrait_with_music_and_metacharacters(prefect_server, tmp_path):
+    music = tmp_path / "bed.wav"
+    subprocess.run(
+        [ffmpeg_path(), "-v", "error", "-f", "lavfi", "-i", "sine=f=330:d=4", "-ac", "2", str(music)], check=True
+    )
+    request = VideoRequest(brief=METACHARACTERS, duration_seconds=20, aspect="9:16", music=str(music), seed=7)
+    result = generate_video(request, preset="quick_demo", output=str(tmp_path / "out"))
+    metadata = _check_video(result, request)
+    assert (result.width, result.height) == (720, 1280)
+    srt = Path(result.paths()["subtitles"]).read_text(encoding="utf-8")
+    for literal in ("$(rm", "{\\b1}", "100%", "[brackets],", "\\N", "вулканы,"):
+        assert literal in srt, f"{literal!r} lost from the subtitles"
+    assert metadata["request"]["music"] == str(music)
+    loudness = measure_loudness(Path(result.paths()["video"]))
+    assert abs(loudness["input_i"] - (-16.0)) <= 2.0
+
+
+class _BrokenImages:
+    name = "broken"
+
+    def status(self):
+        raise NotImplementedError
+
+    def render(self, prompts, size, out_dir):
+        raise ProviderError("the GPU caught fire")
+
+
+def test_visuals_failure_falls_back_to_slides(prefect_server, tmp_path, monkeypatch, fresh_settings):
+    register_image_provider("broken", _BrokenImages)
+    monkeypatch.setenv("AURA_IMAGE_PROVIDER", "broken")
+    fresh_settings()
+    options = PipelineOptions(visuals=StagePolicy(retries=0, timeout_s=60))
+    request = VideoRequest(brief="Why the sky is blue", duration_seconds=10, aspect="1:1")
+    result = generate_video(request, options=options, output=str(tmp_path))
+    metadata = _check_video(result, request)
+    assert metadata["providers"]["images"] == "slides"
+    assert any("GPU caught fire" in w and "slides" in w for w in metadata["warnings"])
+
+    required = request.model_copy(update={"visuals_required": True})
+    state = generate_video(required, options=options, output=str(tmp_path), return_state=True)
+    assert state.is_failed()
+    assert "GPU caught fire" in str(state.result(raise_on_failure=False))
+
+
+def test_cli_generate_json(tmp_path):
+    """The command a user types, in its own process with its own temporary Prefect server."""
+    out = tmp_path / "cli"
+    proc = subprocess.run(
+        [sys.executable, "-m", "aura.cli", "generate", "How tides work", "--duration", "10", "--aspect", "1:1",
+         "--preset", "quick_demo", "--out", str(out), "--json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    assert report["ok"] and report["flow_run_id"]
+    assert Path(report["video"]).is_file() and Path(report["video"]).parent.parent == out
+    assert (report["width"], report["height"]) == (720, 720)
+    assert set(report["stage_seconds"]) == {"brief", "script", "voice", "visuals", "compose"}

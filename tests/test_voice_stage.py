@@ -1,0 +1,243 @@
+"""The voice stage, called as a plain function: real espeak-ng, real ffmpeg loudnorm, a real job folder."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import socket
+import wave
+from array import array
+
+import pytest
+
+from aura.media.audio import measure_loudness
+from aura.models import Scene, Script, VideoRequest
+from aura.providers.tts import EspeakTTS, GTTSProvider, Speech, TTSError
+from aura.providers.tts import WordTiming as TTSWord
+from aura.settings import Settings
+from aura.stages.script import LEAD_IN_S, SCENE_PAUSE_S, TAIL_S
+from aura.stages.voice import BASE_RATE_WPM, RATE_RANGE, assemble, check_speech, narrate
+from aura.store import ArtifactStore
+
+# about 7.7 s of speech at the base rate: it fits a 10 s request without re-pacing
+NARRATIONS = [
+    "Deep under the ground, hot magma slowly rises.",
+    "Pressure builds beneath the thick rocky crust.",
+    "At last the mountain erupts with fire and ash.",
+]
+EPS = 1e-6
+
+
+def _script() -> Script:
+    return Script(
+        title="How volcanoes form",
+        scenes=[Scene(narration=t, visual_prompt=f"picture of {t}", key_phrase=t.split()[0]) for t in NARRATIONS],
+    )
+
+
+def _request(duration: int = 10, **extra) -> VideoRequest:
+    return VideoRequest(brief="How volcanoes form", duration_seconds=duration, **extra)
+
+
+def _fixed_silences(scene_count: int) -> float:
+    return LEAD_IN_S + TAIL_S + SCENE_PAUSE_S * (scene_count - 1)
+
+
+def _tone(seconds: float, rate: int, freq: float = 440.0, amplitude: int = 8000) -> bytes:
+    n = round(seconds * rate)
+    step = 2 * math.pi * freq / rate
+    return array("h", (int(amplitude * math.sin(step * i)) for i in range(n))).tobytes()
+
+
+@pytest.fixture(scope="module")
+def narrated(tmp_path_factory):
+    job = ArtifactStore(str(tmp_path_factory.mktemp("store"))).job("t1")
+    narration = narrate(_script(), _request(10), job, Settings())
+    return job, narration
+
+
+# --------------------------------------------------------------------------- the narration file
+
+
+def test_narration_wav_is_in_the_job_with_its_checksum(narrated):
+    job, narration = narrated
+    path = job.folder / "work" / "narration.wav"
+    assert narration.audio.key == "work/narration.wav"
+    assert path.is_file()
+    data = path.read_bytes()
+    assert narration.audio.sha256 == hashlib.sha256(data).hexdigest()
+    assert narration.audio.size == len(data)
+    assert narration.provider == "espeak-ng"
+    assert narration.warnings == []
+    # the raw, un-normalised track and temporary files are gone
+    assert sorted(p.name for p in path.parent.iterdir()) == ["narration.wav"]
+
+
+def test_duration_is_the_wav_length(narrated):
+    job, narration = narrated
+    with wave.open(str(job.path("work/narration.wav")), "rb") as wav:
+        assert wav.getnchannels() == 1
+        assert wav.getframerate() == narration.sample_rate
+        length = wav.getnframes() / wav.getframerate()
+    assert narration.duration == pytest.approx(length, abs=EPS)
+    # all three scenes were spoken: real speech, not a stub
+    assert narration.duration > _fixed_silences(3) + 3
+
+
+def test_scene_timings_cover_the_whole_narration_without_gaps(narrated):
+    _, narration = narrated
+    scenes = narration.scenes
+    assert [s.index for s in scenes] == [0, 1, 2]
+    assert scenes[0].start == 0
+    assert scenes[-1].end == pytest.approx(narration.duration, abs=EPS)
+    for before, after in zip(scenes, scenes[1:]):
+        assert before.end == pytest.approx(after.start, abs=EPS)
+    for scene in scenes:
+        assert scene.start < scene.speech_end < scene.end
+        # the pause after each scene is real silence on the timeline
+        pause = TAIL_S if scene.index == len(scenes) - 1 else SCENE_PAUSE_S
+        assert scene.end - scene.speech_end == pytest.approx(pause, abs=0.01)
+
+
+def test_words_are_inside_their_scene_and_in_order(narrated):
+    _, narration = narrated
+    previous_end = 0.0
+    for scene, text in zip(narration.scenes, NARRATIONS):
+        assert scene.words, f"scene {scene.index} has no word timings"
+        # every written word is there once, in order
+        assert " ".join(w.text for w in scene.words) == text
+        for word in scene.words:
+            assert scene.start - EPS <= word.start <= word.end <= scene.speech_end + EPS
+            assert word.start >= previous_end - EPS
+            previous_end = word.end
+    # the first word starts after the lead-in breath, not at 0
+    assert narration.scenes[0].words[0].start >= LEAD_IN_S - 0.01
+
+
+def test_narration_is_normalised_to_minus_16_lufs(narrated):
+    job, _ = narrated
+    loudness = measure_loudness(job.path("work/narration.wav"))
+    assert loudness["input_i"] == pytest.approx(-16.0, abs=1.5)
+    assert loudness["input_tp"] <= -1.0
+
+
+# --------------------------------------------------------------------------- re-pacing
+
+
+def test_a_long_request_is_narrated_slower_within_the_rate_range(tmp_path, monkeypatch):
+    rates: list[int | None] = []
+    original = EspeakTTS.synthesize
+
+    def recording(self, text, language="en", voice=None, rate_wpm=None):
+        rates.append(rate_wpm)
+        return original(self, text, language=language, voice=voice, rate_wpm=rate_wpm)
+
+    monkeypatch.setattr(EspeakTTS, "synthesize", recording)
+    store = ArtifactStore(str(tmp_path))
+
+    fits = narrate(_script(), _request(10), store.job("fits"), Settings())
+    fit_rates = list(rates)
+    rates.clear()
+    slow = narrate(_script(), _request(60), store.job("slow"), Settings())
+    slow_rates = rates[-3:]  # the last pass is the one that was kept
+
+    # the text fits 10 s at the base rate: spoken once, at the base rate
+    assert fit_rates == [BASE_RATE_WPM] * 3
+    # 60 s is far more than the text needs: re-spoken at one slower rate, clamped to the range
+    assert len(rates) == 6
+    assert len(set(slow_rates)) == 1
+    assert RATE_RANGE[0] <= slow_rates[0] < BASE_RATE_WPM
+
+    fit_speech = fits.duration - _fixed_silences(3)
+    slow_speech = slow.duration - _fixed_silences(3)
+    assert slow.duration > fits.duration
+    # slower by about the rate ratio, and never stretched beyond what the slowest rate allows
+    assert slow_speech > fit_speech * 1.15
+    assert slow_speech < fit_speech * BASE_RATE_WPM / RATE_RANGE[0] * 1.1
+    assert slow.scenes[-1].end == pytest.approx(slow.duration, abs=EPS)
+
+
+# --------------------------------------------------------------------------- gTTS -> espeak-ng
+
+
+def _refused_port() -> int:
+    """A local port nobody listens on: connections are refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_gtts_falls_back_to_espeak_once_for_the_whole_run(tmp_path, monkeypatch):
+    port = _refused_port()
+    for name in ("HTTPS_PROXY", "https_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{port}")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+    calls: list[str] = []
+    original = GTTSProvider.synthesize
+
+    def counting(self, text, *args, **kwargs):
+        calls.append(text)
+        return original(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(GTTSProvider, "synthesize", counting)
+    job = ArtifactStore(str(tmp_path)).job("t1")
+    narration = narrate(_script(), _request(10), job, Settings(tts_provider="gtts", gtts_timeout_s=2))
+
+    assert calls == [NARRATIONS[0]]  # tried for the first scene only, not once per scene
+    assert narration.provider == "espeak-ng"
+    assert len(narration.warnings) == 1
+    assert "gtts" in narration.warnings[0]
+    assert "espeak-ng" in narration.warnings[0]
+    assert f"127.0.0.1:{port}" in narration.warnings[0]  # it failed on the refused proxy, and says so
+    assert job.path("work/narration.wav").is_file()
+    assert [" ".join(w.text for w in s.words) for s in narration.scenes] == NARRATIONS
+    assert narration.scenes[-1].end == pytest.approx(narration.duration, abs=EPS)
+
+
+# --------------------------------------------------------------------------- check_speech
+
+
+def _speech(pcm: bytes, rate: int = 8000, words=()) -> Speech:
+    return Speech(pcm=pcm, sample_rate=rate, words=list(words), provider="test-engine", voice="v")
+
+
+def test_check_speech_rejects_silence():
+    with pytest.raises(TTSError, match="silence"):
+        check_speech(_speech(bytes(2 * 8000 * 2)), "two seconds of nothing here", 0)
+    with pytest.raises(TTSError, match="silence"):
+        check_speech(_speech(b""), "no audio at all", 1)
+
+
+def test_check_speech_rejects_implausible_lengths():
+    five_words = "one two three four five"
+    with pytest.raises(TTSError, match="not a plausible narration"):
+        check_speech(_speech(_tone(20.0, 8000)), five_words, 0)  # 4 s a word
+    with pytest.raises(TTSError, match="not a plausible narration"):
+        check_speech(_speech(_tone(0.2, 8000)), "a b c d e f g h i j", 2)  # 20 ms a word
+    check_speech(_speech(_tone(2.0, 8000)), five_words, 0)  # 0.4 s a word: fine
+
+
+# --------------------------------------------------------------------------- assemble
+
+
+def test_assemble_resamples_to_the_first_speech_rate():
+    first = _speech(_tone(1.0, 22050), 22050, [TTSWord("hello", 0.1, 0.9)])
+    second = _speech(_tone(1.0, 16000, freq=300), 16000, [TTSWord("world", 0.2, 0.8)])
+    pcm, rate, timings = assemble([first, second])
+
+    assert rate == 22050
+    expected = LEAD_IN_S + 1.0 + SCENE_PAUSE_S + 1.0 + TAIL_S
+    assert len(pcm) // 2 / rate == pytest.approx(expected, abs=0.005)
+    assert timings[0].start == 0
+    assert timings[0].end == pytest.approx(timings[1].start, abs=EPS)
+    assert timings[1].end == pytest.approx(len(pcm) // 2 / rate, abs=EPS)
+    # the resampled second clip still lasts one second
+    assert timings[1].speech_end - timings[1].start == pytest.approx(1.0, abs=0.005)
+    assert timings[0].words[0].start == pytest.approx(LEAD_IN_S + 0.1, abs=EPS)
+    assert timings[1].words[0].start == pytest.approx(timings[1].start + 0.2, abs=EPS)
+    # the second clip's audio is really in the track (not silence) where its timing says
+    start = round(timings[1].start * rate) * 2
+    end = round(timings[1].speech_end * rate) * 2
+    assert not _speech(pcm[start:end], rate).is_silent()
