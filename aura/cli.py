@@ -11,6 +11,7 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -97,7 +98,8 @@ def generate(
         if as_json:
             print(json.dumps({"ok": False, "error": message, **extra}))
         else:
-            err.print(f"[red]aura: {message}[/red]", highlight=False, soft_wrap=True)
+            # the message quotes user input: "[/red]" must print as text, not break the markup
+            err.print(f"[red]aura: {escape(message)}[/red]", highlight=False, soft_wrap=True)
         raise typer.Exit(code)
 
     try:
@@ -141,7 +143,7 @@ def generate(
         }))  # fmt: skip
         return
     for warning in result.warnings:
-        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     err.print(f"[green]Done[/green]: {result.duration:.1f} s, {result.width}x{result.height}, flow run {run_id}")
     print(paths["video"])
 
@@ -159,7 +161,8 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Print the report 
         for column in ("kind", "name", "usable", "detail"):
             table.add_column(column, overflow="fold")
         for c in checks:
-            table.add_row(c.kind, c.name, "[green]yes[/green]" if c.usable else "[red]no[/red]", c.detail)
+            # details hold "[configured]" and paths: plain text, not markup
+            table.add_row(c.kind, escape(c.name), "[green]yes[/green]" if c.usable else "[red]no[/red]", escape(c.detail))
         Console().print(table)
     required = [c for c in checks if c.kind in ("system",) and not c.usable]
     raise typer.Exit(1 if required else 0)

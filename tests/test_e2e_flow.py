@@ -88,7 +88,7 @@ def test_portrait_with_music_and_metacharacters(prefect_server, tmp_path):
     subprocess.run(
         [ffmpeg_path(), "-v", "error", "-f", "lavfi", "-i", "sine=f=330:d=4", "-ac", "2", str(music)], check=True
     )
-    request = VideoRequest(brief=METACHARACTERS, duration_seconds=20, aspect="9:16", music=str(music), seed=7)
+    request = VideoRequest(brief=METACHARACTERS, duration_seconds=30, aspect="9:16", music=str(music), seed=7)
     result = generate_video(request, preset="quick_demo", output=str(tmp_path / "out"))
     metadata = _check_video(result, request)
     assert (result.width, result.height) == (720, 1280)

@@ -241,3 +241,46 @@ def test_assemble_resamples_to_the_first_speech_rate():
     start = round(timings[1].start * rate) * 2
     end = round(timings[1].speech_end * rate) * 2
     assert not _speech(pcm[start:end], rate).is_silent()
+
+
+# --- subtitles show the narration as written, whatever the engine's tokenisation -----------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Quotes ' and colons : and backslashes \\ and 100% [brackets], commas; braces {\\b1} and \\N stay.",
+        "Shell bits $(rm -rf /) | & > < `id` are just words.",
+        "It costs 1,000 dollars, or 3.14 each on 2024-05-01.",
+        "Volcanoes — вулканы, ज्वालामुखी — erupt.",
+    ],
+)
+def test_words_as_written_keeps_the_narration_tokens(text):
+    from aura.providers.tts import EspeakTTS
+    from aura.stages.voice import words_as_written
+
+    speech = EspeakTTS().synthesize(text)
+    words = words_as_written(text, speech.words)
+    assert [w.text for w in words] == text.split()
+    assert words[0].start == speech.words[0].start and words[-1].end == pytest.approx(speech.words[-1].end)
+    for before, after in zip(words, words[1:]):
+        assert before.start <= before.end <= after.start + 1e-9
+
+
+def test_words_as_written_keeps_engine_words_inside_spaceless_scripts():
+    from aura.providers.tts import EspeakTTS
+    from aura.stages.voice import words_as_written
+
+    text = "你好世界。火山很热。"
+    speech = EspeakTTS().synthesize(text, language="zh")
+    words = words_as_written(text, speech.words)
+    assert "".join(w.text for w in words) == text
+    assert len(words) == len(speech.words) > 1
+
+
+def test_words_as_written_falls_back_when_characters_differ():
+    from aura.providers.tts import WordTiming
+    from aura.stages.voice import words_as_written
+
+    engine = [WordTiming("hello", 0.0, 0.4), WordTiming("wrld", 0.4, 0.8)]
+    assert words_as_written("hello world", engine) == engine

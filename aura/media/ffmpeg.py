@@ -108,8 +108,12 @@ def run_ffmpeg(args: list[str], *, cwd: str | os.PathLike | None = None, timeout
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise MediaError(f"ffmpeg ran past its {timeout:.0f} s limit and was stopped") from None
     except BaseException:
-        # a timeout, a cancellation or Ctrl-C must not leave ffmpeg running
+        # a cancellation or Ctrl-C must not leave ffmpeg running either
         proc.kill()
         proc.wait()
         raise

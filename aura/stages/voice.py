@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import unicodedata
 
 from prefect import task
 
@@ -73,10 +74,55 @@ class _Narrator:
                 self.voice = None  # a voice id belongs to one engine
 
 
+def words_as_written(text: str, words: list) -> list:
+    """The engine's word timings re-cut to the narration's own space-separated tokens.
+
+    Engines split some tokens ("$(rm" into "$(" and "rm") and join others
+    ("colons :"); subtitles must show the text as written. Characters (spaces
+    aside) are matched one to one and times interpolated inside an engine word,
+    so a token gets the time span of its characters. If the characters do not
+    match, the engine's words are kept as they are.
+    """
+    pieces = ["".join(w.text.split()) for w in words]
+    if not words or "".join(pieces) != "".join(text.split()):
+        return words
+    spans, position = [], 0  # each engine word's range in the space-free text
+    for piece in pieces:
+        spans.append((position, position + len(piece)))
+        position += len(piece)
+
+    def time_at(p: int, at_end: bool) -> float:
+        for word, (a, b) in zip(words, spans):
+            if a <= p < b or (at_end and a < p <= b):
+                return word.start + (p - a) / max(1, b - a) * (word.end - word.start)
+        return words[-1].end
+
+    make = type(words[0])
+    tokens, position = [], 0
+    for token in text.split():
+        a, b = position, position + len(token)
+        cuts = [a, b]
+        if _spaceless(token):
+            # scripts written without spaces keep the engine's finer words (the subtitle
+            # builder joins them without spaces), so long runs still light up word by word
+            cuts = sorted({a, b, *(x for span in spans for x in span if a < x < b)})
+        for lo, hi in zip(cuts, cuts[1:]):
+            start, end = time_at(lo, False), time_at(hi, True)
+            tokens.append(make(text=token[lo - a : hi - a], start=start, end=max(end, start)))
+        position = b
+    return tokens
+
+
+def _spaceless(token: str) -> bool:
+    return any(unicodedata.east_asian_width(ch) in ("W", "F") or "\u0e00" <= ch <= "\u0eff" for ch in token)
+
+
 def _speak_all(narrator: _Narrator, script: Script, rate: int | None) -> list[Speech]:
     speeches = []
     for scene in script.scenes:
-        speeches.append(narrator.speak(scene.narration, scene.index, rate))
+        speech = narrator.speak(scene.narration, scene.index, rate)
+        speech.words = words_as_written(scene.narration, speech.words)
+        speeches.append(speech)
         progress.report("voice", 0.1 + 0.6 * (scene.index + 1) / len(script.scenes), f"scene {scene.index + 1}")
     return speeches
 

@@ -121,13 +121,20 @@ def _pieces(sentence: str, longest: int) -> list[tuple[str, str]]:
 def write_script(spec: ScriptBrief) -> dict:
     """The script as the JSON object an LLM is asked for."""
     topic, audience = _topic_and_audience(spec.brief, spec.audience)
-    t = _lower_first(topic)
-    title = spec.title or _title_case(topic)
+    brief_sentences = [s.strip() for s in _SENTENCE.split(spec.brief) if len(s.split()) >= 3]
+    # a brief of several sentences (or one long one) is content, not a topic: it is narrated
+    # as written, and templates only frame it, talking about "it all" rather than a topic
+    content = len(brief_sentences) > 1 or bool(brief_sentences and len(brief_sentences[0].split()) > 12)
+    if content:
+        title = spec.title or _title_case(_key_phrase(brief_sentences[0]).rstrip(" .!?"))
+        t = "it all"
+    else:
+        title = spec.title or _title_case(topic)
+        t = _lower_first(topic)
     fill = {"t": t, "T": t[:1].upper() + t[1:], "Title": title, "a": audience or "everyone"}
     english = spec.language.split("-")[0].lower() == "en"
 
-    # the brief's own sentences (beyond the topic) are the real content: they go first
-    brief_sentences = [s.strip() for s in _SENTENCE.split(spec.brief) if len(s.split()) >= 3]
+    # the brief's own sentences are the real content: they go first
     # a sentence longer than a scene is dealt in pieces, so a long brief cannot overflow the budget
     longest = max(12, math.ceil(spec.word_budget / spec.scene_count * 1.2))
     facts = [
@@ -146,9 +153,9 @@ def write_script(spec: ScriptBrief) -> dict:
         return [(entry[0].format(**fill), text.format(**fill)) for entry in entries for text in entry[1:]]
 
     body = sentences(_BODY)
-    if len(facts) > 1 or (facts and len(facts[0][1].split()) > 12):
+    opening = [] if content else sentences([_HOOKS.get(spec.style, _HOOKS["explainer"])])
+    if content:
         body = facts + body
-    opening = sentences([_HOOKS.get(spec.style, _HOOKS["explainer"])])
     if audience:
         opening += sentences([_AUDIENCE_LINE])
     closing = sentences([_OUTROS.get(spec.style, _OUTROS["explainer"]), _THANKS])

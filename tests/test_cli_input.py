@@ -1,0 +1,136 @@
+"""The `aura` command's answers to bad input, `doctor` and `voices` (typer's CliRunner, no flow runs)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from aura.cli import app
+
+BRIEF = "How volcanoes form"
+
+# (options, words the one-line error must hold: the field and its limit or choices)
+BAD_INPUT = [
+    (["--duration", "5"], ["duration", "10"]),
+    (["--duration", "1201"], ["duration", "1200"]),
+    (["--aspect", "4:3"], ["aspect", "16:9", "9:16", "1:1"]),
+    (["--fps", "29"], ["fps", "24", "25", "30", "60"]),
+    (["--language", "english"], ["language", "english", "BCP-47"]),
+    (["--language", "en--US"], ["language", "BCP-47"]),
+    (["--resolution", "480p"], ["resolution", "720p", "1080p"]),
+    (["--preset", "turbo"], ["preset", "turbo", "default", "debug", "quick_demo"]),
+    (["--style", "vlog"], ["style", "documentary", "story"]),
+    (["--seed", "-1"], ["seed", "0"]),
+    (["--music", "notes.txt"], ["music", "audio", ".mp3"]),
+    (["--voice", "en; rm -rf /"], ["voice", "aura voices"]),
+    (["--title", "t" * 121], ["title", "120"]),
+]
+IDS = [" ".join(options)[:30] for options, _ in BAD_INPUT]
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.mark.parametrize(("options", "words"), BAD_INPUT, ids=IDS)
+def test_bad_input_is_one_line_naming_the_field(runner, options, words):
+    result = runner.invoke(app, ["generate", BRIEF, *options])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("aura: invalid ")
+    for word in words:
+        assert word in lines[0]
+
+
+@pytest.mark.parametrize(("options", "words"), BAD_INPUT, ids=IDS)
+def test_bad_input_in_json_mode_is_one_object(runner, options, words):
+    result = runner.invoke(app, ["generate", BRIEF, *options, "--json"])
+    assert result.exit_code == 2, result.output
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1, result.stdout
+    answer = json.loads(lines[0])
+    assert answer["ok"] is False
+    assert answer["error"].startswith("invalid ")
+    for word in words:
+        assert word in answer["error"]
+
+
+def test_empty_brief_is_rejected_before_any_work(runner):
+    result = runner.invoke(app, ["generate", " \t ", "--json"])
+    assert result.exit_code == 2
+    answer = json.loads(result.stdout)
+    assert answer == {"ok": False, "error": answer["error"]}
+    assert "brief" in answer["error"] and "4,000" in answer["error"]
+
+
+@pytest.mark.parametrize("value", ["[/red]", "[bold]x", "[link=http://x]y"])
+def test_user_text_in_an_error_is_printed_as_text(runner, value):
+    # the error quotes the user's value; it must not be read as terminal markup
+    result = runner.invoke(app, ["generate", BRIEF, "--language", value])
+    assert result.exit_code == 2, repr(result.exception)
+    assert value in result.stderr
+
+
+@pytest.fixture
+def isolated_settings(tmp_path, monkeypatch, fresh_settings):
+    """Default settings (offline writer, espeak-ng, slides) with output in a temporary folder."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("AURA_"):
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("AURA_OUTPUT", str(tmp_path / "videos"))
+    monkeypatch.setenv("AURA_GTTS_TIMEOUT_S", "2")
+    fresh_settings()
+    return tmp_path / "videos"
+
+
+def test_doctor_json_lists_every_provider(runner, isolated_settings):
+    result = runner.invoke(app, ["doctor", "--json"])
+    assert result.exit_code == 0, result.output
+    checks = json.loads(result.stdout)
+    by_name = {check["name"]: check for check in checks}
+    for name in ("ffmpeg", "espeak-ng", "slides", "aura/offline", "gtts", "output", "prefect"):
+        assert name in by_name, f"doctor does not report {name}"
+    for check in checks:
+        assert set(check) == {"kind", "name", "usable", "detail"}
+        assert isinstance(check["usable"], bool) and check["detail"]
+    # the offline defaults work on this machine, and say they are the configured ones
+    for name in ("ffmpeg", "espeak-ng", "slides", "aura/offline", "output"):
+        assert by_name[name]["usable"] is True, by_name[name]
+    for name in ("espeak-ng", "slides", "aura/offline"):
+        assert "[configured]" in by_name[name]["detail"]
+    assert str(isolated_settings) in by_name["output"]["detail"]
+
+
+def test_doctor_table_shows_which_provider_is_configured(runner, isolated_settings, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == 0, result.output
+    assert "aura/offline" in result.stdout and "espeak-ng" in result.stdout
+    assert result.stdout.count("[configured]") == 3
+
+
+def test_voices_lists_english_voices(runner, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    result = runner.invoke(app, ["voices", "--language", "en"])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
+    assert rows, result.stdout
+    assert any("English" in row for row in rows)
+    assert any(row.split("│")[1].strip() in ("en", "en-US", "en-GB") for row in rows)
+    assert all("en" in row.split("│")[3] for row in rows)  # only English voices
+    assert "French" not in result.stdout
+
+
+def test_voices_for_another_language_leaves_english_out(runner, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    result = runner.invoke(app, ["voices", "--language", "fr"])
+    assert result.exit_code == 0, result.output
+    assert "French" in result.stdout and "English" not in result.stdout
