@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,7 +42,9 @@ def generate_video(
     job_id = str(flow_run.id) if flow_run.id else f"local-{int(time.time() * 1000)}"
     logger.info("job %s: %s", job_id, request.brief[:80])
 
-    report = with_policy(brief_task, opts.brief)(request, store_url if "://" not in store_url else "/tmp")
+    # a remote store stages files in the temp folder: that is where the disk must have room
+    local_folder = store_url if "://" not in store_url else tempfile.gettempdir()
+    report = with_policy(brief_task, opts.brief)(request, local_folder)
     started = time.perf_counter()
     script = with_policy(script_task, opts.script)(request)
     script_seconds = time.perf_counter() - started

@@ -284,3 +284,25 @@ def test_words_as_written_falls_back_when_characters_differ():
 
     engine = [WordTiming("hello", 0.0, 0.4), WordTiming("wrld", 0.4, 0.8)]
     assert words_as_written("hello world", engine) == engine
+
+
+def test_chinese_narration_is_accepted_and_timed(tmp_path):
+    from aura.models import Scene, Script, VideoRequest
+    from aura.settings import Settings
+    from aura.stages.voice import narrate
+    from aura.store import ArtifactStore
+
+    script = Script(
+        title="火山",
+        language="zh",
+        scenes=[
+            Scene(narration="火山是地球内部的岩浆喷出地表形成的。", visual_prompt="a volcano", key_phrase="火山"),
+            Scene(narration="岩浆上升时，压力越来越大。", visual_prompt="magma", key_phrase="岩浆"),
+        ],
+    )
+    request = VideoRequest(brief="火山是怎样形成的", duration_seconds=10, language="zh")
+    narration = narrate(script, request, ArtifactStore(str(tmp_path)).job("zh"), Settings())
+    words = [w for scene in narration.scenes for w in scene.words]
+    assert "".join(w.text for w in words) == "".join(s.narration for s in script.scenes)
+    assert len(words) > 4  # the engine's words, not one token per sentence
+    assert narration.duration > 2

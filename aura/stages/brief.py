@@ -16,6 +16,7 @@ from aura.media.ffmpeg import INSTALL_HINT, capabilities, ffprobe_path
 from aura.media.fonts import find_font
 from aura.media.probe import probe
 from aura.models import BriefReport, VideoRequest
+from aura.settings import OFFLINE_MODEL, get_settings
 
 # rough encoded size per second of video (H.264 at our CRF on stills) and per scene of work files
 _VIDEO_BYTES_PER_S = {"720p": 350_000, "1080p": 700_000}
@@ -62,7 +63,7 @@ def check_music(music: str) -> None:
         raise SystemCheckError(f"music: {music} has no audio stream")
 
 
-def check_request(request: VideoRequest, output_folder: Path) -> BriefReport:
+def check_request(request: VideoRequest, output_folder: Path, llm_model: str = OFFLINE_MODEL) -> BriefReport:
     """Everything the render needs, checked up front; each failure says what to install or free."""
     started = time.perf_counter()
     warnings: list[str] = []
@@ -90,6 +91,11 @@ def check_request(request: VideoRequest, output_folder: Path) -> BriefReport:
         )
     if request.music:
         check_music(request.music)
+    if llm_model == OFFLINE_MODEL and request.language.split("-")[0] != "en":
+        warnings.append(
+            f"the offline writer writes English only: for {request.language} the narration is the brief itself, "
+            "so the video may be shorter than asked; set AURA_LLM_MODEL to a real LLM for a full script"
+        )
     if find_font(request.brief[:200]) is None:
         warnings.append("no font covers the brief's script: install fonts-noto-core (or fonts-noto-cjk)")
     progress.report("brief", 1.0, "checks passed")
@@ -106,4 +112,4 @@ def check_request(request: VideoRequest, output_folder: Path) -> BriefReport:
 
 @task(name="brief", retries=0, timeout_seconds=30)
 def brief_task(request: VideoRequest, output_folder: str) -> BriefReport:
-    return check_request(request, Path(output_folder))
+    return check_request(request, Path(output_folder), get_settings().llm_model)

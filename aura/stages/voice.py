@@ -37,7 +37,8 @@ def providers_for(settings: Settings) -> list[TTSProvider]:
 
 def check_speech(speech: Speech, text: str, scene: int) -> None:
     """Reject audio a listener would reject: silence, or a length that cannot be this text."""
-    words = max(1, len(text.split()))
+    # a wide (CJK) character is about a word's worth of speech; those scripts have no spaces
+    words = max(1, len(text.split()) + sum(1 for ch in text if unicodedata.east_asian_width(ch) in ("W", "F")))
     if speech.is_silent():
         raise TTSError(f"{speech.provider} produced silence for scene {scene + 1}")
     per_word = speech.duration / words

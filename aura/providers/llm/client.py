@@ -7,8 +7,8 @@ import litellm
 from aura.errors import ProviderError
 from aura.providers.base import ProviderStatus
 from aura.providers.llm import offline
+from aura.settings import OFFLINE_MODEL
 
-OFFLINE_MODEL = f"{offline.PROVIDER}/{offline.MODEL}"
 
 
 def complete(
