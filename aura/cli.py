@@ -73,17 +73,18 @@ class _StageProgress:
 @app.command()
 def generate(
     brief: str = typer.Argument(..., help="What the video is about."),
-    duration: int = typer.Option(60, "--duration", "-d", help="Target length in seconds (10 to 1200)."),
+    # numbers are taken as text so that VideoRequest reports a bad value like any other
+    duration: str = typer.Option("60", "--duration", "-d", help="Target length in seconds (10 to 1200)."),
     aspect: str = typer.Option("16:9", "--aspect", "-a", help="16:9, 9:16 or 1:1."),
     resolution: str = typer.Option("720p", "--resolution", "-r", help="720p or 1080p."),
-    fps: int = typer.Option(30, "--fps", help="24, 25, 30 or 60."),
+    fps: str = typer.Option("30", "--fps", help="24, 25, 30 or 60."),
     language: str = typer.Option("en", "--language", "-l", help="BCP-47 tag: en, en-US, fr, pt-BR ..."),
     voice: str | None = typer.Option(None, "--voice", help="Voice id (see `aura voices`)."),
     style: str = typer.Option("explainer", "--style", help="documentary, explainer, promo, tutorial or story."),
     title: str | None = typer.Option(None, "--title", help="Title (written from the brief when absent)."),
     audience: str | None = typer.Option(None, "--audience", help="Who it is for."),
     music: str | None = typer.Option(None, "--music", help="Background music file, ducked under the voice."),
-    seed: int | None = typer.Option(None, "--seed", help="Seed for visuals and camera moves."),
+    seed: str | None = typer.Option(None, "--seed", help="Seed for visuals and camera moves."),
     visuals_required: bool = typer.Option(False, "--visuals-required", help="Fail instead of falling back to slides."),
     preset: str = typer.Option("default", "--preset", help="default, debug or quick_demo."),
     out: str | None = typer.Option(None, "--out", "-o", help="Output folder (default: AURA_OUTPUT or ./out)."),

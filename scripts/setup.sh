@@ -10,7 +10,8 @@ PYTHON=${PYTHON:-python3}
 apt_packages=()
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || apt_packages+=(ffmpeg)
 command -v fc-list >/dev/null || apt_packages+=(fontconfig)
-fc_has() { command -v fc-list >/dev/null && fc-list 2>/dev/null | grep -qi "$1"; }
+# grep without -q: with pipefail, an early exit of grep would fail fc-list with SIGPIPE
+fc_has() { command -v fc-list >/dev/null && fc-list 2>/dev/null | grep -i "$1" >/dev/null; }
 fc_has DejaVuSans || apt_packages+=(fonts-dejavu-core)
 fc_has NotoSans-Bold || apt_packages+=(fonts-noto-core)  # Arabic, Devanagari, Hebrew, Thai...
 fc_has NotoSansCJK || apt_packages+=(fonts-noto-cjk)     # Chinese, Japanese, Korean

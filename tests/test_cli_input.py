@@ -26,6 +26,8 @@ BAD_INPUT = [
     (["--music", "notes.txt"], ["music", "audio", ".mp3"]),
     (["--voice", "en; rm -rf /"], ["voice", "aura voices"]),
     (["--title", "t" * 121], ["title", "120"]),
+    (["--duration", "abc"], ["duration", "integer"]),
+    (["--fps", "thirty"], ["fps", "24", "30"]),
 ]
 IDS = [" ".join(options)[:30] for options, _ in BAD_INPUT]
 

@@ -2,10 +2,10 @@
 
 ffmpeg does every pixel: each scene's still is converted to yuv420p once,
 repeated by the `loop` filter, moved (Ken Burns: a pan is a moving crop of
-an over-sized still, a zoom a per-frame rescale), joined with short
-dips through black at the cuts, and subtitles are burned in by libass. Audio is the (already
-normalised) narration plus optional music ducked under it. No frame passes
-through Python.
+an over-sized still, a zoom a per-frame rescale), joined with short dips
+through black at the cuts, and subtitles are burned in by libass. Audio is
+the (already normalised) narration plus optional music ducked under it. No
+frame passes through Python.
 """
 
 from __future__ import annotations
