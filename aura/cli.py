@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import threading
@@ -21,13 +22,24 @@ err = Console(stderr=True)
 STAGE_LABELS = {"brief": "Brief", "script": "Script", "voice": "Voice", "visuals": "Visuals", "compose": "Compose"}
 
 
-def _quiet_prefect(verbose: bool) -> None:
-    # must run before prefect is imported: its logging reads these at import
+def _prefect_environment() -> None:
+    # must run before prefect is imported: its settings are read at import
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no phoning home, and no offline errors
-    if not verbose:
-        # warnings a user should see come back in the result; Prefect's own go to --verbose
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
-        os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_SERVER_LEVEL", "ERROR")
+
+
+def _silence_prefect_console() -> None:
+    """Keep Prefect's logs off the terminal (they still reach the server and the UI).
+
+    Failures come back as one line from the result; warnings are printed from
+    the result too. `--verbose` leaves Prefect's console output as it is.
+    """
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in list(logging.root.manager.loggerDict))]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, PrefectConsoleHandler):
+                handler.setLevel(logging.CRITICAL + 1)
 
 
 def _field_error(exc: ValidationError) -> str:
@@ -114,9 +126,12 @@ def generate(
     if preset not in PRESETS:
         fail(f"invalid preset: {preset!r} is not one of {', '.join(PRESETS)}", code=2)
 
-    _quiet_prefect(verbose)
+    _prefect_environment()
     from aura import progress
     from flows.generate_video import generate_video
+
+    if not verbose:
+        _silence_prefect_console()
 
     bars = _StageProgress(enabled=not as_json and err.is_terminal)
     progress.add_listener(bars)

@@ -9,7 +9,7 @@ import wave
 from pathlib import Path
 
 import pytest
-from helpers.media import parse_srt
+from helpers.media import parse_srt, top_level_boxes
 from PIL import Image
 
 from aura.errors import ProviderError
@@ -43,6 +43,8 @@ def _check_video(result, request: VideoRequest) -> dict:
     assert [v.codec for v in video] == ["h264"]
     assert [a.codec for a in audio] == ["aac"]
     assert (video[0].width, video[0].height) == request.size
+    boxes = top_level_boxes(paths["video"])
+    assert boxes.index("moov") < boxes.index("mdat"), f"not faststart: {boxes}"
 
     metadata = json.loads(paths["metadata"].read_text(encoding="utf-8"))
     narration = folder / "work" / "narration.wav"
@@ -141,3 +143,18 @@ def test_cli_generate_json(tmp_path):
     assert Path(report["video"]).is_file() and Path(report["video"]).parent.parent == out
     assert (report["width"], report["height"]) == (720, 720)
     assert set(report["stage_seconds"]) == {"brief", "script", "voice", "visuals", "compose"}
+
+
+def test_cli_failure_is_one_line_and_leaves_no_video(tmp_path):
+    """A run that fails at a stage: one line naming it, a non-zero exit, nothing half-written."""
+    out = tmp_path / "cli"
+    proc = subprocess.run(
+        [sys.executable, "-m", "aura.cli", "generate", "How tides work", "--duration", "10",
+         "--music", str(tmp_path / "missing.mp3"), "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "brief stage failed" in lines[0] and "music" in lines[0] and "missing.mp3" in lines[0]
+    assert not list(out.rglob("*.mp4")) and not list(out.rglob(".tmp-*"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,22 +32,22 @@ def estimate_output_bytes(request: VideoRequest) -> int:
     return int((video + audio + scenes * _WORK_BYTES_PER_SCENE[request.resolution]) * 1.5)
 
 
-def _existing_parent(path: Path) -> Path:
-    path = path.resolve()
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
-
-
 def check_output_folder(folder: Path) -> int:
-    """Free bytes where the job will be written; raises when the folder cannot be written."""
-    parent = _existing_parent(folder)
-    if not os.access(parent, os.W_OK | os.X_OK):
+    """Free bytes where the job will be written; raises when the folder cannot be written.
+
+    The folder is created and a probe file written and removed: permissions,
+    read-only mounts and paths through a file all fail here, before any work.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".tmp-probe-"):
+            pass
+    except OSError as exc:
         raise SystemCheckError(
-            f"output folder {folder} is not writable (nearest existing folder: {parent}): "
+            f"output folder {folder} is not writable ({exc.strerror or exc}): "
             "choose another with --out or AURA_OUTPUT, or fix its permissions"
-        )
-    return shutil.disk_usage(parent).free
+        ) from None
+    return shutil.disk_usage(folder).free
 
 
 def check_music(music: str) -> None:

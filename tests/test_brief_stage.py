@@ -1,0 +1,109 @@
+"""The brief stage: the machine is checked before any work, and each failure says what to do."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from collections import namedtuple
+
+import pytest
+
+from aura.errors import SystemCheckError
+from aura.media import ffmpeg as ffmpeg_module
+from aura.media.ffmpeg import ffmpeg_path
+from aura.models import VideoRequest
+from aura.settings import OFFLINE_MODEL
+from aura.stages import brief
+from aura.stages.brief import check_request, estimate_output_bytes
+
+
+@pytest.fixture
+def fresh_ffmpeg_lookup():
+    """ffmpeg's location and capabilities are cached per process: forget them around a test."""
+    ffmpeg_module.ffmpeg_path.cache_clear()
+    ffmpeg_module.capabilities.cache_clear()
+    yield
+    ffmpeg_module.ffmpeg_path.cache_clear()
+    ffmpeg_module.capabilities.cache_clear()
+
+
+def test_a_healthy_machine_passes(tmp_path):
+    report = check_request(VideoRequest(brief="How volcanoes form"), tmp_path / "out")
+    assert report.ffmpeg and "ffmpeg version" in report.ffmpeg_version
+    assert report.free_disk_bytes > report.estimated_output_bytes > 0
+    assert report.warnings == []
+
+
+def test_estimate_grows_with_duration_and_resolution():
+    short = estimate_output_bytes(VideoRequest(brief="x", duration_seconds=30))
+    long = estimate_output_bytes(VideoRequest(brief="x", duration_seconds=600))
+    big = estimate_output_bytes(VideoRequest(brief="x", duration_seconds=600, resolution="1080p"))
+    assert short < long < big
+
+
+def test_unwritable_output_folder_is_refused_with_what_to_do(tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    with pytest.raises(SystemCheckError, match=r"a-file/out is not writable.*--out or AURA_OUTPUT"):
+        check_request(VideoRequest(brief="x"), a_file / "out")
+    if os.geteuid() != 0:  # root ignores permission bits
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=stat.S_IRUSR | stat.S_IXUSR)
+        with pytest.raises(SystemCheckError, match="not writable"):
+            check_request(VideoRequest(brief="x"), locked / "out")
+        locked.chmod(stat.S_IRWXU)
+
+
+def test_a_full_disk_is_refused_before_rendering(tmp_path, monkeypatch):
+    Usage = namedtuple("Usage", "total used free")
+    monkeypatch.setattr(brief.shutil, "disk_usage", lambda path: Usage(10**9, 10**9 - 1000, 1000))
+    with pytest.raises(SystemCheckError, match=r"not enough disk space.*MiB needed.*free some space"):
+        check_request(VideoRequest(brief="x", duration_seconds=600), tmp_path)
+
+
+def test_missing_ffmpeg_says_how_to_install_it(monkeypatch, fresh_ffmpeg_lookup):
+    monkeypatch.setenv("AURA_FFMPEG", "/nonexistent/ffmpeg")
+    with pytest.raises(SystemCheckError, match=r"AURA_FFMPEG=/nonexistent/ffmpeg is not an executable"):
+        ffmpeg_path()
+
+
+def test_ffmpeg_without_libx264_and_libass_is_refused(tmp_path, monkeypatch, fresh_ffmpeg_lookup):
+    # a stand-in for a minimal ffmpeg build: it answers like ffmpeg but lists no libx264 and no ass filter
+    fake = tmp_path / "ffmpeg"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in\n'
+        '  *-version*) echo "ffmpeg version 0.0-minimal" ;;\n'
+        '  *-encoders*) printf "Encoders:\\n ------\\n A....D aac   AAC\\n" ;;\n'
+        '  *-filters*) printf "Filters:\\n ... scale  V->V  x\\n ... crop V->V x\\n ... concat N->N x\\n" ;;\n'
+        "esac\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("AURA_FFMPEG", str(fake))
+    with pytest.raises(SystemCheckError) as caught:
+        check_request(VideoRequest(brief="x"), tmp_path)
+    message = str(caught.value)
+    assert "libx264" in message and "libass" in message and "loudnorm" in message
+    assert "apt-get install ffmpeg" in message
+
+
+def test_music_that_is_missing_or_not_audio_names_the_field(tmp_path):
+    with pytest.raises(SystemCheckError, match=r"^music: file .*nope\.mp3 does not exist"):
+        check_request(VideoRequest(brief="x", music=str(tmp_path / "nope.mp3")), tmp_path)
+    fake = tmp_path / "fake.mp3"
+    fake.write_text("not audio at all")
+    with pytest.raises(SystemCheckError, match=r"^music: .*fake\.mp3"):
+        check_request(VideoRequest(brief="x", music=str(fake)), tmp_path)
+
+
+def test_real_music_passes(tmp_path):
+    music = tmp_path / "bed.mp3"
+    subprocess.run([ffmpeg_path(), "-v", "error", "-f", "lavfi", "-i", "sine=d=1", str(music)], check=True)
+    assert check_request(VideoRequest(brief="x", music=str(music)), tmp_path).warnings == []
+
+
+def test_offline_writer_in_another_language_warns(tmp_path):
+    report = check_request(VideoRequest(brief="Comment naissent les volcans", language="fr"), tmp_path, OFFLINE_MODEL)
+    assert any("offline writer writes English only" in w and "AURA_LLM_MODEL" in w for w in report.warnings)
+    assert check_request(VideoRequest(brief="x", language="fr"), tmp_path, "openai/gpt-4o-mini").warnings == []
