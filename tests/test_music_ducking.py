@@ -1,0 +1,55 @@
+"""Background music dips under the narration and comes back in the pauses (real ffmpeg, real espeak)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from PIL import Image
+
+from aura.media.audio import silence, write_wav
+from aura.media.compose import CompositionPlan, overscan_size, plan_clips, render
+from aura.media.ffmpeg import ffmpeg_path
+from aura.providers.tts import EspeakTTS
+
+MUSIC_HZ = 60  # below the voice's fundamental: a band-pass there hears the music, not the speech
+
+
+def _band_level_db(media: Path, start: float, end: float) -> float:
+    """RMS level of the music's band between two times, in dBFS."""
+    proc = subprocess.run(
+        [ffmpeg_path(), "-hide_banner", "-nostdin", "-i", str(media), "-vn",
+         "-af", f"atrim={start}:{end},pan=mono|c0=c0,bandpass=f={MUSIC_HZ}:width_type=h:w=8,astats=measure_overall=RMS_level:measure_perchannel=none",
+         "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return float(re.findall(r"RMS level dB: (-?[\d.]+|-inf)", proc.stderr)[-1])
+
+
+def test_music_is_ducked_while_the_narrator_speaks(tmp_path):
+    speech = EspeakTTS().synthesize("This is the narrator speaking clearly for a few seconds over the music bed.")
+    lead, tail = 0.5, 3.0
+    narration = tmp_path / "narration.wav"
+    write_wav(narration, silence(lead, speech.sample_rate) + speech.pcm + silence(tail, speech.sample_rate), speech.sample_rate)
+    duration = lead + speech.duration + tail
+
+    music = tmp_path / "music.wav"
+    subprocess.run(
+        [ffmpeg_path(), "-v", "error", "-f", "lavfi", "-i", f"sine=f={MUSIC_HZ}:d=20", "-ac", "2", str(music)], check=True
+    )
+    still = tmp_path / "still.png"
+    Image.new("RGB", overscan_size(160, 90), (30, 60, 90)).save(still)
+    clips, frames = plan_clips([still], [0.0], duration, 10, ["pan_right"])
+    output = tmp_path / "out.mp4"
+    plan = CompositionPlan(
+        width=160, height=90, fps=10, total_frames=frames, clips=clips, narration=narration, output=output, music=music
+    )
+    render(plan)
+
+    speech_mid = lead + speech.duration / 2
+    during_speech = _band_level_db(output, speech_mid - 0.75, speech_mid + 0.75)
+    after_speech = _band_level_db(output, lead + speech.duration + 1.2, duration - 0.3)
+    # the side-chain compressor pulls the music down by several dB under the voice
+    assert after_speech - during_speech >= 4.0, (during_speech, after_speech)
+    assert after_speech > -60, "the music is missing from the mix"
