@@ -31,7 +31,9 @@ class PipelineOptions(BaseModel):
     crf: int | None = Field(default=None, ge=0, le=51, description="Overrides AURA_CRF.")
     ken_burns: bool = True
     karaoke: bool = Field(default=True, description="Highlight each word as it is spoken.")
-    keep_work_files: bool = Field(default=True, description="Keep intermediate files (audio, images) in work/.")
+    keep_work_files: bool = Field(
+        default=True, description="Keep the stage outputs (narration, images, subtitles.ass) in work/ after the render."
+    )
 
     def policy(self, stage: StageName) -> StagePolicy:
         return getattr(self, stage)

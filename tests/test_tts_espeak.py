@@ -17,8 +17,7 @@ ENGLISH = "The quick brown fox jumps over the lazy dog, and then it rests."
 def tts() -> EspeakTTS:
     provider = EspeakTTS()
     status = provider.status()
-    if not status.usable:
-        pytest.skip(f"espeak-ng unavailable: {status.detail}")
+    assert status.usable, f"espeak-ng unavailable: {status.detail}"
     return provider
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,7 +27,8 @@ from aura.stages.visuals import base_seed
 from aura.store import JobStore
 
 VIDEO_KEY, SRT_KEY, THUMB_KEY, META_KEY = "video.mp4", "subtitles.srt", "thumbnail.jpg", "metadata.json"
-ASS_KEY = "work/subtitles.ass"
+WORK_DIR = "work"
+ASS_KEY = f"{WORK_DIR}/subtitles.ass"
 DURATION_TOLERANCE_S = 0.1
 FADE_S = 0.15
 
@@ -219,5 +221,7 @@ def compose_task(
         job.remove_temporaries()
     stage_seconds = {**stage_seconds, "compose": round(time.perf_counter() - started, 3)}
     result = write_metadata(job, request, script, narration, visuals, brief, stage_seconds, flow_run_id, preset)
+    if not options.keep_work_files:
+        shutil.rmtree(job.path(WORK_DIR), ignore_errors=True)
     progress.report("compose", 1.0, f"{result.duration:.1f} s video ready")
     return result
