@@ -107,3 +107,13 @@ def test_offline_writer_in_another_language_warns(tmp_path):
     report = check_request(VideoRequest(brief="Comment naissent les volcans", language="fr"), tmp_path, OFFLINE_MODEL)
     assert any("offline writer writes English only" in w and "AURA_LLM_MODEL" in w for w in report.warnings)
     assert check_request(VideoRequest(brief="x", language="fr"), tmp_path, "openai/gpt-4o-mini").warnings == []
+
+
+def test_unknown_voice_or_language_is_refused_before_any_work(tmp_path):
+    with pytest.raises(SystemCheckError, match=r"^voice: .*'nosuch'.*aura voices"):
+        check_request(VideoRequest(brief="x", voice="nosuch"), tmp_path)
+    with pytest.raises(SystemCheckError, match=r"^language: .*'tlh'"):
+        check_request(VideoRequest(brief="x", language="tlh"), tmp_path)
+    with pytest.raises(SystemCheckError, match=r"^language: gTTS .*'tlh'"):
+        check_request(VideoRequest(brief="x", language="tlh"), tmp_path, tts_provider="gtts")
+    check_request(VideoRequest(brief="x", language="pt-BR", voice="pt-BR"), tmp_path)

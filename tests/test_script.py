@@ -344,3 +344,26 @@ def test_write_script_with_an_unreachable_model_fails_with_the_model_named(no_pr
     with pytest.raises(ProviderError) as info:
         write_script(VideoRequest(brief=VOLCANO, duration_seconds=20), settings)
     assert re.search(r"\bopenai/gpt-4o-mini\b", str(info.value))
+
+
+def test_question_briefs_are_asked_then_answered():
+    from aura.providers.llm.offline import write_script
+    from aura.providers.llm.prompts import ScriptBrief
+
+    spec = ScriptBrief(brief="Why is the sky blue?", title=None, audience=None, style="explainer",
+                       language="en", duration_seconds=30, scene_count=5, word_budget=68)  # fmt: skip
+    script = write_script(spec)
+    assert script["title"] == "Why Is the Sky Blue?"
+    assert script["scenes"][0]["narration"].startswith("Why is the sky blue? ")
+    assert "wondered about why" not in " ".join(s["narration"] for s in script["scenes"])
+
+
+def test_braces_in_a_brief_are_text_not_template_fields():
+    from aura.providers.llm.offline import write_script
+    from aura.providers.llm.prompts import ScriptBrief
+
+    for brief in ("What is {x} and {0}?", "How {do} braces {work}", "A {b} c. Second {sentence} here {0}. Third {x}."):
+        spec = ScriptBrief(brief=brief, title=None, audience=None, style="explainer",
+                           language="en", duration_seconds=20, scene_count=3, word_budget=45)  # fmt: skip
+        narration = " ".join(s["narration"] for s in write_script(spec)["scenes"])
+        assert "{" in narration and "}" in narration

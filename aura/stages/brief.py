@@ -17,6 +17,8 @@ from aura.media.ffmpeg import INSTALL_HINT, capabilities, ffprobe_path
 from aura.media.fonts import find_font
 from aura.media.probe import probe
 from aura.models import BriefReport, VideoRequest
+from aura.providers.tts import EspeakTTS, TTSError
+from aura.providers.tts.gtts_provider import gtts_voice_for
 from aura.settings import OFFLINE_MODEL, get_settings
 
 # rough encoded size per second of video (H.264 at our CRF on stills) and per scene of work files
@@ -64,7 +66,22 @@ def check_music(music: str) -> None:
         raise SystemCheckError(f"music: {music} has no audio stream")
 
 
-def check_request(request: VideoRequest, output_folder: Path, llm_model: str = OFFLINE_MODEL) -> BriefReport:
+def check_voice(request: VideoRequest, tts_provider: str = "espeak-ng") -> None:
+    """The narration's language and voice exist in the engine that will speak, before any work."""
+    field = "voice" if request.voice else "language"
+    try:
+        if tts_provider == "gtts":
+            gtts_voice_for(request.voice or request.language)
+        else:
+            # one word costs milliseconds and exercises exactly the lookup the voice stage will do
+            EspeakTTS().synthesize("ok", language=request.language, voice=request.voice)
+    except TTSError as exc:
+        raise SystemCheckError(f"{field}: {exc}") from None
+
+
+def check_request(
+    request: VideoRequest, output_folder: Path, llm_model: str = OFFLINE_MODEL, tts_provider: str = "espeak-ng"
+) -> BriefReport:
     """Everything the render needs, checked up front; each failure says what to install or free."""
     started = time.perf_counter()
     warnings: list[str] = []
@@ -90,6 +107,7 @@ def check_request(request: VideoRequest, output_folder: Path, llm_model: str = O
             f"{_FFMPEG_MEMORY[request.resolution] / 2**20:.0f} MiB needed, {available / 2**20:.0f} MiB available: "
             "close other programs or use --resolution 720p"
         )
+    check_voice(request, tts_provider)
     if request.music:
         check_music(request.music)
     if llm_model == OFFLINE_MODEL and request.language.split("-")[0] != "en":
@@ -113,4 +131,5 @@ def check_request(request: VideoRequest, output_folder: Path, llm_model: str = O
 
 @task(name="brief", retries=0, timeout_seconds=30)
 def brief_task(request: VideoRequest, output_folder: str) -> BriefReport:
-    return check_request(request, Path(output_folder), get_settings().llm_model)
+    settings = get_settings()
+    return check_request(request, Path(output_folder), settings.llm_model, settings.tts_provider)

@@ -86,6 +86,23 @@ def _topic_and_audience(brief: str, audience: str | None) -> tuple[str, str | No
     return (text or brief[:60]).strip(), audience
 
 
+_QUESTION_WORDS = {"why", "what", "when", "where", "who", "which", "whose", "is", "are", "can", "could", "do",
+                   "does", "did", "will", "would", "should", "has", "have"}
+_AUXILIARIES = {"do", "does", "did", "is", "are", "can", "could", "will", "would", "should", "much", "many", "long", "far"}
+
+
+def _is_question(topic: str, brief: str) -> bool:
+    words = topic.lower().split()
+    if not words:
+        return False
+    first_sentence = _SENTENCE.split(brief.strip(), maxsplit=1)[0].rstrip()
+    return (
+        first_sentence.endswith("?")
+        or words[0] in _QUESTION_WORDS
+        or (words[0] == "how" and len(words) > 1 and words[1] in _AUXILIARIES)
+    )
+
+
 def _lower_first(text: str) -> str:
     # "How volcanoes form" reads as "how volcanoes form" mid-sentence; keep acronyms
     if len(text) > 1 and text[0].isupper() and not text[1].isupper():
@@ -128,10 +145,17 @@ def write_script(spec: ScriptBrief) -> dict:
     if content:
         title = spec.title or _title_case(_key_phrase(brief_sentences[0]).rstrip(" .!?"))
         t = "it all"
+    elif _is_question(topic, spec.brief):
+        # "Why is the sky blue" reads badly after "wondered about": ask it, then answer
+        question = topic[:1].upper() + topic[1:].rstrip(" ?") + "?"
+        title = spec.title or _title_case(question)
+        t = "the answer"
     else:
         title = spec.title or _title_case(topic)
         t = _lower_first(topic)
-    fill = {"t": t, "T": t[:1].upper() + t[1:], "Title": title, "a": audience or "everyone"}
+    fill = {"t": t, "T": t[:1].upper() + t[1:], "Title": title, "a": audience or "everyone", "Q": title}
+    if t == "the answer":
+        fill["Q"] = topic[:1].upper() + topic[1:].rstrip(" ?") + "?"
     english = spec.language.split("-")[0].lower() == "en"
 
     # the brief's own sentences are the real content: they go first
@@ -153,7 +177,13 @@ def write_script(spec: ScriptBrief) -> dict:
         return [(entry[0].format(**fill), text.format(**fill)) for entry in entries for text in entry[1:]]
 
     body = sentences(_BODY)
-    opening = [] if content else sentences([_HOOKS.get(spec.style, _HOOKS["explainer"])])
+    if content:
+        opening = []
+    elif t == "the answer":
+        # user text only ever fills placeholders: braces in a brief are never format fields
+        opening = sentences([("{Title}", "{Q}", "Let's find out, one step at a time.")])
+    else:
+        opening = sentences([_HOOKS.get(spec.style, _HOOKS["explainer"])])
     if content:
         body = facts + body
     if audience:
