@@ -53,7 +53,6 @@ class _StageProgress:
     """One bar per stage, fed by aura.progress from the flow's worker threads."""
 
     def __init__(self, enabled: bool):
-        self.enabled = enabled
         self.active: list[str] = []
         self.done: set[str] = set()
         self._lock = threading.Lock()

@@ -91,7 +91,7 @@ def display_width(text: str) -> int:
     return sum(_char_width(ch) for ch in text)
 
 
-def _is_spaceless(ch: str) -> bool:
+def is_spaceless(ch: str) -> bool:
     """Scripts written without spaces between words (CJK, Thai...): words join without a space."""
     cp = ord(ch)
     return (
@@ -210,7 +210,7 @@ def _tokens_from_words(words: Iterable, drop_from: float | None) -> list[_Token]
             continue
         # CJK words follow each other without spaces; next to Latin text we keep the space,
         # since the engine's words do not say whether the script had one
-        joined = bool(tokens) and _is_spaceless(tokens[-1].text[-1]) and _is_spaceless(text[0])
+        joined = bool(tokens) and is_spaceless(tokens[-1].text[-1]) and is_spaceless(text[0])
         tokens.append(_Token(text, start, end, joined, False))
     if pending_open is not None:  # an opening bracket with nothing after it
         tokens.append(pending_open)
@@ -227,7 +227,7 @@ def _split_spaceless(text: str, max_cols: int) -> list[str]:
             continue
         mark = _core(current)[-1:]
         # only full-width or typographic marks: an ASCII "." may sit inside "3.5"
-        if mark and mark in SENTENCE_END | CLAUSE_END and (_is_spaceless(mark) or mark in "…—"):
+        if mark and mark in SENTENCE_END | CLAUSE_END and (is_spaceless(mark) or mark in "…—"):
             clauses.append(current)
             current = ""
         current += cluster
@@ -246,7 +246,7 @@ def _split_spaceless(text: str, max_cols: int) -> list[str]:
                 cluster[0] in ATTACH_LEFT
                 or cluster[0] in CLOSERS
                 or units[-1][-1] in ATTACH_RIGHT
-                or not (_is_spaceless(cluster[0]) or _is_spaceless(units[-1][-1]))
+                or not (is_spaceless(cluster[0]) or is_spaceless(units[-1][-1]))
             )
             if glue:
                 units[-1] += cluster
@@ -291,7 +291,7 @@ def _split_latin(text: str, max_cols: int) -> list[str]:
 
 def _split_long(token: _Token, max_cols: int) -> list[_Token]:
     """Hard-split a token wider than a line; times are shared out by width."""
-    if any(_is_spaceless(ch) for ch in token.text):
+    if any(is_spaceless(ch) for ch in token.text):
         texts = _split_spaceless(token.text, max_cols)
     elif token.width > max_cols:
         texts = _split_latin(token.text, max_cols)

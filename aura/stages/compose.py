@@ -154,9 +154,10 @@ def write_metadata(
 ) -> RenderedVideo:
     """metadata.json last: its presence says the job is complete."""
     warnings = [*brief.warnings, *narration.warnings, *visuals.warnings]
-    video = job.ref(VIDEO_KEY)
+    # each output hashed once: the refs feed both metadata.json and the result
+    refs = {key: job.ref(key) for key in (VIDEO_KEY, SRT_KEY, THUMB_KEY)}
     width, height = request.size
-    outputs = {key: job.ref(key).model_dump() for key in (VIDEO_KEY, SRT_KEY, THUMB_KEY)}
+    outputs = {key: ref.model_dump() for key, ref in refs.items()}
     metadata = {
         "aura_version": __version__,
         "job_id": job.job_id,
@@ -186,9 +187,9 @@ def write_metadata(
     return RenderedVideo(
         job_id=job.job_id,
         folder=str(job.folder),
-        video=video,
-        subtitles=job.ref(SRT_KEY),
-        thumbnail=job.ref(THUMB_KEY),
+        video=refs[VIDEO_KEY],
+        subtitles=refs[SRT_KEY],
+        thumbnail=refs[THUMB_KEY],
         metadata=meta,
         duration=narration.duration,
         width=width,

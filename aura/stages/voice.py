@@ -10,6 +10,7 @@ from prefect import task
 
 from aura import progress
 from aura.media.audio import normalize_loudness, resample, silence, wav_duration, write_wav
+from aura.media.subtitles import is_spaceless
 from aura.models import Narration, SceneTiming, Script, VideoRequest, WordTiming
 from aura.providers.tts import EspeakTTS, GTTSProvider, Speech, TTSError, TTSProvider
 from aura.settings import Settings, get_settings
@@ -115,7 +116,8 @@ def words_as_written(text: str, words: list) -> list:
 
 
 def _spaceless(token: str) -> bool:
-    return any(unicodedata.east_asian_width(ch) in ("W", "F") or "\u0e00" <= ch <= "\u0eff" for ch in token)
+    # the subtitle builder's own rule, so both agree on which words join without a space
+    return any(is_spaceless(ch) for ch in token)
 
 
 def _speak_all(narrator: _Narrator, script: Script, rate: int | None) -> list[Speech]:
