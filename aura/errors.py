@@ -19,3 +19,10 @@ class ScriptError(ProviderError):
 
 class MediaError(AuraError):
     """ffmpeg or a media file did not behave as expected."""
+
+
+class ProviderUnavailable(ProviderError):
+    """A provider cannot work here as configured (model missing, package not installed).
+
+    Retrying does not help: the stage falls back at once instead.
+    """

@@ -21,6 +21,8 @@ Fps = Literal[24, 25, 30, 60]
 BRIEF_MAX_CHARS = 4000
 DURATION_MIN_S = 10
 DURATION_MAX_S = 1200
+REFERENCE_EXTENSIONS = (".txt", ".md", ".markdown", ".rst", ".pdf")
+MAX_REFERENCES = 20
 MUSIC_EXTENSIONS = (".mp3", ".wav", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".flac")
 
 # Short side of the frame per resolution; the aspect decides the long side.
@@ -86,6 +88,11 @@ class VideoRequest(BaseModel):
     visuals_required: bool = Field(
         default=False, description="Fail the run if the configured visuals provider fails, instead of falling back to slides."
     )
+    references: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_REFERENCES,
+        description="Reference documents for the script: paths of .txt, .md or .pdf files, or folders of them (at most 20).",
+    )
 
     @field_validator("brief", mode="before")
     @classmethod
@@ -143,6 +150,16 @@ class VideoRequest(BaseModel):
             raise ValueError(f"music must be an audio file ({', '.join(MUSIC_EXTENSIONS)})")
         return value
 
+    @field_validator("references")
+    @classmethod
+    def _check_references(cls, value: list[str]) -> list[str]:
+        # whether each path exists and is a document is checked by the brief stage, on the worker
+        cleaned = [entry.strip() for entry in value if entry.strip()]
+        too_long = next((entry for entry in cleaned if len(entry) > 1000), None)
+        if too_long:
+            raise ValueError(f"reference path is {len(too_long)} characters: the limit is 1,000")
+        return cleaned
+
     @field_validator("fps", mode="before")
     @classmethod
     def _fps_from_text(cls, value: object) -> object:
@@ -183,11 +200,22 @@ class Scene(BaseModel):
         return len(self.narration.split())
 
 
+class ReferenceSource(BaseModel):
+    """A passage of a reference document that was put into the script prompt."""
+
+    source: str = Field(description="The document's file name.")
+    chunk: int = Field(ge=0, description="Passage number inside the document.")
+    score: float = Field(description="Similarity to the brief (cosine for embeddings).")
+    excerpt: str = Field(description="The passage's first words.")
+
+
 class Script(BaseModel):
     title: str
     scenes: list[Scene] = Field(min_length=1)
     language: str = "en"
     writer: str = Field(default="", description="The model that wrote it.")
+    sources: list[ReferenceSource] = Field(default_factory=list, description="Reference passages given to the writer.")
+    warnings: list[str] = Field(default_factory=list, description="Models that failed before the writer served, and why.")
 
     @model_validator(mode="after")
     def _renumber(self) -> Script:
@@ -233,6 +261,7 @@ class Visuals(BaseModel):
     images: list[MediaRef]
     size: tuple[int, int]
     provider: str
+    reason: str = Field(default="", description="Why this provider drew the images (configured, or a fallback and why).")
     warnings: list[str] = Field(default_factory=list)
     elapsed_s: float = 0.0
 

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import functools
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 OFFLINE_MODEL = "aura/offline"
+TTS_ENGINES = ("edge-tts", "gtts", "espeak-ng")
+
+
+def _comma_list(value: object) -> object:
+    """'a, b' from the environment as ['a', 'b']; lists pass through."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
 
 
 class Settings(BaseSettings):
@@ -18,22 +26,89 @@ class Settings(BaseSettings):
         default="./out",
         description="Artifact store: a folder (or fsspec URL) that holds one sub-folder per job.",
     )
+
+    # --- script writer (litellm) ---
     llm_model: str = Field(
         default=OFFLINE_MODEL,
         description="Any litellm model string (openai/gpt-4o-mini, ollama/llama3, ...); aura/offline is the built-in writer.",
     )
+    llm_fallbacks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated litellm models tried in order when the main model fails.",
+    )
+    llm_offline_fallback: bool = Field(
+        default=True, description="Close the model chain with the offline writer, so a script is always written."
+    )
     llm_api_base: str | None = Field(default=None, description="Base URL for the LLM (e.g. a local Ollama).")
     llm_api_key: str | None = Field(default=None, description="API key, when the provider's own variable is not set.")
     llm_timeout_s: float = Field(default=60.0, gt=0, description="Timeout of one LLM call.")
+    llm_retries: int = Field(default=2, ge=0, le=10, description="Retries per model (with backoff) before the next model.")
     words_per_minute: int = Field(default=150, ge=60, le=260, description="Narration pace used to size scripts.")
-    tts_provider: Literal["espeak-ng", "gtts"] = Field(
-        default="espeak-ng", description="gtts uses Google's online TTS and falls back to espeak-ng when unreachable."
+
+    # --- reference documents (RAG) ---
+    reference_dir: str | None = Field(
+        default=None, description="A folder of .txt/.md/.pdf documents used as reference for every script."
     )
-    gtts_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    reference_top_k: int = Field(default=4, ge=1, le=20, description="Reference passages put into the script prompt.")
+
+    # --- voice ---
+    tts_provider: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["espeak-ng"],
+        description="Comma-separated TTS chain, best first (edge-tts, gtts, espeak-ng); espeak-ng always closes it.",
+    )
+    tts_timeout_s: float = Field(default=10.0, gt=0, le=120, description="Time limit of one online TTS request.")
+    tts_failures_to_open: int = Field(
+        default=2, ge=1, le=20, description="Consecutive failures after which a TTS provider is skipped for the cool-down."
+    )
+    tts_cooldown_s: float = Field(default=300.0, ge=0, le=86400, description="How long a failing TTS provider is skipped.")
+    gtts_timeout_s: float | None = Field(default=None, gt=0, le=120, description="Deprecated name of AURA_TTS_TIMEOUT_S.")
     gtts_tld: str = Field(default="com", description="Google domain for gTTS accents (com, co.uk, com.au, ...).")
-    image_provider: str = Field(default="slides", description="Visuals backend; slides is the offline default.")
+
+    # --- visuals ---
+    image_provider: str = Field(
+        default="auto",
+        description="Visuals backend: auto (stable-diffusion when AURA_SD_MODEL is set, else slides), slides, stable-diffusion.",
+    )
+    sd_model: str | None = Field(
+        default=None, description="Stable Diffusion pipeline: a folder saved with save_pretrained, or a Hugging Face hub id."
+    )
+    sd_device: Literal["auto", "cuda", "mps", "cpu"] = Field(default="auto", description="auto picks cuda, then mps, then cpu.")
+    sd_steps: int = Field(default=25, ge=1, le=150, description="Denoising steps (1 to 4 for turbo models).")
+    sd_guidance: float = Field(default=7.5, ge=0, le=30, description="Classifier-free guidance scale (0 for turbo models).")
+    sd_batch_size: int = Field(default=0, ge=0, le=64, description="Images per batch; 0 sizes it from free GPU memory.")
+    sd_base_size: int = Field(
+        default=512, ge=128, le=2048, description="The model's native square size (512 for SD 1.5, 1024 for SDXL)."
+    )
+
+    # --- composition ---
     x264_preset: str = Field(default="veryfast", description="libx264 preset for the final encode.")
     crf: int = Field(default=21, ge=0, le=51, description="libx264 quality (lower is better, larger).")
+
+    @field_validator("llm_fallbacks", "tts_provider", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return _comma_list(value)
+
+    @field_validator("tts_provider")
+    @classmethod
+    def _known_engines(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in TTS_ENGINES]
+        if unknown:
+            raise ValueError(f"unknown TTS provider {unknown[0]!r}: use {', '.join(TTS_ENGINES)}")
+        chain = [name for name in dict.fromkeys(value) if name != "espeak-ng"]
+        return [*chain, "espeak-ng"]  # the offline engine always closes the chain
+
+    @property
+    def online_tts_timeout_s(self) -> float:
+        return self.gtts_timeout_s or self.tts_timeout_s
+
+    @property
+    def llm_chain(self) -> list[str]:
+        """Models in the order they are tried; the offline writer last unless forbidden."""
+        chain = list(dict.fromkeys([self.llm_model, *self.llm_fallbacks]))
+        if self.llm_offline_fallback and OFFLINE_MODEL not in chain:
+            chain.append(OFFLINE_MODEL)
+        return chain
 
 
 @functools.lru_cache(maxsize=1)
