@@ -9,7 +9,7 @@ import pytest
 
 from aura.errors import ProviderError, ScriptError
 from aura.models import VideoRequest
-from aura.providers.llm.client import OFFLINE_MODEL, complete
+from aura.providers.llm.client import OFFLINE_MODEL, Completion, ModelConfig, complete
 from aura.providers.llm.prompts import build_messages
 from aura.settings import Settings
 from aura.stages import script as script_stage
@@ -62,7 +62,7 @@ def test_word_budget_grows_with_duration_and_pace():
 
 def test_offline_writer_answers_through_litellm_with_the_json_asked_for():
     spec = spec_for(VideoRequest(brief=VOLCANO, duration_seconds=60), WPM)
-    answer = complete(build_messages(spec), OFFLINE_MODEL)
+    answer = complete(build_messages(spec), OFFLINE_MODEL).text
     data = json.loads(answer)
     assert data["title"]
     assert len(data["scenes"]) == spec.scene_count
@@ -79,7 +79,7 @@ def test_offline_writer_is_deterministic(settings):
     first, second = write_script(request, settings), write_script(request.model_copy(), settings)
     assert first.model_dump() == second.model_dump()
     spec = spec_for(request, WPM)
-    assert complete(build_messages(spec), OFFLINE_MODEL) == complete(build_messages(spec), OFFLINE_MODEL)
+    assert complete(build_messages(spec), OFFLINE_MODEL).text == complete(build_messages(spec), OFFLINE_MODEL).text
 
 
 BRIEFS = [
@@ -259,12 +259,16 @@ class CannedLLM:
         self.answers = list(answers)
         self.calls: list[dict] = []
 
-    def __call__(self, messages, model, **kwargs):
-        self.calls.append({"messages": messages, "model": model, **kwargs})
-        return self.answers[len(self.calls) - 1]
+    def __call__(self, messages, chain, **kwargs):
+        self.calls.append({"messages": messages, "chain": chain, **kwargs})
+        return Completion(text=self.answers[len(self.calls) - 1], model=chain[0].model)
 
 
-ONLINE = dict(_env_file=None, llm_model="openai/gpt-4o-mini", llm_api_key="sk-test", words_per_minute=WPM, llm_timeout_s=7)
+# the offline writer is left out of the chain here, so these tests see the one model alone
+ONLINE = dict(
+    _env_file=None, llm_model="openai/gpt-4o-mini", llm_api_key="sk-test", words_per_minute=WPM, llm_timeout_s=7,
+    llm_offline_fallback=False,
+)  # fmt: skip
 
 
 def test_one_repair_call_fixes_a_garbage_answer(monkeypatch):
@@ -282,7 +286,7 @@ def test_one_repair_call_fixes_a_garbage_answer(monkeypatch):
     assert repair[: len(first)] == first  # the conversation goes on
     assert repair[-2] == {"role": "assistant", "content": "Here's a great script about volcanoes! Scene 1: lava."}
     assert "not valid JSON" in repair[-1]["content"]
-    assert all(call["timeout"] == 7 and call["api_key"] == "sk-test" for call in llm.calls)
+    assert all(call["timeout"] == 7 and call["chain"][0].api_key == "sk-test" for call in llm.calls)
 
 
 def test_repair_message_names_a_scene_count_problem(monkeypatch):
@@ -304,7 +308,7 @@ def test_garbage_twice_says_what_to_do(monkeypatch):
     message = str(info.value)
     assert len(llm.calls) == 2
     assert "openai/gpt-4o-mini" in message
-    assert "AURA_LLM_MODEL" in message
+    assert "AURA_LLM_MODEL" in message and "AURA_LLM_OFFLINE_FALLBACK" in message
     assert "not valid JSON" in message
 
 
@@ -329,18 +333,18 @@ def test_unreachable_model_is_a_provider_error_naming_it(no_proxy):
     with pytest.raises(ProviderError) as info:
         complete(
             [{"role": "user", "content": "hello"}],
-            "openai/gpt-4o-mini",
-            api_base="http://127.0.0.1:9/v1",
-            api_key="x",
+            [ModelConfig("openai/gpt-4o-mini", api_base="http://127.0.0.1:9/v1", api_key="x")],
             timeout=3,
+            retries=0,
         )
     assert "openai/gpt-4o-mini" in str(info.value)
 
 
 def test_write_script_with_an_unreachable_model_fails_with_the_model_named(no_proxy):
     settings = Settings(
-        _env_file=None, llm_model="openai/gpt-4o-mini", llm_api_base="http://127.0.0.1:9/v1", llm_api_key="x", llm_timeout_s=3
-    )
+        _env_file=None, llm_model="openai/gpt-4o-mini", llm_api_base="http://127.0.0.1:9/v1", llm_api_key="x", llm_timeout_s=3,
+        llm_retries=0, llm_offline_fallback=False,
+    )  # fmt: skip
     with pytest.raises(ProviderError) as info:
         write_script(VideoRequest(brief=VOLCANO, duration_seconds=20), settings)
     assert re.search(r"\bopenai/gpt-4o-mini\b", str(info.value))

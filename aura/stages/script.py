@@ -12,9 +12,9 @@ from prefect.tasks import exponential_backoff
 from pydantic import ValidationError
 
 from aura import progress
-from aura.errors import ScriptError
+from aura.errors import ProviderError, ScriptError
 from aura.models import Script, VideoRequest
-from aura.providers.llm.client import OFFLINE_MODEL, complete
+from aura.providers.llm.client import OFFLINE_MODEL, ModelConfig, complete
 from aura.providers.llm.prompts import ScriptBrief, build_messages, repair_messages
 from aura.settings import Settings, get_settings
 
@@ -102,26 +102,57 @@ def validate_script(script: Script, spec: ScriptBrief) -> None:
         )
 
 
-def write_script(request: VideoRequest, settings: Settings) -> Script:
-    """Ask the configured model; on an unusable answer, ask once more with the problem named."""
+def model_chain(settings: Settings) -> list[ModelConfig]:
+    """The configured models in order; AURA_LLM_API_BASE/KEY belong to the main model."""
+    return [
+        ModelConfig(name, settings.llm_api_base, settings.llm_api_key) if name == settings.llm_model else ModelConfig(name)
+        for name in settings.llm_chain
+    ]
+
+
+def write_script(request: VideoRequest, settings: Settings, chain: list[ModelConfig] | None = None) -> Script:
+    """Ask the chain of models; an unusable answer gets one repair round, then the next model takes over."""
     spec = spec_for(request, settings.words_per_minute)
-    model = settings.llm_model
+    chain = list(chain or model_chain(settings))
     messages = build_messages(spec)
-    call = dict(timeout=settings.llm_timeout_s, api_base=settings.llm_api_base, api_key=settings.llm_api_key)
-    progress.report("script", 0.1, f"asking {model}")
-    answer = complete(messages, model, **call)
+    call = dict(timeout=settings.llm_timeout_s, retries=settings.llm_retries)
+    failures: list[str] = []
+    while chain:
+        progress.report("script", 0.1, f"asking {chain[0].model}")
+        try:
+            answer = complete(messages, chain, **call)
+        except ProviderError as exc:
+            raise ProviderError(f"{exc}{_earlier(failures)}") from exc
+        failures += answer.failures
+        names = [c.model for c in chain]
+        served = names.index(answer.model) if answer.model in names else 0
+        try:
+            script = _usable_script(answer.text, messages, spec, chain[served], call)
+            return script.model_copy(update={"warnings": [f"{f}; the script came from {script.writer}" for f in failures]})
+        except (ScriptError, ProviderError) as problem:
+            failures.append(f"{answer.model}: {problem}")
+            chain = chain[served + 1 :]
+    raise ScriptError(
+        f"no model gave a usable script: {'; '.join(failures)}. "
+        "Try again, choose another AURA_LLM_MODEL, or allow the offline writer (AURA_LLM_OFFLINE_FALLBACK=true)"
+    )
+
+
+def _usable_script(answer: str, messages: list[dict], spec: ScriptBrief, model: ModelConfig, call: dict) -> Script:
+    """The model's answer as a Script, after one repair request that names the problem if needed."""
     try:
-        return parse_script(answer, spec, writer=model)
+        return parse_script(answer, spec, writer=model.model)
     except ScriptError as first_problem:
         progress.report("script", 0.6, f"repairing: {first_problem}")
-        answer = complete(repair_messages(messages, answer, str(first_problem)), model, **call)
+        repaired = complete(repair_messages(messages, answer, str(first_problem)), [model], **call)
         try:
-            return parse_script(answer, spec, writer=model)
+            return parse_script(repaired.text, spec, writer=model.model)
         except ScriptError as second_problem:
-            raise ScriptError(
-                f"{model} gave no usable script after one repair attempt: {second_problem}. "
-                "Try again, choose another AURA_LLM_MODEL, or unset it to use the offline writer"
-            ) from None
+            raise ScriptError(f"no usable script after one repair attempt: {second_problem}") from None
+
+
+def _earlier(failures: list[str]) -> str:
+    return f" (before that: {'; '.join(failures)})" if failures else ""
 
 
 @task(name="script", retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=2), timeout_seconds=120)
