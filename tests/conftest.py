@@ -9,6 +9,8 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 import pytest  # noqa: E402
 
+from tests.helpers.network import refused_port, silent_proxy  # noqa: E402,F401  (shared fixtures)
+
 
 @pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory):
@@ -29,3 +31,13 @@ def fresh_settings(monkeypatch):
     yield reload_settings
     monkeypatch.undo()
     reload_settings()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_tts_breakers():
+    """Circuit breakers are process-wide: one test's failing provider must not skip it in the next."""
+    from aura.providers.tts.chain import reset_breakers
+
+    reset_breakers()
+    yield
+    reset_breakers()

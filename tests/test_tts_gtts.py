@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import threading
 import time
 
 import pytest
@@ -13,49 +11,12 @@ from aura.media.ffmpeg import capabilities, ffmpeg_path
 from aura.providers.tts import GTTSProvider, TTSError, TTSProvider, WordTiming, estimate_word_timings
 from aura.providers.tts import gtts_provider
 from aura.providers.tts.gtts_provider import SAMPLE_RATE, decode_mp3, gtts_voice_for
+from tests.helpers.network import use_proxy
 
 TIMEOUT_S = 1.5
 MARGIN_S = 1.0
 
 
-def _use_proxy(monkeypatch, port: int) -> None:
-    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.setenv(name, f"http://127.0.0.1:{port}")
-    for name in ("NO_PROXY", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def silent_proxy():
-    """A local server that accepts connections and never says a word: a dead network."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return  # closed at teardown
-            held.append(conn)
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield server.getsockname()[1]
-    server.close()
-    for conn in held:
-        conn.close()
-
-
-@pytest.fixture
-def refused_port() -> int:
-    """A local port nobody listens on."""
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return port
 
 
 def test_is_a_provider():
@@ -63,7 +24,7 @@ def test_is_a_provider():
 
 
 def test_silent_network_fails_within_timeout(monkeypatch, tmp_path, silent_proxy):
-    _use_proxy(monkeypatch, silent_proxy)
+    use_proxy(monkeypatch, silent_proxy)
     monkeypatch.chdir(tmp_path)
     provider = GTTSProvider(timeout_s=TIMEOUT_S)
     started = time.monotonic()
@@ -74,7 +35,7 @@ def test_silent_network_fails_within_timeout(monkeypatch, tmp_path, silent_proxy
 
 
 def test_refused_proxy_fails_fast(monkeypatch, tmp_path, refused_port):
-    _use_proxy(monkeypatch, refused_port)
+    use_proxy(monkeypatch, refused_port)
     monkeypatch.chdir(tmp_path)
     provider = GTTSProvider(timeout_s=5)
     started = time.monotonic()
@@ -85,7 +46,7 @@ def test_refused_proxy_fails_fast(monkeypatch, tmp_path, refused_port):
 
 
 def test_status_reports_unreachable(monkeypatch, refused_port):
-    _use_proxy(monkeypatch, refused_port)
+    use_proxy(monkeypatch, refused_port)
     started = time.monotonic()
     status = GTTSProvider().status()
     assert time.monotonic() - started < 3.0

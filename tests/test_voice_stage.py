@@ -183,7 +183,7 @@ def test_gtts_falls_back_to_espeak_once_for_the_whole_run(tmp_path, monkeypatch)
 
     monkeypatch.setattr(GTTSProvider, "synthesize", counting)
     job = ArtifactStore(str(tmp_path)).job("t1")
-    narration = narrate(_script(), _request(10), job, Settings(tts_provider="gtts", gtts_timeout_s=2))
+    narration = narrate(_script(), _request(10), job, Settings(_env_file=None, tts_provider="gtts", tts_timeout_s=2))
 
     assert calls == [NARRATIONS[0]]  # tried for the first scene only, not once per scene
     assert narration.provider == "espeak-ng"

@@ -153,7 +153,7 @@ def write_metadata(
     preset: str,
 ) -> RenderedVideo:
     """metadata.json last: its presence says the job is complete."""
-    warnings = [*brief.warnings, *narration.warnings, *visuals.warnings]
+    warnings = [*brief.warnings, *script.warnings, *narration.warnings, *visuals.warnings]
     # each output hashed once: the refs feed both metadata.json and the result
     refs = {key: job.ref(key) for key in (VIDEO_KEY, SRT_KEY, THUMB_KEY)}
     width, height = request.size
@@ -176,8 +176,10 @@ def write_metadata(
             "tts": narration.provider,
             "voice": narration.voice,
             "images": visuals.provider,
+            "images_reason": visuals.reason,
             "ffmpeg": capabilities().version,
         },
+        "references": [source.model_dump(mode="json") for source in script.sources],
         "stage_seconds": stage_seconds,
         "outputs": outputs,
         "video": {"width": width, "height": height, "fps": request.fps, "duration": narration.duration},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 import unicodedata
 
@@ -12,28 +11,31 @@ from aura import progress
 from aura.media.audio import normalize_loudness, resample, silence, wav_duration, write_wav
 from aura.media.subtitles import is_spaceless
 from aura.models import Narration, SceneTiming, Script, VideoRequest, WordTiming
-from aura.providers.tts import EspeakTTS, GTTSProvider, Speech, TTSError, TTSProvider
+from aura.providers.tts import EdgeTTSProvider, EspeakTTS, GTTSProvider, Speech, TTSError, TTSProvider
+from aura.providers.tts.chain import TTSChain
 from aura.settings import Settings, get_settings
 from aura.stages.script import LEAD_IN_S, SCENE_PAUSE_S, TAIL_S, speech_seconds_for
 from aura.stages.common import open_job
 from aura.store import JobStore
 
-log = logging.getLogger("aura.voice")
 
 BASE_RATE_WPM = 165
 RATE_RANGE = (120, 220)
 # a narration further than this from the planned speech time is re-spoken at a fitted rate
 FIT_TOLERANCE = 0.08
 MIN_SECONDS_PER_WORD, MAX_SECONDS_PER_WORD = 0.12, 1.6
+# engines whose speaking rate can be set, so a narration can be re-paced to fit the duration
+RATE_CONTROLLED = {"espeak-ng", "edge-tts"}
 
 
 def providers_for(settings: Settings) -> list[TTSProvider]:
-    """The chain to try, best first; espeak-ng (offline) always closes it."""
-    chain: list[TTSProvider] = []
-    if settings.tts_provider == "gtts":
-        chain.append(GTTSProvider(timeout_s=settings.gtts_timeout_s, tld=settings.gtts_tld))
-    chain.append(EspeakTTS(default_rate_wpm=BASE_RATE_WPM))
-    return chain
+    """The configured chain, best first; espeak-ng (offline) always closes it."""
+    makers = {
+        "edge-tts": lambda: EdgeTTSProvider(timeout_s=settings.online_tts_timeout_s),
+        "gtts": lambda: GTTSProvider(timeout_s=settings.online_tts_timeout_s, tld=settings.gtts_tld),
+        "espeak-ng": lambda: EspeakTTS(default_rate_wpm=BASE_RATE_WPM),
+    }
+    return [makers[name]() for name in settings.tts_provider]
 
 
 def check_speech(speech: Speech, text: str, scene: int) -> None:
@@ -48,32 +50,6 @@ def check_speech(speech: Speech, text: str, scene: int) -> None:
             f"{speech.provider} produced {speech.duration:.1f} s for {words} words in scene {scene + 1}: "
             "not a plausible narration"
         )
-
-
-class _Narrator:
-    """Speaks scenes through the provider chain, dropping a provider for the rest of the run once it fails."""
-
-    def __init__(self, chain: list[TTSProvider], language: str, voice: str | None):
-        self.chain = list(chain)
-        self.language = language
-        self.voice = voice
-        self.warnings: list[str] = []
-
-    def speak(self, text: str, scene: int, rate: int | None) -> Speech:
-        while True:
-            provider = self.chain[0]
-            try:
-                speech = provider.synthesize(text, language=self.language, voice=self.voice, rate_wpm=rate)
-                check_speech(speech, text, scene)
-                return speech
-            except TTSError as exc:
-                if len(self.chain) == 1:
-                    raise
-                self.chain.pop(0)
-                # one failure costs one timeout; later scenes go straight to the fallback
-                self.warnings.append(f"{provider.name} failed ({exc}); using {self.chain[0].name} instead")
-                log.warning(self.warnings[-1])
-                self.voice = None  # a voice id belongs to one engine
 
 
 def words_as_written(text: str, words: list) -> list:
@@ -120,14 +96,23 @@ def _spaceless(token: str) -> bool:
     return any(is_spaceless(ch) for ch in token)
 
 
-def _speak_all(narrator: _Narrator, script: Script, rate: int | None) -> list[Speech]:
+def _speak_all(chain: TTSChain, script: Script, request: VideoRequest, rate: int | None) -> list[Speech]:
     speeches = []
     for scene in script.scenes:
-        speech = narrator.speak(scene.narration, scene.index, rate)
-        speech.words = words_as_written(scene.narration, speech.words)
-        speeches.append(speech)
+        speeches.append(_speak(chain, scene.narration, scene.index, request, rate))
         progress.report("voice", 0.1 + 0.6 * (scene.index + 1) / len(script.scenes), f"scene {scene.index + 1}")
+    # one voice per video: scenes spoken before a provider failed are spoken again by its successor
+    for index, speech in enumerate(speeches):
+        if speech.provider != chain.current.name:
+            scene = script.scenes[index]
+            speeches[index] = _speak(chain, scene.narration, scene.index, request, rate)
     return speeches
+
+
+def _speak(chain: TTSChain, text: str, scene: int, request: VideoRequest, rate: int | None) -> Speech:
+    speech = chain.speak(text, scene, language=request.language, voice=request.voice, rate_wpm=rate)
+    speech.words = words_as_written(text, speech.words)
+    return speech
 
 
 def fitted_rate(speeches: list[Speech], planned_seconds: float, rate: int) -> int | None:
@@ -158,14 +143,19 @@ def assemble(speeches: list[Speech]) -> tuple[bytes, int, list[SceneTiming]]:
 
 def narrate(script: Script, request: VideoRequest, job: JobStore, settings: Settings) -> Narration:
     started = time.perf_counter()
-    narrator = _Narrator(providers_for(settings), request.language, request.voice)
+    chain = TTSChain(
+        providers_for(settings),
+        failures_to_open=settings.tts_failures_to_open,
+        cooldown_s=settings.tts_cooldown_s,
+        check=check_speech,
+    )
     planned = speech_seconds_for(request.duration_seconds, len(script.scenes))
-    speeches = _speak_all(narrator, script, BASE_RATE_WPM)
-    if narrator.chain[0].name == "espeak-ng":
+    speeches = _speak_all(chain, script, request, BASE_RATE_WPM)
+    if chain.current.name in RATE_CONTROLLED:
         better = fitted_rate(speeches, planned, BASE_RATE_WPM)
         if better is not None:
             progress.report("voice", 0.7, f"re-pacing to {better} words per minute")
-            speeches = _speak_all(narrator, script, better)
+            speeches = _speak_all(chain, script, request, better)
     pcm, rate, timings = assemble(speeches)
 
     raw_key, final_key = "work/narration_raw.wav", "work/narration.wav"
@@ -186,7 +176,7 @@ def narrate(script: Script, request: VideoRequest, job: JobStore, settings: Sett
         scenes=timings,
         provider=speeches[-1].provider,
         voice=speeches[-1].voice,
-        warnings=narrator.warnings,
+        warnings=chain.warnings,
         elapsed_s=time.perf_counter() - started,
     )
 

@@ -1,4 +1,4 @@
-"""Text-to-speech providers: espeak-ng offline (the default) and gTTS online."""
+"""Text-to-speech providers: espeak-ng offline (the default), gTTS and edge-tts online."""
 
 from aura.providers.tts.base import (
     Speech,
@@ -9,10 +9,12 @@ from aura.providers.tts.base import (
     estimate_word_timings,
     non_silent_span,
 )
+from aura.providers.tts.edge_provider import EdgeTTSProvider
 from aura.providers.tts.espeak import EspeakTTS
 from aura.providers.tts.gtts_provider import GTTSProvider
 
 __all__ = [
+    "EdgeTTSProvider",
     "EspeakTTS",
     "GTTSProvider",
     "Speech",

@@ -1,0 +1,147 @@
+"""TTS resilience: a provider chain with circuit breakers, through the real voice stage.
+
+The failing providers are the real online engines (gTTS, edge-tts) pointed at a
+local proxy that never answers or a port that refuses; the fallback is the
+real espeak-ng.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from aura.models import Scene, Script, VideoRequest
+from aura.providers.tts import EdgeTTSProvider, EspeakTTS, GTTSProvider, Speech, TTSError
+from aura.providers.tts.chain import TTSChain
+from aura.settings import Settings
+from aura.stages.voice import narrate
+from aura.store import ArtifactStore
+from tests.helpers.network import use_proxy
+
+TIMEOUT_S = 1.0
+NARRATIONS = [
+    "Magma rises from deep below the crust.",
+    "Pressure builds inside the chamber.",
+    "Gas and rock burst out of the vent.",
+    "Ash falls for miles around the mountain.",
+    "Over centuries the cone grows taller.",
+]
+
+
+def _script() -> Script:
+    scenes = [Scene(narration=t, visual_prompt="a volcano", key_phrase=t.split()[0]) for t in NARRATIONS]
+    return Script(title="Volcanoes", scenes=scenes)
+
+
+def _settings(engines: str, **extra) -> Settings:
+    return Settings(_env_file=None, tts_provider=engines, tts_timeout_s=TIMEOUT_S, **extra)
+
+
+def _count_calls(monkeypatch, cls) -> list[str]:
+    calls: list[str] = []
+    original = cls.synthesize
+
+    def counting(self, text, *args, **kwargs):
+        calls.append(text)
+        return original(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(cls, "synthesize", counting)
+    return calls
+
+
+@pytest.mark.parametrize("engine", [GTTSProvider, EdgeTTSProvider])
+def test_a_hanging_provider_costs_one_timeout_then_espeak_narrates_every_scene(tmp_path, monkeypatch, silent_proxy, engine):
+    use_proxy(monkeypatch, silent_proxy)
+    calls = _count_calls(monkeypatch, engine)
+    job = ArtifactStore(str(tmp_path)).job("hang")
+    started = time.monotonic()
+    narration = narrate(_script(), VideoRequest(brief="volcanoes", duration_seconds=15), job, _settings(engine.name))
+    elapsed = time.monotonic() - started
+
+    assert narration.provider == "espeak-ng"
+    assert calls == [NARRATIONS[0]]  # one timeout for the run, not one per scene
+    assert f"{engine.name} failed" in narration.warnings[0]
+    # bounded: one online timeout plus espeak's own work (well under a second), with room for a busy machine
+    assert elapsed < TIMEOUT_S + 15
+    assert [" ".join(w.text for w in s.words) for s in narration.scenes] == NARRATIONS
+
+
+def test_a_refusing_provider_fails_over_at_once(tmp_path, monkeypatch, refused_port):
+    use_proxy(monkeypatch, refused_port)
+    job = ArtifactStore(str(tmp_path)).job("refused")
+    narration = narrate(_script(), VideoRequest(brief="volcanoes", duration_seconds=15), job, _settings("edge-tts,gtts"))
+    assert narration.provider == "espeak-ng"
+    # both online engines were tried in order, each refused, each said so
+    assert [w.split(" ")[0] for w in narration.warnings] == ["edge-tts", "gtts"]
+    assert all("refused" in w.lower() for w in narration.warnings)
+
+
+def test_repeated_failures_open_the_breaker_for_the_cool_down(tmp_path, monkeypatch, silent_proxy):
+    use_proxy(monkeypatch, silent_proxy)
+    calls = _count_calls(monkeypatch, GTTSProvider)
+    settings = _settings("gtts", tts_failures_to_open=2, tts_cooldown_s=2.0)
+    request = VideoRequest(brief="volcanoes", duration_seconds=15)
+    store = ArtifactStore(str(tmp_path))
+
+    for run in ("first", "second"):  # two failed runs: the breaker opens
+        narrate(_script(), request, store.job(run), settings)
+    assert len(calls) == 2
+
+    started = time.monotonic()
+    third = narrate(_script(), request, store.job("third"), settings)
+    assert len(calls) == 2  # skipped without a call, so without a timeout
+    assert third.provider == "espeak-ng"
+    assert "gtts skipped" in third.warnings[0] and "next try after" in third.warnings[0]
+    assert time.monotonic() - started < TIMEOUT_S + 10
+
+    time.sleep(2.1)  # the cool-down passes: one trial call is let through (half-open)
+    narrate(_script(), request, store.job("fourth"), settings)
+    assert len(calls) == 3
+
+
+class _FailsAfter:
+    """An engine that speaks the first scenes and then breaks, as a flaky service does mid-run."""
+
+    name = "flaky"
+
+    def __init__(self, good_calls: int):
+        self.good_calls = good_calls
+        self.calls = 0
+        self.espeak = EspeakTTS()
+
+    def synthesize(self, text, language="en", voice=None, rate_wpm=None) -> Speech:
+        self.calls += 1
+        if self.calls > self.good_calls:
+            raise TTSError("flaky: service went away")
+        speech = self.espeak.synthesize(text, language=language, rate_wpm=rate_wpm)
+        return Speech(pcm=speech.pcm, sample_rate=speech.sample_rate, words=speech.words, provider="flaky", voice="x")
+
+
+def test_a_provider_failing_mid_run_leaves_one_voice_for_the_whole_video(tmp_path, monkeypatch):
+    flaky = _FailsAfter(good_calls=2)
+    monkeypatch.setattr("aura.stages.voice.providers_for", lambda settings: [flaky, EspeakTTS()])
+    job = ArtifactStore(str(tmp_path)).job("flaky")
+    narration = narrate(_script(), VideoRequest(brief="volcanoes", duration_seconds=15), job, _settings("espeak-ng"))
+    assert narration.provider == "espeak-ng"
+    assert flaky.calls == 3  # two good scenes, one failure, then never again this run
+    assert len(narration.warnings) == 1 and "flaky failed" in narration.warnings[0]
+
+
+def test_the_last_provider_failing_is_an_error_naming_it_and_the_scene():
+    class Broken:
+        name = "broken"
+
+        def synthesize(self, *args, **kwargs):
+            raise TTSError("no audio device")
+
+    chain = TTSChain([Broken()], failures_to_open=2, cooldown_s=60)
+    with pytest.raises(TTSError, match=r"broken failed for scene 3: no audio device"):
+        chain.speak("hello there", 2, language="en", voice=None, rate_wpm=None)
+
+
+def test_the_chain_comes_from_a_comma_separated_setting_and_ends_with_espeak():
+    assert Settings(_env_file=None, tts_provider="edge-tts, gtts").tts_provider == ["edge-tts", "gtts", "espeak-ng"]
+    assert Settings(_env_file=None).tts_provider == ["espeak-ng"]
+    with pytest.raises(ValueError, match="unknown TTS provider 'polly'"):
+        Settings(_env_file=None, tts_provider="polly")
