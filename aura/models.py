@@ -292,6 +292,7 @@ class RenderedVideo(BaseModel):
     height: int
     flow_run_id: str | None = None
     stage_seconds: dict[str, float] = Field(default_factory=dict)
+    providers: dict[str, str] = Field(default_factory=dict, description="Who served each stage: llm, tts, images, ...")
     warnings: list[str] = Field(default_factory=list)
 
     def paths(self) -> dict[str, str]:

@@ -121,18 +121,37 @@ def test_doctor_table_shows_which_provider_is_configured(runner, isolated_settin
 
 def test_voices_lists_english_voices(runner, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
-    result = runner.invoke(app, ["voices", "--language", "en"])
+    result = runner.invoke(app, ["voices", "--language", "en", "--provider", "espeak-ng"])
     assert result.exit_code == 0, result.output
     rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
     assert rows, result.stdout
     assert any("English" in row for row in rows)
-    assert any(row.split("│")[1].strip() in ("en", "en-US", "en-GB") for row in rows)
-    assert all("en" in row.split("│")[3] for row in rows)  # only English voices
+    assert all(row.split("│")[1].strip() == "espeak-ng" for row in rows)
+    assert any(row.split("│")[2].strip() in ("en", "en-US", "en-GB") for row in rows)
+    assert all("en" in row.split("│")[4] for row in rows)  # only English voices
     assert "French" not in result.stdout
 
 
 def test_voices_for_another_language_leaves_english_out(runner, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
-    result = runner.invoke(app, ["voices", "--language", "fr"])
+    result = runner.invoke(app, ["voices", "--language", "fr", "--provider", "espeak-ng"])
     assert result.exit_code == 0, result.output
     assert "French" in result.stdout and "English" not in result.stdout
+
+
+def test_voices_of_every_engine_offline(runner, monkeypatch, refused_port):
+    """espeak-ng and gTTS list without a network; edge-tts says it needs one instead of hanging."""
+    from tests.helpers.network import use_proxy
+
+    use_proxy(monkeypatch, refused_port)
+    monkeypatch.setenv("COLUMNS", "200")
+    result = runner.invoke(app, ["voices", "--language", "fr"])
+    assert result.exit_code == 0, result.output
+    engines = {line.split("│")[1].strip() for line in result.stdout.splitlines() if line.startswith("│")}
+    assert {"espeak-ng", "gtts"} <= engines
+    assert "edge-tts: the voice list could not be fetched" in result.output
+
+
+def test_voices_rejects_an_unknown_engine(runner):
+    result = runner.invoke(app, ["voices", "--provider", "polly"])
+    assert result.exit_code == 2 and "edge-tts" in result.output

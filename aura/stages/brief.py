@@ -16,8 +16,10 @@ from aura.errors import MediaError, SystemCheckError
 from aura.media.ffmpeg import INSTALL_HINT, capabilities, ffprobe_path
 from aura.media.fonts import find_font
 from aura.media.probe import probe
-from aura.models import BriefReport, VideoRequest
+from aura.models import REFERENCE_EXTENSIONS, BriefReport, VideoRequest
 from aura.providers.tts import EspeakTTS, TTSError
+from aura.providers.tts.edge_provider import VOICE_NAME as EDGE_VOICE_NAME
+from aura.providers.tts.edge_provider import edge_voice_for
 from aura.providers.tts.gtts_provider import gtts_voice_for
 from aura.settings import OFFLINE_MODEL, get_settings
 
@@ -66,12 +68,17 @@ def check_music(music: str) -> None:
         raise SystemCheckError(f"music: {music} has no audio stream")
 
 
-def check_voice(request: VideoRequest, tts_provider: str = "espeak-ng") -> None:
-    """The narration's language and voice exist in the engine that will speak, before any work."""
+def check_voice(request: VideoRequest, tts_engine: str = "espeak-ng") -> None:
+    """The narration's language and voice exist in the engine that will speak first, before any work."""
     field = "voice" if request.voice else "language"
     try:
-        if tts_provider == "gtts":
+        if tts_engine == "gtts":
             gtts_voice_for(request.voice or request.language)
+        elif tts_engine == "edge-tts":
+            if request.voice and not EDGE_VOICE_NAME.match(request.voice):
+                raise TTSError(f"edge-tts voices look like en-US-AriaNeural, not {request.voice!r} (`aura voices`)")
+            if not request.voice:
+                edge_voice_for(request.language)
         else:
             # one word costs milliseconds and exercises exactly the lookup the voice stage will do
             EspeakTTS().synthesize("ok", language=request.language, voice=request.voice)
@@ -79,8 +86,29 @@ def check_voice(request: VideoRequest, tts_provider: str = "espeak-ng") -> None:
         raise SystemCheckError(f"{field}: {exc}") from None
 
 
+def check_references(references: list[str]) -> None:
+    """Every reference document exists and is a kind the script stage can read."""
+    for index, entry in enumerate(references):
+        path = Path(entry).expanduser()
+        if path.is_dir():
+            if not any(p.suffix.lower() in REFERENCE_EXTENSIONS for p in path.rglob("*") if p.is_file()):
+                raise SystemCheckError(
+                    f"references[{index}]: folder {entry} holds no {', '.join(REFERENCE_EXTENSIONS)} documents"
+                )
+        elif not path.is_file():
+            raise SystemCheckError(f"references[{index}]: {entry} does not exist (give a file or a folder)")
+        elif path.suffix.lower() not in REFERENCE_EXTENSIONS:
+            raise SystemCheckError(
+                f"references[{index}]: {entry} is not a document: use {', '.join(REFERENCE_EXTENSIONS)}"
+            )
+
+
 def check_request(
-    request: VideoRequest, output_folder: Path, llm_model: str = OFFLINE_MODEL, tts_provider: str = "espeak-ng"
+    request: VideoRequest,
+    output_folder: Path,
+    llm_model: str = OFFLINE_MODEL,
+    tts_provider: str = "espeak-ng",
+    reference_dir: str | None = None,
 ) -> BriefReport:
     """Everything the render needs, checked up front; each failure says what to install or free."""
     started = time.perf_counter()
@@ -110,6 +138,7 @@ def check_request(
     check_voice(request, tts_provider)
     if request.music:
         check_music(request.music)
+    check_references([*request.references, *([reference_dir] if reference_dir else [])])
     if llm_model == OFFLINE_MODEL and request.language.split("-")[0] != "en":
         warnings.append(
             f"the offline writer writes English only: for {request.language} the narration is the brief itself, "
@@ -132,4 +161,6 @@ def check_request(
 @task(name="brief", retries=0, timeout_seconds=30)
 def brief_task(request: VideoRequest, output_folder: str) -> BriefReport:
     settings = get_settings()
-    return check_request(request, Path(output_folder), settings.llm_model, settings.tts_provider)
+    return check_request(
+        request, Path(output_folder), settings.llm_model, settings.tts_provider[0], settings.reference_dir
+    )

@@ -158,6 +158,14 @@ def write_metadata(
     refs = {key: job.ref(key) for key in (VIDEO_KEY, SRT_KEY, THUMB_KEY)}
     width, height = request.size
     outputs = {key: ref.model_dump() for key, ref in refs.items()}
+    providers = {
+        "llm": script.writer,
+        "tts": narration.provider,
+        "voice": narration.voice,
+        "images": visuals.provider,
+        "images_reason": visuals.reason,
+        "ffmpeg": capabilities().version,
+    }
     metadata = {
         "aura_version": __version__,
         "job_id": job.job_id,
@@ -171,14 +179,7 @@ def write_metadata(
             "scenes": [s.model_dump(mode="json", exclude={"words"}) for s in narration.scenes],
             "words": [[w.model_dump(mode="json") for w in s.words] for s in narration.scenes],
         },
-        "providers": {
-            "llm": script.writer,
-            "tts": narration.provider,
-            "voice": narration.voice,
-            "images": visuals.provider,
-            "images_reason": visuals.reason,
-            "ffmpeg": capabilities().version,
-        },
+        "providers": providers,
         "references": [source.model_dump(mode="json") for source in script.sources],
         "stage_seconds": stage_seconds,
         "outputs": outputs,
@@ -198,6 +199,7 @@ def write_metadata(
         height=height,
         flow_run_id=flow_run_id,
         stage_seconds=stage_seconds,
+        providers=providers,
         warnings=warnings,
     )
 

@@ -12,7 +12,8 @@ from aura.media.compose import overscan_size
 from aura.models import Script, VideoRequest, Visuals
 from aura.providers.images import ImagePrompt
 from aura.providers.images.registry import FALLBACK, get_image_provider
-from aura.settings import get_settings
+from aura.errors import ProviderUnavailable
+from aura.settings import Settings, get_settings
 from aura.stages.common import open_job
 from aura.store import JobStore
 
@@ -42,7 +43,19 @@ def prompts_for(script: Script, request: VideoRequest) -> list[ImagePrompt]:
     ]
 
 
-def render_visuals(script: Script, request: VideoRequest, job: JobStore, provider_name: str, warnings=()) -> Visuals:
+def choose_image_provider(settings: Settings) -> tuple[str, str]:
+    """The provider the settings ask for, and why, in words a run summary can show."""
+    name = settings.image_provider
+    if name == "auto":
+        if settings.sd_model:
+            return "stable-diffusion", f"AURA_SD_MODEL={settings.sd_model}"
+        return FALLBACK, "AURA_SD_MODEL is not set: set it to a Stable Diffusion folder or hub id for generated images"
+    return name, f"AURA_IMAGE_PROVIDER={name}"
+
+
+def render_visuals(
+    script: Script, request: VideoRequest, job: JobStore, provider_name: str, reason: str = "", warnings=()
+) -> Visuals:
     started = time.perf_counter()
     provider = get_image_provider(provider_name)
     # stills are larger than the frame so the Ken Burns camera has room to move
@@ -53,15 +66,31 @@ def render_visuals(script: Script, request: VideoRequest, job: JobStore, provide
         raise RuntimeError(f"{provider.name} returned {len(files)} images for {len(script.scenes)} scenes")
     refs = [job.ref(f"{IMAGES_DIR}/{f.name}") for f in files]
     progress.report("visuals", 1.0, f"{len(refs)} images")
-    return Visuals(images=refs, size=size, provider=provider.name, warnings=list(warnings), elapsed_s=time.perf_counter() - started)
+    return Visuals(
+        images=refs, size=size, provider=provider.name, reason=reason, warnings=list(warnings),
+        elapsed_s=time.perf_counter() - started,
+    )  # fmt: skip
 
 
-@task(name="visuals", retries=2, retry_delay_seconds=2, timeout_seconds=300)
+def worth_retrying(task, task_run, state) -> bool:
+    """Prefect retry condition: a provider that cannot work here (no model, no package) fails at once."""
+    try:
+        state.result()
+    except ProviderUnavailable:
+        return False
+    except Exception:
+        return True
+    return True
+
+
+@task(name="visuals", retries=2, retry_delay_seconds=2, timeout_seconds=300, retry_condition_fn=worth_retrying)
 def visuals_task(script: Script, request: VideoRequest, store_url: str, job_id: str) -> Visuals:
-    return render_visuals(script, request, open_job(store_url, job_id), get_settings().image_provider)
+    name, reason = choose_image_provider(get_settings())
+    return render_visuals(script, request, open_job(store_url, job_id), name, reason)
 
 
 @task(name="visuals-fallback", retries=0, timeout_seconds=300)
 def fallback_visuals_task(script: Script, request: VideoRequest, store_url: str, job_id: str, reason: str) -> Visuals:
     warning = f"visuals fell back to {FALLBACK}: {reason}"
-    return render_visuals(script, request, open_job(store_url, job_id), FALLBACK, warnings=[warning])
+    job = open_job(store_url, job_id)
+    return render_visuals(script, request, job, FALLBACK, reason=f"fallback: {reason}", warnings=[warning])

@@ -90,7 +90,7 @@ DEFAULT_VOICES: dict[str, str] = {
 # BCP-47 spellings that mean a language the table has under another code
 _ALIASES = {"zh-hans": "zh", "zh-hant": "zh-tw", "cmn": "zh", "iw": "he", "no": "nb", "nn": "nb"}
 # what edge-tts accepts as a short voice name, e.g. en-US-AriaNeural or zh-CN-liaoning-XiaobeiNeural
-_SHORT_NAME = re.compile(r"^[a-z]{2,}-[A-Z]{2,}-.+Neural$")
+VOICE_NAME = re.compile(r"^[a-z]{2,}-[A-Z]{2,}-.+Neural$")
 
 T = TypeVar("T")
 
@@ -374,7 +374,7 @@ class EdgeTTSProvider:
         if known and voice.lower() not in by_id:
             raise TTSError(f"edge-tts has no voice {voice!r}: run `aura voices` to list them")
         voice = by_id.get(voice.lower(), voice)
-        if not _SHORT_NAME.match(voice):
+        if not VOICE_NAME.match(voice):
             raise TTSError(
                 f"edge-tts has no voice {voice!r}: pass a short name such as en-US-AriaNeural "
                 "(`aura voices` lists them)"
