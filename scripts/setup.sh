@@ -3,6 +3,10 @@
 # with Aura), then make a demo video offline. Safe to run again.
 #   AURA_SKIP_DEMO=1  skip the demo video
 #   PYTHON=python3.11 choose the interpreter for the venv
+#   AURA_EXTRAS=sd,rag optional parts: Stable Diffusion (sd) and reference embeddings (rag);
+#                     set it empty for the light offline install without torch
+#   AURA_TORCH=...    the torch requirement installed before the extras (default torch==2.13.0;
+#                     on a GPU machine install the CUDA build of your choice first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,8 +34,14 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-# the project itself, with test tools; no torch is needed for the offline pipeline
-.venv/bin/python -m pip install -q -e '.[test]'
+# torch first, pinned: left to the extras' resolver, pip may pick a multi-GB build
+EXTRAS=${AURA_EXTRAS-sd,rag}
+if [ -n "$EXTRAS" ] && ! .venv/bin/python -c 'import torch' 2>/dev/null; then
+  echo "setup: installing ${AURA_TORCH:-torch==2.13.0}"
+  .venv/bin/python -m pip install -q "${AURA_TORCH:-torch==2.13.0}"
+fi
+# the project itself, with test tools and the chosen extras
+.venv/bin/python -m pip install -q -e ".[test${EXTRAS:+,$EXTRAS}]"
 
 if [ -z "${AURA_SKIP_DEMO:-}" ]; then
   echo "setup: making a demo video offline (45 s, 9:16)"

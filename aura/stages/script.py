@@ -16,6 +16,7 @@ from aura.errors import ProviderError, ScriptError
 from aura.models import Script, VideoRequest
 from aura.providers.llm.client import OFFLINE_MODEL, ModelConfig, complete
 from aura.providers.llm.prompts import ScriptBrief, build_messages, repair_messages
+from aura.providers.rag import Retrieval, prompt_references, reference_sources, retrieve
 from aura.settings import Settings, get_settings
 
 # narration timeline: a breath before the first scene, a pause between scenes, a beat at the end
@@ -41,7 +42,7 @@ def word_budget_for(duration_seconds: float, scene_count: int, words_per_minute:
     return max(scene_count * 3, round(speech_seconds_for(duration_seconds, scene_count) * words_per_minute / 60))
 
 
-def spec_for(request: VideoRequest, words_per_minute: int) -> ScriptBrief:
+def spec_for(request: VideoRequest, words_per_minute: int, references: list[dict[str, str]] = ()) -> ScriptBrief:
     scenes = scene_count_for(request.duration_seconds)
     return ScriptBrief(
         brief=request.brief,
@@ -52,6 +53,7 @@ def spec_for(request: VideoRequest, words_per_minute: int) -> ScriptBrief:
         duration_seconds=request.duration_seconds,
         scene_count=scenes,
         word_budget=word_budget_for(request.duration_seconds, scenes, words_per_minute),
+        references=tuple(references),
     )
 
 
@@ -110,13 +112,26 @@ def model_chain(settings: Settings) -> list[ModelConfig]:
     ]
 
 
+def find_references(request: VideoRequest, settings: Settings) -> Retrieval | None:
+    """The reference passages nearest the brief, from the request's documents and AURA_REFERENCE_DIR."""
+    paths = [*request.references, *([settings.reference_dir] if settings.reference_dir else [])]
+    if not paths:
+        return None
+    progress.report("script", 0.05, f"reading {len(paths)} reference source(s)")
+    query = " ".join(part for part in (request.title, request.brief, request.audience) if part)
+    return retrieve(query, paths, top_k=settings.reference_top_k)
+
+
 def write_script(request: VideoRequest, settings: Settings, chain: list[ModelConfig] | None = None) -> Script:
     """Ask the chain of models; an unusable answer gets one repair round, then the next model takes over."""
-    spec = spec_for(request, settings.words_per_minute)
+    found = find_references(request, settings)
+    passages = found.passages if found else []
+    spec = spec_for(request, settings.words_per_minute, prompt_references(passages))
     chain = list(chain or model_chain(settings))
     messages = build_messages(spec)
     call = dict(timeout=settings.llm_timeout_s, retries=settings.llm_retries)
     failures: list[str] = []
+    notes = list(found.warnings) if found else []
     while chain:
         progress.report("script", 0.1, f"asking {chain[0].model}")
         try:
@@ -128,7 +143,8 @@ def write_script(request: VideoRequest, settings: Settings, chain: list[ModelCon
         served = names.index(answer.model) if answer.model in names else 0
         try:
             script = _usable_script(answer.text, messages, spec, chain[served], call)
-            return script.model_copy(update={"warnings": [f"{f}; the script came from {script.writer}" for f in failures]})
+            warnings = [*notes, *(f"{f}; the script came from {script.writer}" for f in failures)]
+            return script.model_copy(update={"warnings": warnings, "sources": reference_sources(passages)})
         except (ScriptError, ProviderError) as problem:
             failures.append(f"{answer.model}: {problem}")
             chain = chain[served + 1 :]

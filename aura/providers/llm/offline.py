@@ -1,7 +1,8 @@
 """The offline script writer: deterministic and rule-based, served as litellm model `aura/offline`.
 
 It cannot know facts a brief does not hold, so it does what a careful human
-would with no sources: it uses the brief's own sentences first, in order, and
+would with no sources: it uses the brief's own sentences first, in order, then
+the sentences of the reference passages it was given (most relevant first), and
 frames them with a hook, connective explanations and a recap, sized to the
 word budget. The same request always gives the same script.
 """
@@ -18,6 +19,7 @@ from litellm import CustomLLM
 from litellm.types.utils import ModelResponse
 
 from aura.providers.llm.prompts import ScriptBrief, spec_from_messages
+from aura.providers.rag.chunking import split_sentences
 
 PROVIDER = "aura"
 MODEL = "offline"
@@ -33,6 +35,12 @@ _DURATION_WORDS = re.compile(r"\b\d+([.,]\d+)?[\s-]*(?:second|sec|minute|min|hou
 _ASPECT = re.compile(r"[,;]?\s*\b(?:9:16|16:9|1:1|vertical|portrait|landscape|square)\b", re.IGNORECASE)
 _AUDIENCE = re.compile(r"[,;]?\s+for\s+((?:an?\s+|the\s+)?[\w\- ]{2,40}?)\s*(?:[,;.]|$)", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+# reference sentences narrated: shorter ones are headings or fragments, longer ones run-ons of a bad extraction
+_REFERENCE_WORDS = (5, 45)
+_SENTENCE_ENDS = (".", "!", "?", "。", "！", "？")
+_CLAUSE_BREAK = re.compile(r"(?<=[,;])\s+")
+_CITATION = re.compile(r"\s*\[\d+(?:[,–-]\s*\d+)*\]")  # "[12]", "[3, 4]": read aloud they are noise
+_NOT_PROSE = re.compile(r"https?://|www\.|@\w|[{}<>|=_#*`]|^(?:figure|fig\.|table|source|see)\b", re.IGNORECASE)
 
 # (on-screen phrase, sentences). {t}: topic, {Title}: title, {a}: audience. The topic only
 # goes where a noun phrase and a "how ..." clause both read well ("about {t}").
@@ -135,6 +143,60 @@ def _pieces(sentence: str, longest: int) -> list[tuple[str, str]]:
     return [(_key_phrase(chunk), chunk) for chunk in chunks]
 
 
+def _reference_sentences(references, brief_sentences: list[str]) -> list[str]:
+    """Sentences of the reference passages fit to be read aloud, in passage order, each once."""
+    seen = {_sentence_key(s) for s in brief_sentences}
+    kept = []
+    for reference in references:
+        for sentence in split_sentences(_CITATION.sub("", str(reference.get("text", "")))):
+            key = _sentence_key(sentence)
+            if key not in seen and _narratable(sentence):
+                seen.add(key)  # passages overlap by a sentence: say it once
+                kept.append(sentence)
+    return kept
+
+
+def _narratable(sentence: str) -> bool:
+    """A whole sentence of prose: not a heading, list fragment, table row, caption, URL or code."""
+    words = sentence.split()
+    plain = sum(ch.isalnum() or ch.isspace() for ch in sentence)
+    return (
+        _REFERENCE_WORDS[0] <= len(words) <= _REFERENCE_WORDS[1]
+        and sentence.endswith(_SENTENCE_ENDS)
+        and not sentence[0].islower()
+        and plain >= 0.85 * len(sentence)  # code and formulas are full of symbols; prose has a few commas
+        and not _NOT_PROSE.search(sentence)
+    )
+
+
+def _sentence_key(sentence: str) -> str:
+    return " ".join(sentence.casefold().split()).rstrip(".!?")
+
+
+def _clause_pieces(sentence: str, longest: int) -> list[tuple[str, str]]:
+    """Like _pieces, but cut after a comma or semicolon where one is near: the first piece of a
+    sentence then says something whole ("The basin holds 417 vents,") when a short video has
+    room for nothing more."""
+    parts: list[list[str]] = [[]]
+    for clause in _CLAUSE_BREAK.split(sentence):
+        words = clause.split()
+        if parts[-1] and len(parts[-1]) + len(words) > longest:
+            parts.append([])
+        parts[-1].extend(words)
+    return [piece for part in parts if part for piece in _pieces(" ".join(part), longest)]
+
+
+def _end_sentences(scenes: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A scene cut after a comma, with no continuation in the next scene, ends with a period instead."""
+    ended = []
+    for index, (key, text) in enumerate(scenes):
+        following = scenes[index + 1][1] if index + 1 < len(scenes) else ""
+        if text.endswith((",", ";")) and not following[:1].islower():
+            text = text[:-1] + "."
+        ended.append((key, text))
+    return ended
+
+
 def write_script(spec: ScriptBrief) -> dict:
     """The script as the JSON object an LLM is asked for."""
     topic, audience = _topic_and_audience(spec.brief, spec.audience)
@@ -166,11 +228,13 @@ def write_script(spec: ScriptBrief) -> dict:
         for s in brief_sentences
         for piece in _pieces(s if s.endswith((".", "!", "?", "。", "！", "？")) else s + ".", longest)
     ]
+    # reference passages come after the brief's own words, most relevant first
+    known = [p for s in _reference_sentences(spec.references, brief_sentences) for p in _clause_pieces(s, longest)]
     if not english:
         # no templates in other languages: the brief itself is the narration
-        pool = facts or _pieces(spec.brief, longest)
+        pool = (facts or _pieces(spec.brief, longest)) + known
         scenes = _distribute(pool, spec.scene_count, spec.word_budget, allow_repeat=False)
-        return _as_json(title, scenes, topic, spec.style)
+        return _as_json(title, _end_sentences(scenes), topic, spec.style)
 
     def sentences(entries) -> list[tuple[str, str]]:
         # one pool item per sentence: fine-grained pieces let the budget be met closely
@@ -184,13 +248,15 @@ def write_script(spec: ScriptBrief) -> dict:
         opening = sentences([("{Title}", "{Q}", "Let's find out, one step at a time.")])
     else:
         opening = sentences([_HOOKS.get(spec.style, _HOOKS["explainer"])])
-    if content:
-        body = facts + body
+    body = (facts if content else []) + known + body  # a topic brief is not narrated: its hook says it
     if audience:
         opening += sentences([_AUDIENCE_LINE])
+    if known:
+        # the notes are the substance: the framing keeps one sentence, and a two-scene video has no room for it
+        opening = opening[:1] if spec.scene_count > 2 else []
     closing = sentences([_OUTROS.get(spec.style, _OUTROS["explainer"]), _THANKS])
     scenes = _distribute(opening + body + closing, spec.scene_count, spec.word_budget, allow_repeat=True, closing=closing)
-    return _as_json(title, scenes, topic, spec.style)
+    return _as_json(title, _end_sentences(scenes), topic, spec.style)
 
 
 def _distribute(

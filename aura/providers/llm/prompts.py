@@ -19,7 +19,8 @@ Rules:
 - visual_prompt: one English sentence describing a still image for the scene (subject, setting, mood);
 - key_phrase: 2 to 6 words shown on screen for the scene, in the narration's language."""
 
-_BLOCK = re.compile(r"```json\s*(\{.*?\})\s*```", re.DOTALL)
+_FENCE = re.compile(r"```json\s*")
+_REQUIRED = {"brief", "scene_count", "word_budget"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,12 @@ class ScriptBrief:
     duration_seconds: int
     scene_count: int
     word_budget: int
+    # passages of the user's reference documents, most relevant first: {"source": ..., "text": ...}
+    references: tuple[dict[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        # a JSON round trip gives a list: keep the frozen brief's field a tuple either way
+        object.__setattr__(self, "references", tuple(dict(r) for r in self.references))
 
 
 def build_messages(spec: ScriptBrief) -> list[dict[str, str]]:
@@ -41,9 +48,24 @@ def build_messages(spec: ScriptBrief) -> list[dict[str, str]]:
     user = (
         f"Write the script for this video. Scenes: {spec.scene_count}. "
         f"Word budget: about {spec.word_budget} words in total (about {spec.word_budget // spec.scene_count} per scene). "
-        f"Language: {spec.language}. Style: {spec.style}.\n\nRequest:\n```json\n{request}\n```"
+        f"Language: {spec.language}. Style: {spec.style}.\n\n{_reference_notes(spec.references)}"
+        f"Request:\n```json\n{request}\n```"
     )
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
+def _reference_notes(references: tuple[dict[str, str], ...]) -> str:
+    """The passages as notes the model must work from (empty without references)."""
+    if not references:
+        return ""
+    passages = "\n\n".join(f"[{i}] {r['text'].strip()}" for i, r in enumerate(references, 1))
+    return (
+        "Reference notes (passages from the user's documents, most relevant first). "
+        "Base the script's facts on them: where they differ from what you know, they win. "
+        "Do not mention the notes, documents or file names in the narration, "
+        "and do not invent numbers, dates or names that are not in the notes or the request.\n\n"
+        f"{passages}\n\n"
+    )
 
 
 def repair_messages(messages: list[dict[str, str]], bad_answer: str, problem: str) -> list[dict[str, str]]:
@@ -63,7 +85,24 @@ def spec_from_messages(messages: list[dict]) -> ScriptBrief:
     for message in reversed(messages):
         content = message.get("content")
         if message.get("role") == "user" and isinstance(content, str):
-            match = _BLOCK.search(content)
-            if match:
-                return ScriptBrief(**json.loads(match.group(1)))
+            request = _request_block(content)
+            if request is not None:
+                return ScriptBrief(**request)
     raise ValueError("the prompt holds no request block: build it with aura.providers.llm.prompts.build_messages")
+
+
+def _request_block(content: str) -> dict | None:
+    """The request object of a prompt, read from its last ```json fence that holds one.
+
+    Decoded with raw_decode rather than matched by a pattern: reference text quoted
+    in the prompt may itself hold braces and code fences.
+    """
+    decoder = json.JSONDecoder()
+    for fence in reversed(list(_FENCE.finditer(content))):
+        try:
+            value, _ = decoder.raw_decode(content, fence.end())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict) and _REQUIRED <= value.keys():
+            return value
+    return None

@@ -1,0 +1,62 @@
+"""Keyword ranking (BM25) for when the embedding model is not installed: no torch, no numpy."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+NAME = "keyword"
+_WORD = re.compile(r"\w+", re.UNICODE)
+# words that say nothing about a topic; without them "how do volcanoes erupt" ranks on "volcanoes erupt"
+_STOPWORDS = frozenset(
+    "a an and are as at be been but by can could did do does for from had has have how i if in into is it its "
+    "me my no not of on or our so than that the their them then there these they this those to was we were what "
+    "when where which who why will with would you your about also just more most some such very video explain "
+    "explainer make show tell".split()
+)
+_K1, _B = 1.5, 0.75  # the usual BM25 constants
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case word stems, stopwords out."""
+    return [_stem(word) for word in _WORD.findall(text.lower()) if word not in _STOPWORDS]
+
+
+def _stem(word: str) -> str:
+    # plurals only: enough for "volcanoes" to meet "volcano", safe on names
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("ches", "shes", "xes", "oes", "sses")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+class KeywordScorer:
+    """BM25 over word stems: how strongly each passage is about the query's words."""
+
+    name = NAME
+
+    def score(self, query: str, texts: list[str]) -> list[float]:
+        documents = [Counter(tokens(text)) for text in texts]
+        if not documents:
+            return []
+        average = sum(sum(d.values()) for d in documents) / len(documents) or 1.0
+        frequency = Counter(term for d in documents for term in d)
+        weights = {
+            term: math.log(1 + (len(documents) - frequency[term] + 0.5) / (frequency[term] + 0.5))
+            for term in set(tokens(query))
+        }
+        return [self._bm25(d, weights, average) for d in documents]
+
+    @staticmethod
+    def _bm25(document: Counter, weights: dict[str, float], average: float) -> float:
+        length = sum(document.values())
+        total = 0.0
+        for term, weight in weights.items():
+            count = document.get(term, 0)
+            if count:
+                total += weight * count * (_K1 + 1) / (count + _K1 * (1 - _B + _B * length / average))
+        return total
