@@ -9,7 +9,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 import pytest  # noqa: E402
 
-from tests.helpers.network import refused_port, silent_proxy  # noqa: E402,F401  (shared fixtures)
+from helpers.network import refused_port, silent_proxy  # noqa: E402,F401  (shared fixtures)
 
 
 @pytest.fixture(scope="session")

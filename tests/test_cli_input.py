@@ -141,7 +141,7 @@ def test_voices_for_another_language_leaves_english_out(runner, monkeypatch):
 
 def test_voices_of_every_engine_offline(runner, monkeypatch, refused_port):
     """espeak-ng and gTTS list without a network; edge-tts says it needs one instead of hanging."""
-    from tests.helpers.network import use_proxy
+    from helpers.network import use_proxy
 
     use_proxy(monkeypatch, refused_port)
     monkeypatch.setenv("COLUMNS", "200")

@@ -18,7 +18,7 @@ from aura.models import VideoRequest
 from aura.providers.llm.client import ModelConfig, complete
 from aura.settings import OFFLINE_MODEL, Settings
 from aura.stages.script import model_chain, spec_for, write_script
-from tests.helpers.llm_server import ChatServer
+from helpers.llm_server import ChatServer
 
 BRIEF = "How volcanoes form, from magma chambers to eruptions"
 WPM = 150

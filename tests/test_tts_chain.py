@@ -17,7 +17,7 @@ from aura.providers.tts.chain import TTSChain
 from aura.settings import Settings
 from aura.stages.voice import narrate
 from aura.store import ArtifactStore
-from tests.helpers.network import use_proxy
+from helpers.network import use_proxy
 
 TIMEOUT_S = 1.0
 NARRATIONS = [

@@ -18,7 +18,7 @@ from aura.providers.tts.edge_provider import (
     proxy_url,
     word_timings,
 )
-from tests.helpers.network import use_proxy
+from helpers.network import use_proxy
 
 TIMEOUT_S = 1.5
 MARGIN_S = 1.5  # a functional bound (thread start, loop teardown on 2 busy cores), not a benchmark

@@ -11,7 +11,7 @@ from aura.media.ffmpeg import capabilities, ffmpeg_path
 from aura.providers.tts import GTTSProvider, TTSError, TTSProvider, WordTiming, estimate_word_timings
 from aura.providers.tts import gtts_provider
 from aura.providers.tts.gtts_provider import SAMPLE_RATE, decode_mp3, gtts_voice_for
-from tests.helpers.network import use_proxy
+from helpers.network import use_proxy
 
 TIMEOUT_S = 1.5
 MARGIN_S = 1.0
