@@ -33,7 +33,7 @@ from aura.providers.tts.base import (
     non_silent_span,
     normalize_language,
 )
-from aura.providers.tts.gtts_provider import SAMPLE_RATE, _run_with_deadline, decode_mp3
+from aura.providers.tts.online import SAMPLE_RATE, decode_mp3, run_with_deadline
 
 logger = logging.getLogger(__name__)
 
@@ -219,7 +219,7 @@ def _run_async(factory: Callable[[], Awaitable[T]], timeout_s: float) -> T:
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
-    return _run_with_deadline(work, timeout_s)
+    return run_with_deadline(work, timeout_s)
 
 
 async def _stream_speech(
@@ -338,7 +338,7 @@ class EdgeTTSProvider:
         proxy = proxy_url()
         route = _route(proxy)
         try:
-            _run_with_deadline(lambda: _probe(proxy, PROBE_TIMEOUT_S), PROBE_TIMEOUT_S + 0.5)
+            run_with_deadline(lambda: _probe(proxy, PROBE_TIMEOUT_S), PROBE_TIMEOUT_S + 0.5)
         except (OSError, TimeoutError) as exc:
             return ProviderStatus(NAME, "tts", False, f"cannot reach {route} ({exc}); {OFFLINE_HINT}")
         return ProviderStatus(
@@ -403,10 +403,7 @@ class EdgeTTSProvider:
         if not mp3:
             raise TTSError(f"edge-tts failed ({_route(proxy)}): no audio received for voice {voice_id!r}")
 
-        try:
-            pcm = decode_mp3(mp3, deadline - time.monotonic())
-        except TTSError as exc:  # decode_mp3 was written for gTTS: say whose audio it was
-            raise TTSError(f"edge-tts audio: {exc}") from exc
+        pcm = decode_mp3(mp3, deadline - time.monotonic(), source="edge-tts")
         clip_s = len(pcm) // 2 / SAMPLE_RATE
         words = word_timings(boundaries, clip_s)
         if not words:  # no word events (none came, or only punctuation): fall back to an estimate

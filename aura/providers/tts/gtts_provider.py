@@ -11,13 +11,9 @@ from __future__ import annotations
 import base64
 import re
 import socket
-import subprocess
-import threading
 import time
-from typing import Callable, TypeVar
 from urllib.parse import urlsplit
 
-from aura.errors import AuraError
 from aura.providers.base import ProviderStatus
 from aura.providers.tts.base import (
     Speech,
@@ -27,9 +23,9 @@ from aura.providers.tts.base import (
     non_silent_span,
     normalize_language,
 )
+from aura.providers.tts.online import SAMPLE_RATE, decode_mp3, run_with_deadline
 
 NAME = "gtts"
-SAMPLE_RATE = 24000
 DEFAULT_TIMEOUT_S = 10.0
 PROBE_TIMEOUT_S = 2.0
 SLOW_BELOW_WPM = 120  # gTTS has two speeds: a rate under this picks its "slow" one
@@ -67,7 +63,6 @@ _ALIASES = {
 # how gTTS 2.2.4 finds the audio (base64 MP3) in Google's batchexecute answer
 _AUDIO_PATTERN = re.compile(r'jQ1olc","\[\\"(.*)\\"]')
 
-T = TypeVar("T")
 
 
 INSTALL_HINT = "install it with `pip install 'gTTS>=2.2.4,<2.5'`"
@@ -106,30 +101,6 @@ def gtts_voice_for(language: str, default_tld: str = "com") -> tuple[str, str, s
     )
 
 
-def _run_with_deadline(work: Callable[[], T], timeout_s: float) -> T:
-    """Run `work` in a daemon thread and wait at most timeout_s for it.
-
-    Socket timeouts alone do not bound a call: DNS lookups ignore them and a server that drips
-    bytes resets them. The abandoned thread still ends soon, as its sockets have timeouts too.
-    """
-    outcome: dict[str, object] = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = work()
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target, name="aura-gtts", daemon=True)
-    thread.start()
-    thread.join(max(timeout_s, 0.0))
-    if thread.is_alive():
-        raise TimeoutError(f"no answer within {timeout_s:.1f} s")
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome["value"]  # type: ignore[return-value]
-
-
 def _fetch_mp3(text: str, lang: str, tld: str, slow: bool, deadline: float) -> bytes:
     """The MP3 for `text`, with every request bounded by what is left of the deadline."""
     import requests
@@ -165,36 +136,6 @@ def _fetch_mp3(text: str, lang: str, tld: str, slow: bool, deadline: float) -> b
             if not found:
                 raise TTSError(f"gTTS got an answer with no audio from {host}: Google may have changed its API")
     return bytes(audio)
-
-
-def decode_mp3(mp3: bytes, timeout_s: float) -> bytes:
-    """MP3 bytes -> 16-bit mono PCM at SAMPLE_RATE, through ffmpeg pipes (no temporary files)."""
-    from aura.media.ffmpeg import ffmpeg_path
-
-    try:
-        ffmpeg = ffmpeg_path()
-    except AuraError as exc:
-        raise TTSError(f"gTTS needs ffmpeg to decode its MP3: {exc}") from exc
-    cmd = [
-        ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error",
-        "-f", "mp3", "-i", "pipe:0",
-        "-f", "s16le", "-acodec", "pcm_s16le", "-ac", "1", "-ar", str(SAMPLE_RATE), "pipe:1",
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        pcm, err = proc.communicate(mp3, timeout=max(timeout_s, 0.1))
-    except subprocess.TimeoutExpired as exc:
-        proc.kill()
-        proc.wait()
-        raise TTSError(f"ffmpeg took longer than {timeout_s:.1f} s to decode gTTS audio: raise the timeout") from exc
-    except BaseException:
-        proc.kill()  # a cancellation must not leave ffmpeg running
-        proc.wait()
-        raise
-    if proc.returncode != 0 or not pcm:
-        tail = " | ".join(err.decode("utf-8", "replace").strip().splitlines()[-4:])
-        raise TTSError(f"ffmpeg could not decode the MP3 from gTTS (exit {proc.returncode}): {tail or 'no audio'}")
-    return pcm
 
 
 def _https_proxy(url: str) -> tuple[str, int] | None:
@@ -244,7 +185,7 @@ class GTTSProvider:
 
         try:
             # the thread bound also covers a DNS lookup that hangs
-            _run_with_deadline(probe, PROBE_TIMEOUT_S + 0.5)
+            run_with_deadline(probe, PROBE_TIMEOUT_S + 0.5)
         except (OSError, TimeoutError) as exc:
             detail = f"cannot reach {route} ({exc}): gTTS needs the internet; {OFFLINE_HINT}"
             return ProviderStatus(NAME, "tts", False, detail)
@@ -274,7 +215,7 @@ class GTTSProvider:
 
         host = self._host(tld)
         try:
-            mp3 = _run_with_deadline(
+            mp3 = run_with_deadline(
                 lambda: _fetch_mp3(text, lang, tld, slow, deadline), deadline - time.monotonic()
             )
         except TimeoutError as exc:
@@ -285,7 +226,7 @@ class GTTSProvider:
         except AssertionError as exc:  # gTTS asserts when its text cleanup leaves nothing to say
             raise TTSError(f"gTTS found nothing to say in {text[:40]!r}: {exc}") from exc
 
-        pcm = decode_mp3(mp3, deadline - time.monotonic())
+        pcm = decode_mp3(mp3, deadline - time.monotonic(), source="gTTS")
         # gTTS reports no word timings: estimate them over the audible span (see estimate_word_timings)
         span = non_silent_span(pcm, SAMPLE_RATE) or (0.0, len(pcm) // 2 / SAMPLE_RATE)
         words = estimate_word_timings(text.split(), *span)
