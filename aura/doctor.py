@@ -82,11 +82,10 @@ def _reference_check(settings) -> Check:
 
 
 def run_checks() -> list[Check]:
-    from aura.providers.images.registry import get_image_provider, image_provider_names
+    from aura.providers.images.registry import choose_image_provider, get_image_provider, image_provider_names
     from aura.providers.llm.client import status as llm_status
     from aura.providers.tts import EdgeTTSProvider, EspeakTTS, GTTSProvider
     from aura.settings import get_settings
-    from aura.stages.visuals import choose_image_provider
 
     settings = get_settings()
     checks = _system_checks(settings.output)

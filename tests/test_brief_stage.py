@@ -13,7 +13,7 @@ from aura.errors import SystemCheckError
 from aura.media import ffmpeg as ffmpeg_module
 from aura.media.ffmpeg import ffmpeg_path
 from aura.models import VideoRequest
-from aura.settings import OFFLINE_MODEL
+from aura.settings import OFFLINE_MODEL, Settings
 from aura.stages import brief
 from aura.stages.brief import check_request, estimate_output_bytes
 
@@ -104,9 +104,9 @@ def test_real_music_passes(tmp_path):
 
 
 def test_offline_writer_in_another_language_warns(tmp_path):
-    report = check_request(VideoRequest(brief="Comment naissent les volcans", language="fr"), tmp_path, OFFLINE_MODEL)
+    report = check_request(VideoRequest(brief="Comment naissent les volcans", language="fr"), tmp_path, Settings(_env_file=None, llm_model=OFFLINE_MODEL))
     assert any("offline writer writes English only" in w and "AURA_LLM_MODEL" in w for w in report.warnings)
-    assert check_request(VideoRequest(brief="x", language="fr"), tmp_path, "openai/gpt-4o-mini").warnings == []
+    assert check_request(VideoRequest(brief="x", language="fr"), tmp_path, Settings(_env_file=None, llm_model="openai/gpt-4o-mini")).warnings == []
 
 
 def test_unknown_voice_or_language_is_refused_before_any_work(tmp_path):
@@ -115,5 +115,36 @@ def test_unknown_voice_or_language_is_refused_before_any_work(tmp_path):
     with pytest.raises(SystemCheckError, match=r"^language: .*'tlh'"):
         check_request(VideoRequest(brief="x", language="tlh"), tmp_path)
     with pytest.raises(SystemCheckError, match=r"^language: gTTS .*'tlh'"):
-        check_request(VideoRequest(brief="x", language="tlh"), tmp_path, tts_provider="gtts")
+        check_request(VideoRequest(brief="x", language="tlh"), tmp_path, Settings(_env_file=None, tts_provider="gtts"))
     check_request(VideoRequest(brief="x", language="pt-BR", voice="pt-BR"), tmp_path)
+
+
+def test_reference_paths_are_checked_before_any_work(tmp_path):
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Notes\nMagma rises.", encoding="utf-8")
+    check_request(VideoRequest(brief="x", references=[str(notes), str(tmp_path)]), tmp_path)
+    with pytest.raises(SystemCheckError, match=r"references\[1\]: .*missing\.txt does not exist"):
+        check_request(VideoRequest(brief="x", references=[str(notes), str(tmp_path / "missing.txt")]), tmp_path)
+    (tmp_path / "tool.exe").write_bytes(b"MZ")
+    with pytest.raises(SystemCheckError, match=r"references\[0\]: .*tool\.exe is not a document"):
+        check_request(VideoRequest(brief="x", references=[str(tmp_path / "tool.exe")]), tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SystemCheckError, match=r"AURA_REFERENCE_DIR|holds no"):
+        check_request(VideoRequest(brief="x"), tmp_path, Settings(_env_file=None, reference_dir=str(empty)))
+
+
+def test_edge_voices_are_checked_by_name_and_language(tmp_path):
+    edge = Settings(_env_file=None, tts_provider="edge-tts")
+    check_request(VideoRequest(brief="x", language="fr"), tmp_path, edge)
+    check_request(VideoRequest(brief="x", voice="en-GB-SoniaNeural"), tmp_path, edge)
+    with pytest.raises(SystemCheckError, match=r"^voice: edge-tts voices look like en-US-AriaNeural"):
+        check_request(VideoRequest(brief="x", voice="sonia"), tmp_path, edge)
+
+
+def test_an_unusable_stable_diffusion_model_is_a_warning_or_an_error_when_required(tmp_path):
+    settings = Settings(_env_file=None, sd_model=str(tmp_path / "nowhere"))
+    report = check_request(VideoRequest(brief="x"), tmp_path, settings)
+    assert any("stable-diffusion is not usable" in w and "slides" in w for w in report.warnings)
+    with pytest.raises(SystemCheckError, match=r"^visuals_required: .*nowhere"):
+        check_request(VideoRequest(brief="x", visuals_required=True), tmp_path, settings)

@@ -21,11 +21,15 @@ from aura.providers.tts import EspeakTTS, TTSError
 from aura.providers.tts.edge_provider import VOICE_NAME as EDGE_VOICE_NAME
 from aura.providers.tts.edge_provider import edge_voice_for
 from aura.providers.tts.gtts_provider import gtts_voice_for
-from aura.settings import OFFLINE_MODEL, get_settings
+from aura.providers.images.registry import choose_image_provider
+from aura.providers.images.stable_diffusion import StableDiffusionProvider, pick_device
+from aura.settings import OFFLINE_MODEL, Settings, get_settings
 
 # rough encoded size per second of video (H.264 at our CRF on stills) and per scene of work files
 _VIDEO_BYTES_PER_S = {"720p": 350_000, "1080p": 700_000}
 _WORK_BYTES_PER_SCENE = {"720p": 2_500_000, "1080p": 5_000_000}
+# more steps than this on a CPU take minutes per image (bench/visuals.py: ~5 s a step at 256 px)
+CPU_FRIENDLY_STEPS = 4
 _FFMPEG_MEMORY = {"720p": 400 * 2**20, "1080p": 900 * 2**20}
 
 
@@ -86,6 +90,24 @@ def check_voice(request: VideoRequest, tts_engine: str = "espeak-ng") -> None:
         raise SystemCheckError(f"{field}: {exc}") from None
 
 
+def check_visuals(request: VideoRequest, settings: Settings) -> list[str]:
+    """Warnings about the images to come; an error when generated images are required and cannot be made."""
+    name, _ = choose_image_provider(settings)
+    if name != "stable-diffusion":
+        return []
+    status = StableDiffusionProvider.from_settings(settings).status()
+    if not status.usable:
+        if request.visuals_required:
+            raise SystemCheckError(f"visuals_required: {status.detail}")
+        return [f"stable-diffusion is not usable ({status.detail}): the visuals will be slides"]
+    if pick_device(settings.sd_device) == "cpu" and settings.sd_steps > CPU_FRIENDLY_STEPS:
+        return [
+            f"Stable Diffusion runs on the CPU here: {settings.sd_steps} steps take minutes per image; "
+            "use a turbo model with AURA_SD_STEPS=1 to 4 and AURA_SD_GUIDANCE=0, or a GPU worker"
+        ]
+    return []
+
+
 def check_references(references: list[str]) -> None:
     """Every reference document exists and is a kind the script stage can read."""
     for index, entry in enumerate(references):
@@ -103,14 +125,9 @@ def check_references(references: list[str]) -> None:
             )
 
 
-def check_request(
-    request: VideoRequest,
-    output_folder: Path,
-    llm_model: str = OFFLINE_MODEL,
-    tts_provider: str = "espeak-ng",
-    reference_dir: str | None = None,
-) -> BriefReport:
+def check_request(request: VideoRequest, output_folder: Path, settings: Settings | None = None) -> BriefReport:
     """Everything the render needs, checked up front; each failure says what to install or free."""
+    settings = settings or Settings(_env_file=None)
     started = time.perf_counter()
     warnings: list[str] = []
     caps = capabilities()
@@ -135,11 +152,12 @@ def check_request(
             f"{_FFMPEG_MEMORY[request.resolution] / 2**20:.0f} MiB needed, {available / 2**20:.0f} MiB available: "
             "close other programs or use --resolution 720p"
         )
-    check_voice(request, tts_provider)
+    check_voice(request, settings.tts_provider[0])
     if request.music:
         check_music(request.music)
-    check_references([*request.references, *([reference_dir] if reference_dir else [])])
-    if llm_model == OFFLINE_MODEL and request.language.split("-")[0] != "en":
+    check_references([*request.references, *([settings.reference_dir] if settings.reference_dir else [])])
+    warnings += check_visuals(request, settings)
+    if settings.llm_model == OFFLINE_MODEL and request.language.split("-")[0] != "en":
         warnings.append(
             f"the offline writer writes English only: for {request.language} the narration is the brief itself, "
             "so the video may be shorter than asked; set AURA_LLM_MODEL to a real LLM for a full script"
@@ -160,7 +178,4 @@ def check_request(
 
 @task(name="brief", retries=0, timeout_seconds=30)
 def brief_task(request: VideoRequest, output_folder: str) -> BriefReport:
-    settings = get_settings()
-    return check_request(
-        request, Path(output_folder), settings.llm_model, settings.tts_provider[0], settings.reference_dir
-    )
+    return check_request(request, Path(output_folder), get_settings())

@@ -11,9 +11,9 @@ from aura import progress
 from aura.media.compose import overscan_size
 from aura.models import Script, VideoRequest, Visuals
 from aura.providers.images import ImagePrompt
-from aura.providers.images.registry import FALLBACK, get_image_provider
+from aura.providers.images.registry import FALLBACK, choose_image_provider, get_image_provider
 from aura.errors import ProviderUnavailable
-from aura.settings import Settings, get_settings
+from aura.settings import get_settings
 from aura.stages.common import open_job
 from aura.store import JobStore
 
@@ -41,16 +41,6 @@ def prompts_for(script: Script, request: VideoRequest) -> list[ImagePrompt]:
         )
         for scene in script.scenes
     ]
-
-
-def choose_image_provider(settings: Settings) -> tuple[str, str]:
-    """The provider the settings ask for, and why, in words a run summary can show."""
-    name = settings.image_provider
-    if name == "auto":
-        if settings.sd_model:
-            return "stable-diffusion", f"AURA_SD_MODEL={settings.sd_model}"
-        return FALLBACK, "AURA_SD_MODEL is not set: set it to a Stable Diffusion folder or hub id for generated images"
-    return name, f"AURA_IMAGE_PROVIDER={name}"
 
 
 def render_visuals(
