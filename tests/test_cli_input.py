@@ -109,6 +109,11 @@ def test_doctor_json_lists_every_provider(runner, isolated_settings):
     for name in ("espeak-ng", "slides", "aura/offline"):
         assert "[configured]" in by_name[name]["detail"]
     assert str(isolated_settings) in by_name["output"]["detail"]
+    # without a Stable Diffusion model the slides are configured, and doctor says why
+    assert by_name["stable-diffusion"]["usable"] is False
+    assert "AURA_SD_MODEL is not set" in by_name["slides"]["detail"]
+    assert by_name["rag"]["usable"] is True and "all-MiniLM-L6-v2" in by_name["rag"]["detail"]
+    assert {"edge-tts", "gtts"} <= set(by_name)
 
 
 def test_doctor_table_shows_which_provider_is_configured(runner, isolated_settings, monkeypatch):
