@@ -10,6 +10,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 OFFLINE_MODEL = "aura/offline"
 TTS_ENGINES = ("edge-tts", "gtts", "espeak-ng")
+# litellm's Router waits about 1.5 to 2.5 s between retries here (measured); rounded up
+LLM_BACKOFF_ESTIMATE_S = 3.0
 
 
 def _comma_list(value: object) -> object:
@@ -42,7 +44,7 @@ class Settings(BaseSettings):
     llm_api_base: str | None = Field(default=None, description="Base URL for the LLM (e.g. a local Ollama).")
     llm_api_key: str | None = Field(default=None, description="API key, when the provider's own variable is not set.")
     llm_timeout_s: float = Field(default=60.0, gt=0, description="Timeout of one LLM call.")
-    llm_retries: int = Field(default=2, ge=0, le=10, description="Retries per model (with backoff) before the next model.")
+    llm_retries: int = Field(default=1, ge=0, le=10, description="Retries per model (with backoff) before the next model.")
     words_per_minute: int = Field(default=150, ge=60, le=260, description="Narration pace used to size scripts.")
 
     # --- reference documents (RAG) ---
@@ -101,6 +103,13 @@ class Settings(BaseSettings):
     @property
     def online_tts_timeout_s(self) -> float:
         return self.gtts_timeout_s or self.tts_timeout_s
+
+    @property
+    def llm_worst_case_s(self) -> float:
+        """The longest the chain can wait on models that hang before the offline writer serves."""
+        online = [m for m in self.llm_chain if m != OFFLINE_MODEL]
+        attempts = self.llm_retries + 1
+        return len(online) * (attempts * self.llm_timeout_s + self.llm_retries * LLM_BACKOFF_ESTIMATE_S)
 
     @property
     def llm_chain(self) -> list[str]:

@@ -44,7 +44,7 @@ def generate_video(
 
     # a remote store stages files in the temp folder: that is where the disk must have room
     local_folder = store_url if "://" not in store_url else tempfile.gettempdir()
-    report = with_policy(brief_task, opts.brief)(request, local_folder)
+    report = with_policy(brief_task, opts.brief)(request, local_folder, opts.script.timeout_s)
     started = time.perf_counter()
     script = with_policy(script_task, opts.script)(request)
     script_seconds = time.perf_counter() - started

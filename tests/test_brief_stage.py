@@ -148,3 +148,13 @@ def test_an_unusable_stable_diffusion_model_is_a_warning_or_an_error_when_requir
     assert any("stable-diffusion is not usable" in w and "slides" in w for w in report.warnings)
     with pytest.raises(SystemCheckError, match=r"^visuals_required: .*nowhere"):
         check_request(VideoRequest(brief="x", visuals_required=True), tmp_path, settings)
+
+
+def test_a_chain_that_could_outlast_the_script_stage_is_called_out(tmp_path):
+    slow = Settings(_env_file=None, llm_model="openai/gpt-4o-mini", llm_timeout_s=120, llm_retries=2)
+    assert slow.llm_worst_case_s > 300
+    report = check_request(VideoRequest(brief="x"), tmp_path, slow, script_timeout_s=300)
+    assert any("script stage times out after 300 s" in w and "AURA_LLM_TIMEOUT_S" in w for w in report.warnings)
+    default = Settings(_env_file=None, llm_model="openai/gpt-4o-mini")
+    assert default.llm_worst_case_s <= 300  # the defaults fit the default script timeout
+    assert check_request(VideoRequest(brief="x"), tmp_path, default, script_timeout_s=300).warnings == []

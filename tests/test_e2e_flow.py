@@ -143,6 +143,7 @@ def test_cli_generate_json(tmp_path):
     assert Path(report["video"]).is_file() and Path(report["video"]).parent.parent == out
     assert (report["width"], report["height"]) == (720, 720)
     assert set(report["stage_seconds"]) == {"brief", "script", "voice", "visuals", "compose"}
+    assert report["providers"]["llm"] == "aura/offline" and report["providers"]["images"] == "slides"
 
 
 def test_cli_failure_is_one_line_and_leaves_no_video(tmp_path):

@@ -125,7 +125,21 @@ def check_references(references: list[str]) -> None:
             )
 
 
-def check_request(request: VideoRequest, output_folder: Path, settings: Settings | None = None) -> BriefReport:
+def check_llm_budget(settings: Settings, script_timeout_s: float | None) -> list[str]:
+    """Warn when hanging models could outlast the script stage, so the fallback would never be reached."""
+    worst = settings.llm_worst_case_s
+    if script_timeout_s is None or worst <= script_timeout_s or OFFLINE_MODEL not in settings.llm_chain:
+        return []
+    return [
+        f"the LLM chain may wait up to {worst:.0f} s on models that do not answer, but the script stage times out "
+        f"after {script_timeout_s:.0f} s: lower AURA_LLM_TIMEOUT_S or AURA_LLM_RETRIES, or raise the script timeout, "
+        "so the offline writer can still serve"
+    ]
+
+
+def check_request(
+    request: VideoRequest, output_folder: Path, settings: Settings | None = None, script_timeout_s: float | None = None
+) -> BriefReport:
     """Everything the render needs, checked up front; each failure says what to install or free."""
     settings = settings or Settings(_env_file=None)
     started = time.perf_counter()
@@ -157,6 +171,7 @@ def check_request(request: VideoRequest, output_folder: Path, settings: Settings
         check_music(request.music)
     check_references([*request.references, *([settings.reference_dir] if settings.reference_dir else [])])
     warnings += check_visuals(request, settings)
+    warnings += check_llm_budget(settings, script_timeout_s)
     if settings.llm_model == OFFLINE_MODEL and request.language.split("-")[0] != "en":
         warnings.append(
             f"the offline writer writes English only: for {request.language} the narration is the brief itself, "
@@ -177,5 +192,5 @@ def check_request(request: VideoRequest, output_folder: Path, settings: Settings
 
 
 @task(name="brief", retries=0, timeout_seconds=30)
-def brief_task(request: VideoRequest, output_folder: str) -> BriefReport:
-    return check_request(request, Path(output_folder), get_settings())
+def brief_task(request: VideoRequest, output_folder: str, script_timeout_s: float | None = None) -> BriefReport:
+    return check_request(request, Path(output_folder), get_settings(), script_timeout_s)
