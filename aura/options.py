@@ -23,8 +23,8 @@ class PipelineOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     brief: StagePolicy = StagePolicy(retries=0, timeout_s=30)
-    # room for a model that hangs (60 s timeout, 1 retry) and a fallback after it
-    script: StagePolicy = StagePolicy(retries=2, timeout_s=300)
+    # room for one model that hangs (AURA_LLM_TIMEOUT_S 50 s, 1 retry), then the offline writer
+    script: StagePolicy = StagePolicy(retries=2, timeout_s=120)
     voice: StagePolicy = StagePolicy(retries=3, timeout_s=180)
     visuals: StagePolicy = StagePolicy(retries=2, timeout_s=300)
     compose: StagePolicy = StagePolicy(retries=0, timeout_s=600)

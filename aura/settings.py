@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     )
     llm_api_base: str | None = Field(default=None, description="Base URL for the LLM (e.g. a local Ollama).")
     llm_api_key: str | None = Field(default=None, description="API key, when the provider's own variable is not set.")
-    llm_timeout_s: float = Field(default=60.0, gt=0, description="Timeout of one LLM call.")
+    llm_timeout_s: float = Field(
+        default=50.0, gt=0, description="Timeout of one LLM call (two attempts fit the script stage's 120 s)."
+    )
     llm_retries: int = Field(default=1, ge=0, le=10, description="Retries per model (with backoff) before the next model.")
     words_per_minute: int = Field(default=150, ge=60, le=260, description="Narration pace used to size scripts.")
 

@@ -13,6 +13,7 @@ from aura.errors import SystemCheckError
 from aura.media import ffmpeg as ffmpeg_module
 from aura.media.ffmpeg import ffmpeg_path
 from aura.models import VideoRequest
+from aura.options import PipelineOptions
 from aura.settings import OFFLINE_MODEL, Settings
 from aura.stages import brief
 from aura.stages.brief import check_request, estimate_output_bytes
@@ -152,9 +153,10 @@ def test_an_unusable_stable_diffusion_model_is_a_warning_or_an_error_when_requir
 
 def test_a_chain_that_could_outlast_the_script_stage_is_called_out(tmp_path):
     slow = Settings(_env_file=None, llm_model="openai/gpt-4o-mini", llm_timeout_s=120, llm_retries=2)
-    assert slow.llm_worst_case_s > 300
-    report = check_request(VideoRequest(brief="x"), tmp_path, slow, script_timeout_s=300)
-    assert any("script stage times out after 300 s" in w and "AURA_LLM_TIMEOUT_S" in w for w in report.warnings)
+    script_timeout = PipelineOptions().script.timeout_s
+    assert slow.llm_worst_case_s > script_timeout
+    report = check_request(VideoRequest(brief="x"), tmp_path, slow, script_timeout_s=script_timeout)
+    assert any("script stage times out after 120 s" in w and "AURA_LLM_TIMEOUT_S" in w for w in report.warnings)
     default = Settings(_env_file=None, llm_model="openai/gpt-4o-mini")
-    assert default.llm_worst_case_s <= 300  # the defaults fit the default script timeout
-    assert check_request(VideoRequest(brief="x"), tmp_path, default, script_timeout_s=300).warnings == []
+    assert default.llm_worst_case_s <= script_timeout  # the defaults fit the default script timeout
+    assert check_request(VideoRequest(brief="x"), tmp_path, default, script_timeout_s=script_timeout).warnings == []
