@@ -82,6 +82,7 @@ def _reference_check(settings) -> Check:
 
 
 def run_checks() -> list[Check]:
+    from aura.providers.breakers import breaker_for, open_until
     from aura.providers.images.registry import choose_image_provider, get_image_provider, image_provider_names
     from aura.providers.llm.client import status as llm_status
     from aura.providers.tts import EdgeTTSProvider, EspeakTTS, GTTSProvider
@@ -101,7 +102,12 @@ def run_checks() -> list[Check]:
         "espeak-ng": EspeakTTS(),
     }
     for name, engine in engines.items():
-        checks.append(_from_status(engine.status(), name in settings.tts_provider))
+        check = _from_status(engine.status(), name in settings.tts_provider)
+        until = open_until(breaker_for(name, settings.tts_failures_to_open, settings.tts_cooldown_s, settings.breaker_dir))
+        if until is not None:
+            check.usable = False
+            check.detail += f"; skipped until {until:%H:%M:%S} UTC after {settings.tts_failures_to_open} failures in a row"
+        checks.append(check)
 
     chosen, reason = choose_image_provider(settings)
     for name in image_provider_names():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
@@ -65,6 +67,10 @@ class Settings(BaseSettings):
         default=2, ge=1, le=20, description="Consecutive failures after which a TTS provider is skipped for the cool-down."
     )
     tts_cooldown_s: float = Field(default=300.0, ge=0, le=86400, description="How long a failing TTS provider is skipped.")
+    state_dir: str | None = Field(
+        default=None,
+        description="Where circuit-breaker state is shared by this machine's processes (default ~/.cache/aura/breakers).",
+    )
     gtts_timeout_s: float | None = Field(default=None, gt=0, le=120, description="Deprecated name of AURA_TTS_TIMEOUT_S.")
     gtts_tld: str = Field(default="com", description="Google domain for gTTS accents (com, co.uk, com.au, ...).")
 
@@ -101,6 +107,12 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown TTS provider {unknown[0]!r}: use {', '.join(TTS_ENGINES)}")
         chain = [name for name in dict.fromkeys(value) if name != "espeak-ng"]
         return [*chain, "espeak-ng"]  # the offline engine always closes the chain
+
+    @property
+    def breaker_dir(self) -> Path:
+        if self.state_dir:
+            return Path(self.state_dir).expanduser()
+        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aura" / "breakers"
 
     @property
     def online_tts_timeout_s(self) -> float:

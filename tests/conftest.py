@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# circuit-breaker state is shared through a folder: the tests get their own, never the user's
+_BREAKER_DIR = tempfile.mkdtemp(prefix="aura-test-breakers-")
+atexit.register(shutil.rmtree, _BREAKER_DIR, True)
+os.environ["AURA_STATE_DIR"] = _BREAKER_DIR
 
 import pytest  # noqa: E402
 
@@ -36,8 +43,8 @@ def fresh_settings(monkeypatch):
 @pytest.fixture(autouse=True)
 def _fresh_tts_breakers():
     """Circuit breakers are process-wide: one test's failing provider must not skip it in the next."""
-    from aura.providers.tts.chain import reset_breakers
+    from aura.providers.breakers import reset_breakers
 
-    reset_breakers()
+    reset_breakers(_BREAKER_DIR)
     yield
-    reset_breakers()
+    reset_breakers(_BREAKER_DIR)

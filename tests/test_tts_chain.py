@@ -145,3 +145,53 @@ def test_the_chain_comes_from_a_comma_separated_setting_and_ends_with_espeak():
     assert Settings(_env_file=None).tts_provider == ["espeak-ng"]
     with pytest.raises(ValueError, match="unknown TTS provider 'polly'"):
         Settings(_env_file=None, tts_provider="polly")
+
+
+_OPEN_BREAKER = """
+import sys
+from aura.providers.tts.chain import TTSChain
+from aura.providers.tts import EspeakTTS, TTSError
+
+class Down:
+    name = "gtts"
+    def synthesize(self, *args, **kwargs):
+        raise TTSError("service down")
+
+for run in range(2):  # two runs, two failures: the breaker opens
+    TTSChain([Down(), EspeakTTS()], failures_to_open=2, cooldown_s=600, state_dir=sys.argv[1]).speak(
+        "hello there", 0, language="en", voice=None, rate_wpm=None)
+"""
+
+
+def test_an_open_breaker_is_seen_by_other_processes(tmp_path, monkeypatch, silent_proxy):
+    """Prefect's process worker runs each flow in a new process: the outage must be remembered there."""
+    import subprocess
+    import sys
+
+    state = tmp_path / "breakers"
+    proc = subprocess.run([sys.executable, "-c", _OPEN_BREAKER, str(state)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+    use_proxy(monkeypatch, silent_proxy)
+    calls = _count_calls(monkeypatch, GTTSProvider)
+    settings = _settings("gtts", tts_failures_to_open=2, tts_cooldown_s=600, state_dir=str(state))
+    narration = narrate(_script(), VideoRequest(brief="volcanoes", duration_seconds=15),
+                        ArtifactStore(str(tmp_path)).job("later"), settings)  # fmt: skip
+    assert calls == []  # skipped without a call: no timeout paid in this process either
+    assert narration.provider == "espeak-ng" and "gtts skipped" in narration.warnings[0]
+
+
+def test_an_unwritable_state_folder_keeps_breakers_in_memory(tmp_path):
+    from aura.providers.breakers import breaker_for
+
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    breaker = breaker_for("gtts", 1, 60, blocked / "breakers")
+
+    def down():
+        raise TTSError("service down")
+
+    with pytest.raises(TTSError):
+        breaker.call(down)
+    assert breaker.current_state == "open"  # it still works, from memory
+    assert blocked.read_text() == "not a folder"

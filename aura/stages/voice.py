@@ -148,6 +148,7 @@ def narrate(script: Script, request: VideoRequest, job: JobStore, settings: Sett
         failures_to_open=settings.tts_failures_to_open,
         cooldown_s=settings.tts_cooldown_s,
         check=check_speech,
+        state_dir=settings.breaker_dir,
     )
     planned = speech_seconds_for(request.duration_seconds, len(script.scenes))
     speeches = _speak_all(chain, script, request, BASE_RATE_WPM)
