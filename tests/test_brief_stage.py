@@ -127,7 +127,7 @@ def test_reference_paths_are_checked_before_any_work(tmp_path):
     with pytest.raises(SystemCheckError, match=r"references\[1\]: .*missing\.txt does not exist"):
         check_request(VideoRequest(brief="x", references=[str(notes), str(tmp_path / "missing.txt")]), tmp_path)
     (tmp_path / "tool.exe").write_bytes(b"MZ")
-    with pytest.raises(SystemCheckError, match=r"references\[0\]: .*tool\.exe is not a document"):
+    with pytest.raises(SystemCheckError, match=r"references\[0\]: .*tool\.exe is not a supported document"):
         check_request(VideoRequest(brief="x", references=[str(tmp_path / "tool.exe")]), tmp_path)
     empty = tmp_path / "empty"
     empty.mkdir()

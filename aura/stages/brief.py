@@ -16,12 +16,13 @@ from aura.errors import MediaError, SystemCheckError
 from aura.media.ffmpeg import INSTALL_HINT, capabilities, ffprobe_path
 from aura.media.fonts import find_font
 from aura.media.probe import probe
-from aura.models import REFERENCE_EXTENSIONS, BriefReport, VideoRequest
+from aura.models import BriefReport, VideoRequest
 from aura.providers.tts import EspeakTTS, TTSError
 from aura.providers.tts.edge_provider import VOICE_NAME as EDGE_VOICE_NAME
 from aura.providers.tts.edge_provider import edge_voice_for
 from aura.providers.tts.gtts_provider import gtts_voice_for
 from aura.providers.images.registry import choose_image_provider
+from aura.providers.rag.documents import ReferenceDocumentError, document_files
 from aura.providers.images.stable_diffusion import StableDiffusionProvider, pick_device
 from aura.settings import OFFLINE_MODEL, Settings, get_settings
 
@@ -109,20 +110,12 @@ def check_visuals(request: VideoRequest, settings: Settings) -> list[str]:
 
 
 def check_references(references: list[str]) -> None:
-    """Every reference document exists and is a kind the script stage can read."""
+    """Every reference document exists and is a kind the script stage can read (nothing is read yet)."""
     for index, entry in enumerate(references):
-        path = Path(entry).expanduser()
-        if path.is_dir():
-            if not any(p.suffix.lower() in REFERENCE_EXTENSIONS for p in path.rglob("*") if p.is_file()):
-                raise SystemCheckError(
-                    f"references[{index}]: folder {entry} holds no {', '.join(REFERENCE_EXTENSIONS)} documents"
-                )
-        elif not path.is_file():
-            raise SystemCheckError(f"references[{index}]: {entry} does not exist (give a file or a folder)")
-        elif path.suffix.lower() not in REFERENCE_EXTENSIONS:
-            raise SystemCheckError(
-                f"references[{index}]: {entry} is not a document: use {', '.join(REFERENCE_EXTENSIONS)}"
-            )
+        try:
+            document_files(Path(entry).expanduser())
+        except ReferenceDocumentError as exc:
+            raise SystemCheckError(f"references[{index}]: {exc}") from None
 
 
 def check_llm_budget(settings: Settings, script_timeout_s: float | None) -> list[str]:

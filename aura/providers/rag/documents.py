@@ -38,7 +38,7 @@ def load_documents(paths: list[str | os.PathLike]) -> list[Document]:
     """Every document under `paths`, in the order given (folders: sorted, recursively)."""
     files: list[tuple[Path, str]] = []
     for entry in paths:
-        files.extend(_files_of(Path(entry).expanduser()))
+        files.extend(document_files(Path(entry).expanduser()))
     seen, unique = set(), []
     for path, source in files:  # a file named twice (itself and in its folder) is read once, where first named
         if path.resolve() not in seen:
@@ -62,7 +62,8 @@ def load_documents(paths: list[str | os.PathLike]) -> list[Document]:
     return documents
 
 
-def _files_of(path: Path) -> list[tuple[Path, str]]:
+def document_files(path: Path) -> list[tuple[Path, str]]:
+    """(file, source name) of every document at `path`: the file itself, or a folder's documents."""
     if path.is_dir():
         found = [(file, file.relative_to(path).as_posix()) for file in _walk(path)]
         if not found:
