@@ -8,11 +8,11 @@ import time
 from prefect import task
 
 from aura import progress
+from aura.errors import ProviderUnavailable
 from aura.media.compose import overscan_size
 from aura.models import Script, VideoRequest, Visuals
 from aura.providers.images import ImagePrompt
 from aura.providers.images.registry import FALLBACK, choose_image_provider, get_image_provider
-from aura.errors import ProviderUnavailable
 from aura.settings import get_settings
 from aura.stages.common import open_job
 from aura.store import JobStore
