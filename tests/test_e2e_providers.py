@@ -72,7 +72,8 @@ def test_cli_makes_stable_diffusion_scenes_despite_dead_llm_and_tts(tmp_path, ti
     assert (providers["llm"], providers["tts"], providers["images"]) == ("aura/offline", "espeak-ng", "stable-diffusion")
     assert report["providers"]["images"] == "stable-diffusion"
     assert any(w.startswith("openai/gpt-4o-mini: ") for w in metadata["warnings"])
-    assert any(w.startswith("gtts failed") and "2 s" in w for w in metadata["warnings"])
+    # the deadline thread or the socket's own timeout may fire first: either way, a timeout
+    assert any(w.startswith("gtts failed") and re.search(r"within timeout_s=2 s|timed out", w) for w in metadata["warnings"])
     # bounded: one LLM refusal, one TTS timeout, then the offline parts; generous for a loaded 2-core machine
     assert elapsed < 240
 
