@@ -41,7 +41,7 @@ def test_refused_proxy_fails_fast(monkeypatch, tmp_path, refused_port):
     started = time.monotonic()
     with pytest.raises(TTSError, match="gTTS unreachable"):
         provider.synthesize("Hello.")
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 2.5  # well under the 5 s timeout: a refusal is not waited out
     assert list(tmp_path.iterdir()) == []
 
 
