@@ -84,7 +84,7 @@ def isolated_settings(tmp_path, monkeypatch, fresh_settings):
     import os
 
     for name in list(os.environ):
-        if name.startswith("AURA_"):
+        if name.startswith("AURA_") and name != "AURA_STATE_DIR":  # breaker state stays in the tests' folder
             monkeypatch.delenv(name)
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setenv("AURA_OUTPUT", str(tmp_path / "videos"))
