@@ -195,3 +195,24 @@ def test_an_unwritable_state_folder_keeps_breakers_in_memory(tmp_path):
         breaker.call(down)
     assert breaker.current_state == "open"  # it still works, from memory
     assert blocked.read_text() == "not a folder"
+
+
+def test_the_last_resort_is_never_skipped_by_a_breaker():
+    """espeak-ng failing on two odd scenes must not silence every run for the cool-down."""
+
+    class Moody:
+        name = "last-resort"
+        calls = 0
+
+        def synthesize(self, text, language="en", voice=None, rate_wpm=None):
+            Moody.calls += 1
+            if text == "bad":
+                raise TTSError("cannot say that")
+            return EspeakTTS().synthesize(text, language=language)
+
+    chain = TTSChain([Moody()], failures_to_open=1, cooldown_s=600)
+    for _ in range(2):
+        with pytest.raises(TTSError):
+            chain.speak("bad", 0, language="en", voice=None, rate_wpm=None)
+    assert chain.speak("hello there", 1, language="en", voice=None, rate_wpm=None).duration > 0
+    assert Moody.calls == 3

@@ -74,10 +74,14 @@ class TTSChain:
         while True:
             provider = self.current
             voice_here = voice if self._position == 0 else None
+            last = self._position == len(self.providers) - 1
             try:
+                if last:
+                    # the last resort has no breaker: skipping it would only fail every run for the cool-down
+                    return self._attempt(provider, text, scene, language, voice_here, rate_wpm)
                 return self._breaker(provider).call(self._attempt, provider, text, scene, language, voice_here, rate_wpm)
             except (TTSError, pybreaker.CircuitBreakerError) as exc:
-                if self._position == len(self.providers) - 1:
+                if last:
                     raise TTSError(f"{provider.name} failed for scene {scene + 1}: {exc}") from exc
                 self._position += 1
                 self._note(f"{provider.name} failed ({exc}); using {self.current.name} instead")
