@@ -19,7 +19,6 @@ import argparse
 import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -41,37 +40,9 @@ from aura.stages.script import write_script  # noqa: E402
 from aura.stages.visuals import render_visuals  # noqa: E402
 from aura.stages.voice import narrate  # noqa: E402
 from aura.store import ArtifactStore  # noqa: E402
+from bench.memory import PeakMemory  # noqa: E402
 
 BRIEF = "How volcanoes form: magma, pressure, and the eruptions that build mountains"
-
-
-class PeakMemory:
-    """Peak resident memory of this process plus its children (ffmpeg), sampled every 20 ms."""
-
-    def __init__(self) -> None:
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        me = psutil.Process()
-        while not self._stop.is_set():
-            total = 0
-            for proc in [me, *me.children(recursive=True)]:
-                try:
-                    total += proc.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
-            self._stop.wait(0.02)
-
-    def __enter__(self) -> PeakMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def prepare(request: VideoRequest, root: Path):

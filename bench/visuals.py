@@ -25,16 +25,15 @@ import math
 import os
 import sys
 import tempfile
-import threading
 import time
 import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psutil  # noqa: E402
 
 from aura.providers.images import ImagePrompt  # noqa: E402
+from bench.memory import peak_memory  # noqa: E402
 from aura.providers.images.stable_diffusion import dtype_name, generate_images, pick_device  # noqa: E402
 from tests.helpers.tiny_sd import TINY_TEXT_ENCODER, TINY_UNET, TINY_VAE, assemble_sd_pipeline, tiny_tokenizer  # noqa: E402
 
@@ -57,42 +56,6 @@ CLIP_VOCAB = 49408  # the real vocabulary size: the embedding table is part of t
 ARCHS = {"full": (VIT_L14_TEXT, SD15_UNET, SD15_VAE, CLIP_VOCAB), "tiny": (TINY_TEXT_ENCODER, TINY_UNET, TINY_VAE, None)}
 MODES = {"sd15": 7.5, "turbo": 0.0}  # guidance per mode
 SUBJECT = "a volcano erupting at dusk, lava flowing down the slopes into the sea"
-
-
-class PeakMemory:
-    """Peak memory while timing: the CUDA allocator's peak, or this process's RSS sampled every 20 ms."""
-
-    def __init__(self, device: str) -> None:
-        self.device = device
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        me = psutil.Process()
-        while not self._stop.is_set():
-            self.peak = max(self.peak, me.memory_info().rss)
-            self._stop.wait(0.02)
-
-    def __enter__(self) -> PeakMemory:
-        if self.device == "cuda":
-            import torch
-
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-        else:
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.device == "cuda":
-            import torch
-
-            torch.cuda.synchronize()
-            self.peak = torch.cuda.max_memory_allocated()
-        else:
-            self._stop.set()
-            self._thread.join()
 
 
 def build(arch: str, device: str, dtype: str):
@@ -120,7 +83,7 @@ def time_row(pipe, device: str, size: int, steps: int, guidance: float, batch: i
     calls = math.ceil(images / batch)
     # the first call at a new shape pays for allocations (and kernel selection on a GPU): one untimed step
     generate_images(pipe, device, prompts(batch), (size, size), 1, guidance)
-    with PeakMemory(device) as memory:
+    with peak_memory(device) as memory:
         started = time.perf_counter()
         for call in range(calls):
             generate_images(pipe, device, prompts(batch, call * batch), (size, size), steps, guidance)

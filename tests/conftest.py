@@ -16,7 +16,7 @@ os.environ["AURA_STATE_DIR"] = _BREAKER_DIR
 
 import pytest  # noqa: E402
 
-from helpers.network import refused_port, silent_proxy  # noqa: E402,F401  (shared fixtures)
+from helpers.network import no_proxy, refused_port, silent_proxy  # noqa: E402,F401  (shared fixtures)
 
 
 @pytest.fixture(scope="session")

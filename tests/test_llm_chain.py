@@ -8,7 +8,6 @@ mock_response stands in for hosted models.
 from __future__ import annotations
 
 import json
-import socket
 import time
 
 import pytest
@@ -24,19 +23,12 @@ BRIEF = "How volcanoes form, from magma chambers to eruptions"
 WPM = 150
 
 
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch):
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_proxy")  # the endpoints here are local
 
 
 @pytest.fixture
-def refused_url() -> str:
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return f"http://127.0.0.1:{port}/v1"
+def refused_url(refused_port) -> str:
+    return f"http://127.0.0.1:{refused_port}/v1"
 
 
 def _settings(**overrides) -> Settings:

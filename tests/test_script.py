@@ -323,12 +323,6 @@ def test_a_good_first_answer_needs_no_repair(monkeypatch):
 # --- a model that cannot be reached ----------------------------------------------------------
 
 
-@pytest.fixture
-def no_proxy(monkeypatch):
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def test_unreachable_model_is_a_provider_error_naming_it(no_proxy):
     with pytest.raises(ProviderError) as info:
         complete(

@@ -105,7 +105,8 @@ class FileBreakerStorage(pybreaker.CircuitBreakerStorage):
 
 
 _breakers: dict[tuple, pybreaker.CircuitBreaker] = {}
-_storages: dict[tuple, pybreaker.CircuitBreakerStorage] = {}
+# each breaker's storage, so its opening time can be read without pybreaker's private attributes
+_storages: dict[pybreaker.CircuitBreaker, pybreaker.CircuitBreakerStorage] = {}
 _lock = threading.Lock()
 
 
@@ -116,11 +117,11 @@ def breaker_for(name: str, failures_to_open: int, cooldown_s: float, state_dir: 
         if key not in _breakers:
             storage = _storage(name, state_dir)
             # throw_new_error_on_trip=False: the call that trips the breaker still reports its own error
-            _breakers[key] = pybreaker.CircuitBreaker(
+            breaker = pybreaker.CircuitBreaker(
                 fail_max=failures_to_open, reset_timeout=cooldown_s, name=name,
                 state_storage=storage, throw_new_error_on_trip=False,
             )  # fmt: skip
-            _storages[key] = storage
+            _breakers[key], _storages[breaker] = breaker, storage
         return _breakers[key]
 
 
@@ -135,7 +136,7 @@ def _storage(name: str, state_dir: Path | None) -> pybreaker.CircuitBreakerStora
 
 def open_until(breaker: pybreaker.CircuitBreaker) -> datetime | None:
     """When an open breaker lets a trial call through again, or None when it is not open."""
-    storage = next((s for k, s in _storages.items() if _breakers.get(k) is breaker), None)
+    storage = _storages.get(breaker)
     if storage is None or breaker.current_state != pybreaker.STATE_OPEN or storage.opened_at is None:
         return None
     opened = storage.opened_at

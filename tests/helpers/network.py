@@ -47,3 +47,10 @@ def use_proxy(monkeypatch, port: int) -> None:
         monkeypatch.setenv(name, f"http://127.0.0.1:{port}")
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def no_proxy(monkeypatch):
+    """No proxy from the environment: local endpoints are reached directly."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import random
 import unicodedata
 import zlib
@@ -30,6 +29,7 @@ from aura.errors import ProviderError
 from aura.media.fonts import covers, find_font, font_codepoints, font_family, needed_chars, scripts_of
 from aura.providers.base import ProviderStatus
 from aura.providers.images.base import ImagePrompt
+from aura.providers.images.files import image_folder, save_scene_png
 
 RGB = tuple[int, int, int]
 Box = tuple[int, int, int, int]
@@ -38,7 +38,6 @@ Box = tuple[int, int, int, int]
 # for Ken Burns and burns subtitles into the bottom ~22%.
 SAFE_LEFT, SAFE_TOP, SAFE_RIGHT, SAFE_BOTTOM = 0.10, 0.10, 0.90, 0.72
 MIN_CONTRAST = 4.5  # WCAG AA for body text; headline text gets at least this
-PNG_COMPRESS_LEVEL = 1  # fast: the PNG is an intermediate that ffmpeg reads once
 LOW_RES_FACTOR = 4  # smooth layers are painted at 1/4 size
 
 
@@ -942,25 +941,9 @@ class SlideProvider:
         return ProviderStatus(self.name, "images", True, f"Pillow {PIL.__version__} title cards; {font}")
 
     def render(self, prompts: Sequence[ImagePrompt], size: tuple[int, int], out_dir: Path) -> list[Path]:
-        out_dir = Path(out_dir)
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ProviderError(f"cannot create the image folder {out_dir}: {exc}") from exc
+        out_dir = image_folder(out_dir)
         paths = []
         for prompt in prompts:
             slide = render_slide(prompt, size)
-            paths.append(_save_png(slide.image, out_dir / f"scene_{prompt.index:03d}.png"))
+            paths.append(save_scene_png(slide.image, out_dir, prompt.index))
         return paths
-
-
-def _save_png(image: Image.Image, target: Path) -> Path:
-    """Write next to the target and rename: a reader never sees half a file."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        image.save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-        os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ProviderError(f"cannot write slide {target}: {exc}") from exc
-    return target

@@ -29,10 +29,10 @@ from aura import progress
 from aura.errors import ProviderError, ProviderUnavailable
 from aura.providers.base import ProviderStatus, quiet_model_libraries
 from aura.providers.images.base import ImagePrompt
+from aura.providers.images.files import image_folder, save_scene_png
 
 NAME = "stable-diffusion"
 INSTALL_HINT = "install it with pip install torch && pip install 'aura-video[sd]'"
-PNG_COMPRESS_LEVEL = 1  # as the slides: the PNG is an intermediate that ffmpeg reads once
 
 # What the prompt adds per style: a look to aim for and what to steer away from.
 STYLE_SUFFIX = {
@@ -367,17 +367,13 @@ class StableDiffusionProvider:
         return get_pipeline(self.model, device, dtype), device, dtype
 
     def render(self, prompts: Sequence[ImagePrompt], size: tuple[int, int], out_dir: Path) -> list[Path]:
-        out_dir = Path(out_dir)
         size = (int(size[0]), int(size[1]))
         gen_w, gen_h = generation_size(size, self.base_size)
         if not prompts:
             return []
         progress.report("visuals", 0.05, f"loading Stable Diffusion {self.model}")
         pipe, device, dtype = self._pipeline()
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ProviderError(f"cannot create the image folder {out_dir}: {exc}") from exc
+        out_dir = image_folder(out_dir)
         batch = self.batch_size or auto_batch_size(device, (gen_w, gen_h), _free_gpu_bytes(device), dtype)
         paths: list[Path] = []
         pending = list(prompts)
@@ -394,7 +390,7 @@ class StableDiffusionProvider:
                 batch = max(1, batch // 2)  # same generators per image: a smaller batch gives the same images
                 continue
             for prompt, image in zip(group, images):
-                paths.append(_save_png(fit_image(image, size), out_dir / f"scene_{prompt.index:03d}.png"))
+                paths.append(save_scene_png(fit_image(image, size), out_dir, prompt.index))
             pending = pending[len(group) :]
             done = len(paths)
             progress.report("visuals", 0.05 + 0.9 * done / len(prompts), f"image {done}/{len(prompts)} ({NAME})")
@@ -447,16 +443,3 @@ def _free_gpu_bytes(device: str) -> int | None:
     torch = _import_torch()
     free, _total = torch.cuda.mem_get_info()
     return free
-
-
-def _save_png(image: Image.Image, target: Path) -> Path:
-    """Write next to the target and rename: a reader never sees half a file."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        image.save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-        os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ProviderError(f"cannot write image {target}: {exc}") from exc
-    return target
-

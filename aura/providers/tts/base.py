@@ -39,6 +39,13 @@ class VoiceInfo:
     provider: str
 
 
+def require_text(text: object) -> str:
+    """The text to speak; TTSError when there is nothing to say."""
+    if not isinstance(text, str) or not text.strip():
+        raise TTSError("nothing to say: the text is empty")
+    return text
+
+
 def normalize_language(language: str) -> str:
     """'en_US' / 'EN-us' -> 'en-us': the form both providers compare against."""
     return language.strip().replace("_", "-").lower()

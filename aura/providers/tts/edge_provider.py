@@ -32,6 +32,7 @@ from aura.providers.tts.base import (
     estimate_word_timings,
     non_silent_span,
     normalize_language,
+    require_text,
 )
 from aura.providers.tts.online import SAMPLE_RATE, decode_mp3, run_with_deadline
 
@@ -385,8 +386,7 @@ class EdgeTTSProvider:
         self, text: str, language: str = "en", voice: str | None = None, rate_wpm: int | None = None
     ) -> Speech:
         deadline = time.monotonic() + self.timeout_s
-        if not isinstance(text, str) or not text.strip():
-            raise TTSError("nothing to say: the text is empty")
+        require_text(text)
         voice_id = self._choose_voice(language, voice)
         rate = edge_rate(rate_wpm)
         _edge_tts()  # a missing package is an install hint, not a network failure

@@ -11,7 +11,15 @@ import threading
 from dataclasses import dataclass
 
 from aura.providers.base import ProviderStatus
-from aura.providers.tts.base import Speech, TTSError, VoiceInfo, WordTiming, non_silent_span, normalize_language
+from aura.providers.tts.base import (
+    Speech,
+    TTSError,
+    VoiceInfo,
+    WordTiming,
+    non_silent_span,
+    normalize_language,
+    require_text,
+)
 
 NAME = "espeak-ng"
 INSTALL_HINT = "install it with `pip install espeakng-loader`"
@@ -293,8 +301,7 @@ class EspeakTTS:
     def synthesize(
         self, text: str, language: str = "en", voice: str | None = None, rate_wpm: int | None = None
     ) -> Speech:
-        if not isinstance(text, str) or not text.strip():
-            raise TTSError("nothing to say: the text is empty")
+        require_text(text)
         text = text.replace("\x00", " ")  # a NUL would end the C string early
         rate = min(max(int(rate_wpm or self.default_rate_wpm), MIN_RATE_WPM), MAX_RATE_WPM)
         with _LOCK:

@@ -22,6 +22,7 @@ from aura.providers.tts.base import (
     estimate_word_timings,
     non_silent_span,
     normalize_language,
+    require_text,
 )
 from aura.providers.tts.online import SAMPLE_RATE, decode_mp3, run_with_deadline
 
@@ -202,8 +203,7 @@ class GTTSProvider:
         self, text: str, language: str = "en", voice: str | None = None, rate_wpm: int | None = None
     ) -> Speech:
         deadline = time.monotonic() + self.timeout_s
-        if not isinstance(text, str) or not text.strip():
-            raise TTSError("nothing to say: the text is empty")
+        require_text(text)
         if voice:
             try:
                 voice_id, lang, tld = gtts_voice_for(voice, self.tld)
