@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -305,3 +307,34 @@ def test_auto_batch_size_follows_free_gpu_memory_and_pixel_area():
     assert auto_batch_size("cuda", (1024, 1024), free_bytes=10 * gib) == 1  # 4x the pixels
     assert auto_batch_size("cuda", (512, 512), free_bytes=10 * gib, dtype="float32") == 3
     assert auto_batch_size("cuda", (512, 512), free_bytes=200 * gib) == sd.MAX_BATCH
+
+
+def test_a_timeout_stops_sampling_at_the_next_step_and_releases_the_model(tiny_model, tmp_path, monkeypatch):
+    from aura.supervision import RunCancelled, Scope, StageTimeout, open_run, close_run
+
+    steps_taken: list[int] = []
+    real_check_in = sd._check_in
+
+    def slow_step(pipe, step, timestep, tensors):
+        steps_taken.append(step)
+        time.sleep(0.1)  # a slow GPU: each step takes a while
+        return real_check_in(pipe, step, timestep, tensors)
+
+    monkeypatch.setattr(sd, "_check_in", slow_step)
+    provider = _provider(tiny_model, steps=500)
+    provider._pipeline()  # loaded before the clock starts: the deadline falls inside sampling
+    with pytest.raises(StageTimeout):
+        with Scope("visuals", timeout_s=0.5):
+            provider.render(_prompts(), (160, 90), tmp_path / "timeout")
+    assert 1 <= len(steps_taken) < 100, "sampling did not stop at the step after the deadline"
+    assert not list((tmp_path / "timeout").glob("*.png"))
+    assert sd._cache, "a timeout keeps the model loaded for the retry"
+
+    run = open_run("sd-cancel")
+    threading.Timer(0.3, run.cancel, args=("cancelled from the UI",)).start()
+    with pytest.raises(RunCancelled):
+        with Scope("visuals", run=run):
+            provider.render(_prompts(), (160, 90), tmp_path / "cancel")
+    close_run("sd-cancel")
+    assert not sd._cache, "a cancelled run hands the model's memory back"
+    assert not sd._sampling_lock.locked()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import math
 import re
-import subprocess
 import wave
 from pathlib import Path
 
+from aura import processes
 from aura.errors import MediaError
 from aura.media.ffmpeg import ffmpeg_path, run_ffmpeg
 
@@ -41,7 +41,10 @@ def resample(pcm: bytes, source_rate: int, target_rate: int, timeout: float = 60
         "-f", "s16le", "-ar", str(source_rate), "-ac", "1", "-i", "pipe:0",
         "-f", "s16le", "-ar", str(target_rate), "-ac", "1", "pipe:1",
     ]  # fmt: skip
-    proc = subprocess.run(cmd, input=pcm, capture_output=True, timeout=timeout, check=False)
+    try:
+        proc = processes.run(cmd, input=pcm, timeout=timeout)
+    except processes.ChildTimeout as exc:
+        raise MediaError(f"resampling {exc}") from None
     if proc.returncode != 0:
         raise MediaError("resampling failed: " + proc.stderr.decode("utf-8", "replace")[-300:])
     return proc.stdout
@@ -67,12 +70,13 @@ def measure_loudness(path: Path, timeout: float = 120) -> dict[str, float]:
     """Integrated loudness and friends of a file, from loudnorm's analysis pass."""
     cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-i", str(path), "-af", _loudnorm_filter(report=True), "-f", "null", "-"]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
+        proc = processes.run(cmd, timeout=timeout, capture_stdout=False)
+    except processes.ChildTimeout as exc:
         raise MediaError(f"loudness measurement of {path.name} timed out") from exc
-    match = re.search(r"\{[^{}]*\"input_i\"[^{}]*\}", proc.stderr)
+    stderr = proc.stderr.decode("utf-8", "replace")
+    match = re.search(r"\{[^{}]*\"input_i\"[^{}]*\}", stderr)
     if proc.returncode != 0 or not match:
-        raise MediaError(f"loudness measurement of {path.name} failed: " + proc.stderr.strip()[-300:])
+        raise MediaError(f"loudness measurement of {path.name} failed: " + stderr.strip()[-300:])
     values = json.loads(match.group(0))
     keys = ("input_i", "input_tp", "input_lra", "input_thresh", "output_i", "target_offset")
     return {k: float(values[k]) for k in keys}

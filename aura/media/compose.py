@@ -10,6 +10,7 @@ frame passes through Python.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,6 +196,14 @@ def build_command(plan: CompositionPlan, ken_burns: bool = True) -> list[str]:
     ]  # fmt: skip
 
 
-def render(plan: CompositionPlan, ken_burns: bool = True, timeout: float | None = None) -> None:
+def render(
+    plan: CompositionPlan,
+    ken_burns: bool = True,
+    timeout: float | None = None,
+    on_progress: Callable[[float], None] | None = None,
+) -> None:
     """Run the composition; the output path should be a temporary name the caller renames."""
-    run_ffmpeg(build_command(plan, ken_burns=ken_burns), cwd=plan.workdir, timeout=timeout)
+    run_ffmpeg(
+        build_command(plan, ken_burns=ken_burns), cwd=plan.workdir, timeout=timeout,
+        on_progress=on_progress, total_seconds=plan.total_frames / plan.fps,
+    )  # fmt: skip

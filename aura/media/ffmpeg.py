@@ -6,10 +6,11 @@ import functools
 import os
 import re
 import shutil
-import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from aura import processes
 from aura.errors import MediaError, SystemCheckError
 
 INSTALL_HINT = "install it with `apt-get install ffmpeg` or `pip install imageio-ffmpeg`"
@@ -73,9 +74,7 @@ _ROW = re.compile(r"^\s*[A-Z.|]{2,6}\s+([A-Za-z0-9_]+)\s+\S")
 
 
 def _list_names(path: str, what: str) -> frozenset[str]:
-    out = subprocess.run(
-        [path, "-hide_banner", f"-{what}"], capture_output=True, text=True, timeout=30, check=False
-    ).stdout
+    out = processes.run([path, "-hide_banner", f"-{what}"], timeout=30).stdout.decode("utf-8", "replace")
     names = set()
     for line in out.splitlines():
         # rows look like " V....D libx264  description" or " ..C crop  V->V  description"
@@ -89,10 +88,8 @@ def _list_names(path: str, what: str) -> frozenset[str]:
 def capabilities(path: str | None = None) -> FfmpegCapabilities:
     path = path or ffmpeg_path()
     try:
-        version_line = subprocess.run(
-            [path, "-hide_banner", "-version"], capture_output=True, text=True, timeout=30, check=False
-        ).stdout.splitlines()[0]
-    except (OSError, IndexError, subprocess.SubprocessError) as exc:
+        version_line = processes.run([path, "-hide_banner", "-version"], timeout=30).stdout.decode().splitlines()[0]
+    except (OSError, IndexError, UnicodeDecodeError, processes.ChildTimeout) as exc:
         raise SystemCheckError(f"ffmpeg at {path} does not run ({exc}): {INSTALL_HINT}") from exc
     return FfmpegCapabilities(
         path=path,
@@ -102,21 +99,43 @@ def capabilities(path: str | None = None) -> FfmpegCapabilities:
     )
 
 
-def run_ffmpeg(args: list[str], *, cwd: str | os.PathLike | None = None, timeout: float | None = None) -> None:
-    """Run ffmpeg with an argument list (never a shell string); kill it on timeout or interrupt."""
-    cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def run_ffmpeg(
+    args: list[str],
+    *,
+    cwd: str | os.PathLike | None = None,
+    timeout: float | None = None,
+    on_progress: Callable[[float], None] | None = None,
+    total_seconds: float | None = None,
+) -> None:
+    """Run ffmpeg with an argument list (never a shell string) as an owned child process.
+
+    It is killed on timeout, on an exception in this thread, when its stage's
+    scope is interrupted, and when this process dies (aura.processes).
+    With `on_progress` and the output's `total_seconds`, ffmpeg's own
+    `-progress` reports are passed on as a fraction from 0 to 1.
+    """
+    cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
+    reader = None
+    if on_progress is not None and total_seconds:
+        cmd += ["-progress", "pipe:1", "-nostats"]
+        reader = _progress_reader(on_progress, total_seconds)
     try:
-        _, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        proc = processes.run([*cmd, *args], cwd=cwd, timeout=timeout, capture_stdout=False, on_stdout_line=reader)
+    except processes.ChildTimeout:
         raise MediaError(f"ffmpeg ran past its {timeout:.0f} s limit and was stopped") from None
-    except BaseException:
-        # a cancellation or Ctrl-C must not leave ffmpeg running either
-        proc.kill()
-        proc.wait()
-        raise
     if proc.returncode != 0:
-        tail = err.decode("utf-8", "replace").strip().splitlines()[-8:]
+        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-8:]
         raise MediaError(f"ffmpeg failed (exit {proc.returncode}): " + " | ".join(tail))
+
+
+def _progress_reader(on_progress: Callable[[float], None], total_seconds: float) -> Callable[[bytes], None]:
+    def read(line: bytes) -> None:
+        # -progress writes key=value lines; out_time_us is the output position in microseconds
+        if line.startswith(b"out_time_us="):
+            value = line.split(b"=", 1)[1].strip()
+            if value.isdigit():
+                on_progress(min(1.0, int(value) / 1e6 / total_seconds))
+        elif line.strip() == b"progress=end":
+            on_progress(1.0)
+
+    return read

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import functools
 import shutil
-import subprocess
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+
+from aura import processes
 
 FC_LIST_TIMEOUT_S = 10.0
 FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".otc")
@@ -65,15 +66,13 @@ def _catalog_from_fontconfig() -> list[FontFile] | None:
         return None
     fmt = "%{file}\t%{index}\t%{family}\t%{style}\t%{weight}\t%{width}\t%{slant}\n"
     try:
-        proc = subprocess.run(
-            [exe, "--format", fmt], capture_output=True, text=True, timeout=FC_LIST_TIMEOUT_S, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        proc = processes.run([exe, "--format", fmt], timeout=FC_LIST_TIMEOUT_S)
+    except (OSError, processes.ChildTimeout):
         return None
     if proc.returncode != 0:
         return None
     fonts = []
-    for line in proc.stdout.splitlines():
+    for line in proc.stdout.decode("utf-8", "replace").splitlines():
         parts = line.split("\t")
         if len(parts) != 7:
             continue

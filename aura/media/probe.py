@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from aura import processes
 from aura.errors import MediaError
 from aura.media.ffmpeg import ffmpeg_path, ffprobe_path
 
@@ -39,9 +39,9 @@ def probe(path: Path, timeout: float = 30) -> MediaInfo:
 
 def _with_ffprobe(tool: str, path: Path, timeout: float) -> MediaInfo:
     cmd = [tool, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    proc = _run(cmd, path, timeout)
     if proc.returncode != 0:
-        raise MediaError(f"ffprobe cannot read {Path(path).name}: {proc.stderr.strip()[-300:]}")
+        raise MediaError(f"ffprobe cannot read {Path(path).name}: {proc.stderr.decode('utf-8', 'replace').strip()[-300:]}")
     data = json.loads(proc.stdout)
     streams = tuple(
         StreamInfo(
@@ -63,15 +63,13 @@ _SIZE = re.compile(r", (\d{2,5})x(\d{2,5})")
 
 def _with_ffmpeg(path: Path, timeout: float) -> MediaInfo:
     # imageio-ffmpeg ships no ffprobe: `ffmpeg -i` prints the same facts to stderr
-    proc = subprocess.run(
-        [ffmpeg_path(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True, text=True, timeout=timeout
-    )
-    match = _DURATION.search(proc.stderr)
+    stderr = _run([ffmpeg_path(), "-hide_banner", "-nostdin", "-i", str(path)], path, timeout).stderr.decode("utf-8", "replace")
+    match = _DURATION.search(stderr)
     if not match:
         raise MediaError(f"ffmpeg cannot read {Path(path).name}")
     hours, minutes, seconds = match.groups()
     streams = []
-    for kind, codec, rest in _STREAM.findall(proc.stderr):
+    for kind, codec, rest in _STREAM.findall(stderr):
         size = _SIZE.search(rest) if kind == "Video" else None
         streams.append(
             StreamInfo(
@@ -82,3 +80,10 @@ def _with_ffmpeg(path: Path, timeout: float) -> MediaInfo:
             )
         )
     return MediaInfo(duration=int(hours) * 3600 + int(minutes) * 60 + float(seconds), streams=tuple(streams))
+
+
+def _run(cmd: list[str], path: Path, timeout: float) -> processes.Completed:
+    try:
+        return processes.run(cmd, timeout=timeout)
+    except processes.ChildTimeout:
+        raise MediaError(f"probing {Path(path).name} took longer than {timeout:.0f} s") from None

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pybreaker
 
+from aura.supervision import Interrupted
+
 try:
     import fcntl
 except ImportError:  # Windows: one process at a time is still safe through the thread lock
@@ -116,10 +118,11 @@ def breaker_for(name: str, failures_to_open: int, cooldown_s: float, state_dir: 
     with _lock:
         if key not in _breakers:
             storage = _storage(name, state_dir)
-            # throw_new_error_on_trip=False: the call that trips the breaker still reports its own error
+            # throw_new_error_on_trip=False: the call that trips the breaker still reports its own error;
+            # a stage stopped by its timeout or a cancellation says nothing about the service's health
             breaker = pybreaker.CircuitBreaker(
                 fail_max=failures_to_open, reset_timeout=cooldown_s, name=name,
-                state_storage=storage, throw_new_error_on_trip=False,
+                state_storage=storage, throw_new_error_on_trip=False, exclude=[Interrupted],
             )  # fmt: skip
             _breakers[key], _storages[breaker] = breaker, storage
         return _breakers[key]

@@ -30,6 +30,7 @@ from aura.media.fonts import covers, find_font, font_codepoints, font_family, ne
 from aura.providers.base import ProviderStatus
 from aura.providers.images.base import ImagePrompt
 from aura.providers.images.files import image_folder, save_scene_png
+from aura.supervision import checkpoint
 
 RGB = tuple[int, int, int]
 Box = tuple[int, int, int, int]
@@ -944,6 +945,7 @@ class SlideProvider:
         out_dir = image_folder(out_dir)
         paths = []
         for prompt in prompts:
+            checkpoint()  # between slides: a timeout or a cancellation stops here
             slide = render_slide(prompt, size)
             paths.append(save_scene_png(slide.image, out_dir, prompt.index))
         return paths

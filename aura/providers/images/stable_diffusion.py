@@ -14,6 +14,7 @@ loaded or a device is picked: importing this module, the registry and
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import math
 import os
@@ -30,6 +31,7 @@ from aura.errors import ProviderError, ProviderUnavailable
 from aura.providers.base import ProviderStatus, quiet_model_libraries
 from aura.providers.images.base import ImagePrompt
 from aura.providers.images.files import image_folder, save_scene_png
+from aura.supervision import Interrupted, RunCancelled, checkpoint
 
 NAME = "stable-diffusion"
 INSTALL_HINT = "install it with pip install torch && pip install 'aura-video[sd]'"
@@ -400,6 +402,9 @@ class StableDiffusionProvider:
         torch = _import_torch()
         try:
             return generate_images(pipe, device, group, gen_size, self.steps, self.guidance)
+        except Interrupted as stop:
+            release_device_memory(device, unload=isinstance(stop, RunCancelled))
+            raise
         except torch.cuda.OutOfMemoryError:
             torch.cuda.empty_cache()
             raise _OutOfMemory from None
@@ -420,6 +425,7 @@ def generate_images(
     generators = [torch.Generator(gen_device).manual_seed(p.seed) for p in prompts]
     guided = guidance > 1  # without guidance diffusers ignores the negative prompt
     with _sampling_lock:
+        checkpoint()
         result = pipe(
             prompt=[prompt_text(p) for p in prompts],
             negative_prompt=[negative_text(p) for p in prompts] if guided else None,
@@ -429,8 +435,24 @@ def generate_images(
             guidance_scale=guidance,
             generator=generators,
             output_type="pil",
+            callback_on_step_end=_check_in,  # a timeout or a cancellation stops sampling at the next step
         )
     return list(result.images)
+
+
+def _check_in(pipe, step: int, timestep, tensors: dict) -> dict:
+    checkpoint()
+    return tensors
+
+
+def release_device_memory(device: str, unload: bool = False) -> None:
+    """After sampling was stopped: hand the GPU's cached blocks back, and with `unload` the weights too."""
+    if unload:
+        clear_pipeline_cache()
+    gc.collect()
+    if device == "cuda":
+        torch = _import_torch()
+        torch.cuda.empty_cache()
 
 
 class _OutOfMemory(Exception):

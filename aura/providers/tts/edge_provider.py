@@ -35,6 +35,7 @@ from aura.providers.tts.base import (
     require_text,
 )
 from aura.providers.tts.online import SAMPLE_RATE, decode_mp3, run_with_deadline
+from aura.supervision import Interrupted
 
 logger = logging.getLogger(__name__)
 
@@ -397,6 +398,8 @@ class EdgeTTSProvider:
             mp3, boundaries = _run_async(
                 lambda: _stream_speech(text, voice_id, rate, proxy, socket_timeout), deadline - time.monotonic()
             )
+        except Interrupted:
+            raise  # the stage's timeout or a cancellation, not the service failing
         except Exception as exc:  # noqa: BLE001 - the library boundary: no raw aiohttp/asyncio error leaks
             reason = _reason(exc, self.timeout_s, voice_id)
             raise TTSError(f"edge-tts failed ({_route(proxy)}): {reason}; {OFFLINE_HINT}") from exc

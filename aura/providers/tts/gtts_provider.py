@@ -25,6 +25,7 @@ from aura.providers.tts.base import (
     require_text,
 )
 from aura.providers.tts.online import SAMPLE_RATE, decode_mp3, run_with_deadline
+from aura.supervision import Interrupted
 
 NAME = "gtts"
 DEFAULT_TIMEOUT_S = 10.0
@@ -218,6 +219,8 @@ class GTTSProvider:
             mp3 = run_with_deadline(
                 lambda: _fetch_mp3(text, lang, tld, slow, deadline), deadline - time.monotonic()
             )
+        except Interrupted:
+            raise  # the stage's timeout or a cancellation, not gTTS being slow
         except TimeoutError as exc:
             raise TTSError(
                 f"gTTS unreachable ({host}{_route(host)}): "
