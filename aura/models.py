@@ -93,6 +93,10 @@ class VideoRequest(BaseModel):
         max_length=MAX_REFERENCES,
         description="Reference documents for the script: paths of .txt, .md or .pdf files, or folders of them (at most 20).",
     )
+    fresh: bool = Field(
+        default=False,
+        description="Run every stage again instead of reusing the checkpoints of an earlier run with the same inputs.",
+    )
 
     @field_validator("brief", mode="before")
     @classmethod
@@ -247,6 +251,7 @@ class SceneTiming(BaseModel):
 
 
 class Narration(BaseModel):
+    job_id: str = Field(default="", description="The job whose folder holds the audio.")
     audio: MediaRef
     duration: float
     sample_rate: int
@@ -256,14 +261,35 @@ class Narration(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     elapsed_s: float = 0.0
 
+    def media(self) -> list[MediaRef]:
+        return [self.audio]
+
 
 class Visuals(BaseModel):
+    job_id: str = Field(default="", description="The job whose folder holds the images.")
     images: list[MediaRef]
     size: tuple[int, int]
     provider: str
     reason: str = Field(default="", description="Why this provider drew the images (configured, or a fallback and why).")
     warnings: list[str] = Field(default_factory=list)
     elapsed_s: float = 0.0
+
+    def media(self) -> list[MediaRef]:
+        return list(self.images)
+
+
+class Composition(BaseModel):
+    """What the compose stage rendered: the files a user watches, before metadata.json describes them."""
+
+    job_id: str = Field(default="", description="The job whose folder holds the files.")
+    video: MediaRef
+    subtitles: MediaRef
+    thumbnail: MediaRef
+    ffmpeg: str = Field(default="", description="The ffmpeg version line.")
+    elapsed_s: float = 0.0
+
+    def media(self) -> list[MediaRef]:
+        return [self.video, self.subtitles, self.thumbnail]
 
 
 class BriefReport(BaseModel):
@@ -276,6 +302,20 @@ class BriefReport(BaseModel):
     available_memory_bytes: int
     warnings: list[str] = Field(default_factory=list)
     elapsed_s: float = 0.0
+
+
+class StageReport(BaseModel):
+    """One stage of one run, as the run summary and metadata.json show it."""
+
+    status: str = Field(description="completed, cached, failed, timed out, cancelled or not run.")
+    attempts: int = Field(default=0, description="Times the stage ran in this run (0 when its checkpoint was reused).")
+    seconds: float = Field(default=0.0, description="Wall time of the stage in this run, all attempts.")
+    cpu_seconds: float | None = Field(default=None, description="CPU time of the process and its children during the stage.")
+    peak_memory_bytes: int | None = Field(default=None, description="Peak memory of the process and the stage's children.")
+    provider: str | None = Field(default=None, description="Who served the stage (model, engine, ffmpeg).")
+    cached: bool = False
+    cached_from: str | None = Field(default=None, description="The job whose checkpoint was reused.")
+    error: str | None = None
 
 
 class RenderedVideo(BaseModel):
@@ -292,6 +332,7 @@ class RenderedVideo(BaseModel):
     height: int
     flow_run_id: str | None = None
     stage_seconds: dict[str, float] = Field(default_factory=dict)
+    stages: dict[str, StageReport] = Field(default_factory=dict, description="The run summary, stage by stage.")
     providers: dict[str, str] = Field(default_factory=dict, description="Who served each stage: llm, tts, images, ...")
     warnings: list[str] = Field(default_factory=list)
 

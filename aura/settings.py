@@ -30,6 +30,14 @@ class Settings(BaseSettings):
         default="./out",
         description="Artifact store: a folder (or fsspec URL) that holds one sub-folder per job.",
     )
+    result_storage: str | None = Field(
+        default=None,
+        description="Where stage checkpoints (Prefect results) are kept: a folder or fsspec URL; "
+        "default .prefect-results inside the artifact store.",
+    )
+    disk_reserve_mb: int = Field(
+        default=200, ge=0, description="Disk space a run must leave free where it writes, besides its own files (MiB)."
+    )
 
     # --- script writer (litellm) ---
     llm_model: str = Field(

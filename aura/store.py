@@ -64,7 +64,7 @@ class JobStore:
         else:
             # remote root: stage locally, upload on commit
             self.folder = Path(tempfile.gettempdir()) / "aura-staging" / job_id
-        self.folder.mkdir(parents=True, exist_ok=True)
+        # the folder appears with the job's first file: opening a job to read from it creates nothing
 
     def path(self, key: str) -> Path:
         """The local path of a key (which may not exist yet)."""
@@ -109,6 +109,32 @@ class JobStore:
         if not path.is_file():
             raise AuraError(f"artifact {key} is missing from job {self.job_id}")
         return MediaRef(key=key, size=path.stat().st_size, sha256=sha256_of(path))
+
+    def holds(self, ref: MediaRef) -> bool:
+        """The job has this exact file (same size and sha256), fetched from the store if needed."""
+        try:
+            path = self.local(ref)
+        except (AuraError, OSError):
+            return False
+        return path.stat().st_size == ref.size and sha256_of(path) == ref.sha256
+
+    def adopt(self, ref: MediaRef, source: JobStore) -> bool:
+        """Make another job's file part of this job, under the same key: hard-linked, or copied.
+
+        False when the source file is gone or no longer the one `ref` describes.
+        """
+        if source.job_id == self.job_id or self.holds(ref):
+            return self.holds(ref)
+        if not source.holds(ref):
+            return False
+        origin = source.local(ref)
+        with self.writing(ref.key) as tmp:
+            tmp.unlink()
+            try:
+                os.link(origin, tmp)  # instant and free on one filesystem; outputs are replaced, never edited
+            except OSError:
+                shutil.copyfile(origin, tmp)
+        return True
 
     def local(self, ref: MediaRef) -> Path:
         """A local path holding the referenced file, fetched from the store if needed."""

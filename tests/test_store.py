@@ -28,10 +28,12 @@ def current_umask() -> int:
     return mask
 
 
-def test_job_folder_lives_under_the_root(tmp_path, job):
+def test_job_folder_lives_under_the_root_and_appears_with_its_first_file(tmp_path, job):
     assert job.folder == tmp_path / "out" / "job-1"
-    assert job.folder.is_dir()
+    assert not job.folder.exists()  # opening a job to read from it creates nothing
     assert job.path("video/final.mp4") == job.folder / "video" / "final.mp4"
+    job.write_bytes("notes.txt", b"hello")
+    assert job.folder.is_dir()
 
 
 def test_writing_renames_into_place(job):
@@ -193,3 +195,34 @@ def test_same_job_id_reopens_the_same_folder(tmp_path):
     store = ArtifactStore(str(tmp_path / "out"))
     store.job("job-1").write_bytes("a.txt", b"hello")
     assert store.job("job-1").path("a.txt").read_bytes() == b"hello"
+
+
+def test_holds_checks_size_and_hash(job):
+    ref = job.write_bytes("work/a.wav", b"narration")
+    assert job.holds(ref)
+    job.path("work/a.wav").write_bytes(b"narratioN")  # same size, other content
+    assert not job.holds(ref)
+    job.path("work/a.wav").unlink()
+    assert not job.holds(ref)
+
+
+def test_adopt_links_another_jobs_file_under_the_same_key(tmp_path):
+    store = ArtifactStore(str(tmp_path / "out"))
+    first, second = store.job("run-1"), store.job("run-2")
+    ref = first.write_bytes("work/images/scene_000.png", b"png bytes")
+    assert second.adopt(ref, first)
+    adopted = second.path("work/images/scene_000.png")
+    assert adopted.read_bytes() == b"png bytes" and second.holds(ref)
+    assert adopted.stat().st_ino == first.path(ref.key).stat().st_ino  # a hard link: no copy, no extra disk
+    assert not leftovers(second)
+
+
+def test_adopt_refuses_a_source_that_is_gone_or_changed(tmp_path):
+    store = ArtifactStore(str(tmp_path / "out"))
+    first, second = store.job("run-1"), store.job("run-2")
+    ref = first.write_bytes("work/narration.wav", b"the voice")
+    first.path(ref.key).write_bytes(b"tampered!")
+    assert not second.adopt(ref, first)
+    first.path(ref.key).unlink()
+    assert not second.adopt(ref, first)
+    assert not second.folder.exists()  # a refused adoption writes nothing

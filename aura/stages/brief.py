@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psutil
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from aura import progress
 from aura.errors import MediaError, SystemCheckError
@@ -25,6 +26,7 @@ from aura.providers.images.registry import choose_image_provider
 from aura.providers.rag.documents import ReferenceDocumentError, document_files
 from aura.providers.images.stable_diffusion import StableDiffusionProvider, pick_device
 from aura.settings import OFFLINE_MODEL, Settings, get_settings
+from aura.stages.common import supervised
 
 # rough encoded size per second of video (H.264 at our CRF on stills) and per scene of work files
 _VIDEO_BYTES_PER_S = {"720p": 350_000, "1080p": 700_000}
@@ -147,10 +149,12 @@ def check_request(
 
     needed = estimate_output_bytes(request)
     free = check_output_folder(output_folder)
-    if free < needed:
+    reserve = settings.disk_reserve_mb * 2**20
+    if free < needed + reserve:
         raise SystemCheckError(
-            f"not enough disk space in {output_folder}: about {needed / 2**20:.0f} MiB needed, "
-            f"{free / 2**20:.0f} MiB free: free some space or choose another --out folder"
+            f"not enough disk space in {output_folder}: about {needed / 2**20:.0f} MiB needed "
+            f"and {settings.disk_reserve_mb} MiB kept free (AURA_DISK_RESERVE_MB), {free / 2**20:.0f} MiB free: "
+            "free some space, choose another --out folder, or lower AURA_DISK_RESERVE_MB"
         )
     available = psutil.virtual_memory().available
     if available < _FFMPEG_MEMORY[request.resolution]:
@@ -184,6 +188,8 @@ def check_request(
     )
 
 
-@task(name="brief", retries=0, timeout_seconds=30)
+# never cached: it checks this machine as it is now (disk, memory, ffmpeg), and costs a fraction of a second
+@task(name="brief", retries=0, cache_policy=NO_CACHE, persist_result=False)
 def brief_task(request: VideoRequest, output_folder: str, script_timeout_s: float | None = None) -> BriefReport:
-    return check_request(request, Path(output_folder), get_settings(), script_timeout_s)
+    with supervised("brief"):
+        return check_request(request, Path(output_folder), get_settings(), script_timeout_s)

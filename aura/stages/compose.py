@@ -19,10 +19,11 @@ from aura.media.ffmpeg import capabilities
 from aura.media.fonts import find_font, font_family
 from aura.media.probe import probe
 from aura.media.subtitles import build_cues, default_font_size, write_ass, write_srt
-from aura.models import BriefReport, Narration, RenderedVideo, Script, VideoRequest, Visuals
+from aura.models import BriefReport, Composition, Narration, RenderedVideo, Script, StageReport, VideoRequest, Visuals
 from aura.options import PipelineOptions
 from aura.settings import get_settings
-from aura.stages.common import open_job
+from aura.stages.checkpoints import PERSISTED, StageCachePolicy
+from aura.stages.common import open_job, supervised
 from aura.stages.visuals import base_seed
 from aura.store import JobStore
 
@@ -134,11 +135,33 @@ def compose_video(
             x264_preset=options.x264_preset or settings.x264_preset,
             crf=options.crf if options.crf is not None else settings.crf,
         )
-        render(plan, ken_burns=options.ken_burns, timeout=timeout_s)
+        render(plan, ken_burns=options.ken_burns, timeout=timeout_s, on_progress=_render_progress(total_frames, request.fps))
         progress.report("compose", 0.9, "checking the result")
         verify_video(tmp, request, narration.duration)
     write_thumbnail(images[0], request, job)
     return job.path(VIDEO_KEY), job.path(SRT_KEY), job.path(THUMB_KEY)
+
+
+def _render_progress(total_frames: int, fps: int):
+    """ffmpeg's own position, as the compose stage's 15 to 90 %."""
+    seconds = total_frames / fps
+
+    def report(fraction: float) -> None:
+        progress.report("compose", 0.15 + 0.75 * fraction, f"ffmpeg {fraction * seconds:.0f}/{seconds:.0f} s encoded")
+
+    return report
+
+
+def providers_of(script: Script, narration: Narration, visuals: Visuals, composition: Composition) -> dict[str, str]:
+    """Who served each stage, in words."""
+    return {
+        "llm": script.writer,
+        "tts": narration.provider,
+        "voice": narration.voice,
+        "images": visuals.provider,
+        "images_reason": visuals.reason,
+        "ffmpeg": composition.ffmpeg,
+    }
 
 
 def write_metadata(
@@ -147,25 +170,19 @@ def write_metadata(
     script: Script,
     narration: Narration,
     visuals: Visuals,
+    composition: Composition,
     brief: BriefReport,
-    stage_seconds: dict[str, float],
+    stages: dict[str, StageReport],
     flow_run_id: str | None,
     preset: str,
 ) -> RenderedVideo:
     """metadata.json last: its presence says the job is complete."""
     warnings = [*brief.warnings, *script.warnings, *narration.warnings, *visuals.warnings]
-    # each output hashed once: the refs feed both metadata.json and the result
-    refs = {key: job.ref(key) for key in (VIDEO_KEY, SRT_KEY, THUMB_KEY)}
+    refs = {VIDEO_KEY: composition.video, SRT_KEY: composition.subtitles, THUMB_KEY: composition.thumbnail}
     width, height = request.size
     outputs = {key: ref.model_dump() for key, ref in refs.items()}
-    providers = {
-        "llm": script.writer,
-        "tts": narration.provider,
-        "voice": narration.voice,
-        "images": visuals.provider,
-        "images_reason": visuals.reason,
-        "ffmpeg": capabilities().version,
-    }
+    providers = providers_of(script, narration, visuals, composition)
+    stage_seconds = {name: report.seconds for name, report in stages.items()}
     metadata = {
         "aura_version": __version__,
         "job_id": job.job_id,
@@ -182,6 +199,7 @@ def write_metadata(
         "providers": providers,
         "references": [source.model_dump(mode="json") for source in script.sources],
         "stage_seconds": stage_seconds,
+        "stages": {name: report.model_dump(mode="json") for name, report in stages.items()},
         "outputs": outputs,
         "video": {"width": width, "height": height, "fps": request.fps, "duration": narration.duration},
         "warnings": warnings,
@@ -199,34 +217,41 @@ def write_metadata(
         height=height,
         flow_run_id=flow_run_id,
         stage_seconds=stage_seconds,
+        stages=stages,
         providers=providers,
         warnings=warnings,
     )
 
 
-@task(name="compose", retries=0, timeout_seconds=600)
+@task(name="compose", retries=0, cache_policy=StageCachePolicy(stage="compose"), **PERSISTED)
 def compose_task(
     request: VideoRequest,
     script: Script,
     narration: Narration,
     visuals: Visuals,
-    brief: BriefReport,
     store_url: str,
     job_id: str,
     options: PipelineOptions,
-    stage_seconds: dict[str, float],
-    flow_run_id: str | None = None,
-    preset: str = "default",
-) -> RenderedVideo:
+) -> Composition:
     started = time.perf_counter()
     job = open_job(store_url, job_id)
-    try:
-        compose_video(request, script, narration, visuals, job, options, timeout_s=options.compose.timeout_s)
-    finally:
-        job.remove_temporaries()
-    stage_seconds = {**stage_seconds, "compose": round(time.perf_counter() - started, 3)}
-    result = write_metadata(job, request, script, narration, visuals, brief, stage_seconds, flow_run_id, preset)
-    if not options.keep_work_files:
-        shutil.rmtree(job.path(WORK_DIR), ignore_errors=True)
-    progress.report("compose", 1.0, f"{result.duration:.1f} s video ready")
-    return result
+    with supervised("compose") as scope:
+        try:
+            compose_video(request, script, narration, visuals, job, options, timeout_s=scope.timeout_s)
+        finally:
+            job.remove_temporaries()
+        composition = Composition(
+            job_id=job_id,
+            video=job.ref(VIDEO_KEY),
+            subtitles=job.ref(SRT_KEY),
+            thumbnail=job.ref(THUMB_KEY),
+            ffmpeg=capabilities().version,
+            elapsed_s=time.perf_counter() - started,
+        )
+    progress.report("compose", 1.0, f"{narration.duration:.1f} s video ready")
+    return composition
+
+
+def remove_work_files(job: JobStore) -> None:
+    """Drop work/ after the render (keep_work_files=False); later runs then redo voice and visuals."""
+    shutil.rmtree(job.path(WORK_DIR), ignore_errors=True)

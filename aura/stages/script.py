@@ -18,6 +18,9 @@ from aura.providers.llm.client import OFFLINE_MODEL, ModelConfig, complete
 from aura.providers.llm.prompts import ScriptBrief, build_messages, repair_messages
 from aura.providers.rag import Retrieval, prompt_references, reference_sources, retrieve
 from aura.settings import Settings, get_settings
+from aura.stages.checkpoints import PERSISTED, StageCachePolicy
+from aura.stages.common import supervised
+from aura.supervision import call_interruptibly
 
 # narration timeline: a breath before the first scene, a pause between scenes, a beat at the end
 LEAD_IN_S = 0.3
@@ -135,7 +138,8 @@ def write_script(request: VideoRequest, settings: Settings, chain: list[ModelCon
     while chain:
         progress.report("script", 0.1, f"asking {chain[0].model}")
         try:
-            answer = complete(messages, chain, **call)
+            # the wait can be interrupted: a cancelled run does not sit out an LLM call's timeout
+            answer = call_interruptibly(lambda: complete(messages, chain, **call))
         except ProviderError as exc:
             raise ProviderError(f"{exc}{_earlier(failures)}") from exc
         failures += answer.failures
@@ -160,7 +164,8 @@ def _usable_script(answer: str, messages: list[dict], spec: ScriptBrief, model: 
         return parse_script(answer, spec, writer=model.model)
     except ScriptError as first_problem:
         progress.report("script", 0.6, f"repairing: {first_problem}")
-        repaired = complete(repair_messages(messages, answer, str(first_problem)), [model], **call)
+        repair = repair_messages(messages, answer, str(first_problem))
+        repaired = call_interruptibly(lambda: complete(repair, [model], **call))
         try:
             return parse_script(repaired.text, spec, writer=model.model)
         except ScriptError as second_problem:
@@ -171,10 +176,14 @@ def _earlier(failures: list[str]) -> str:
     return f" (before that: {'; '.join(failures)})" if failures else ""
 
 
-@task(name="script", retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=2), timeout_seconds=120)
+@task(
+    name="script", retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=2),
+    cache_policy=StageCachePolicy(stage="script"), **PERSISTED,
+)  # fmt: skip
 def script_task(request: VideoRequest) -> Script:
     started = time.perf_counter()
-    script = write_script(request, get_settings())
+    with supervised("script"):
+        script = write_script(request, get_settings())
     progress.report("script", 1.0, f"{len(script.scenes)} scenes, {script.word_count} words ({time.perf_counter() - started:.1f} s)")
     return script
 

@@ -8,13 +8,13 @@ import time
 from prefect import task
 
 from aura import progress
-from aura.errors import ProviderUnavailable
 from aura.media.compose import overscan_size
 from aura.models import Script, VideoRequest, Visuals
 from aura.providers.images import ImagePrompt
 from aura.providers.images.registry import FALLBACK, choose_image_provider, get_image_provider
 from aura.settings import get_settings
-from aura.stages.common import open_job
+from aura.stages.checkpoints import PERSISTED, StageCachePolicy
+from aura.stages.common import open_job, supervised
 from aura.store import JobStore
 
 IMAGES_DIR = "work/images"
@@ -57,30 +57,22 @@ def render_visuals(
     refs = [job.ref(f"{IMAGES_DIR}/{f.name}") for f in files]
     progress.report("visuals", 1.0, f"{len(refs)} images")
     return Visuals(
+        job_id=job.job_id,
         images=refs, size=size, provider=provider.name, reason=reason, warnings=list(warnings),
         elapsed_s=time.perf_counter() - started,
     )  # fmt: skip
 
 
-def worth_retrying(task, task_run, state) -> bool:
-    """Prefect retry condition: a provider that cannot work here (no model, no package) fails at once."""
-    try:
-        state.result()
-    except ProviderUnavailable:
-        return False
-    except Exception:
-        return True
-    return True
-
-
-@task(name="visuals", retries=2, retry_delay_seconds=2, timeout_seconds=300, retry_condition_fn=worth_retrying)
+@task(name="visuals", retries=2, retry_delay_seconds=2, cache_policy=StageCachePolicy(stage="visuals"), **PERSISTED)
 def visuals_task(script: Script, request: VideoRequest, store_url: str, job_id: str) -> Visuals:
-    name, reason = choose_image_provider(get_settings())
-    return render_visuals(script, request, open_job(store_url, job_id), name, reason)
+    with supervised("visuals"):
+        name, reason = choose_image_provider(get_settings())
+        return render_visuals(script, request, open_job(store_url, job_id), name, reason)
 
 
-@task(name="visuals-fallback", retries=0, timeout_seconds=300)
+@task(name="visuals-fallback", retries=0, cache_policy=StageCachePolicy(stage="visuals-fallback"), **PERSISTED)
 def fallback_visuals_task(script: Script, request: VideoRequest, store_url: str, job_id: str, reason: str) -> Visuals:
-    warning = f"visuals fell back to {FALLBACK}: {reason}"
-    job = open_job(store_url, job_id)
-    return render_visuals(script, request, job, FALLBACK, reason=f"fallback: {reason}", warnings=[warning])
+    with supervised("visuals"):
+        warning = f"visuals fell back to {FALLBACK}: {reason}"
+        job = open_job(store_url, job_id)
+        return render_visuals(script, request, job, FALLBACK, reason=f"fallback: {reason}", warnings=[warning])

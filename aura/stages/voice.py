@@ -15,7 +15,9 @@ from aura.providers.tts import EdgeTTSProvider, EspeakTTS, GTTSProvider, Speech,
 from aura.providers.tts.chain import TTSChain
 from aura.settings import Settings, get_settings
 from aura.stages.script import LEAD_IN_S, SCENE_PAUSE_S, TAIL_S, speech_seconds_for
-from aura.stages.common import open_job
+from aura.stages.checkpoints import PERSISTED, StageCachePolicy
+from aura.stages.common import open_job, supervised
+from aura.supervision import checkpoint
 from aura.store import JobStore
 
 
@@ -99,6 +101,7 @@ def _spaceless(token: str) -> bool:
 def _speak_all(chain: TTSChain, script: Script, request: VideoRequest, rate: int | None) -> list[Speech]:
     speeches = []
     for scene in script.scenes:
+        checkpoint()  # between scenes: a timeout or a cancellation stops here
         speeches.append(_speak(chain, scene.narration, scene.index, request, rate))
         progress.report("voice", 0.1 + 0.6 * (scene.index + 1) / len(script.scenes), f"scene {scene.index + 1}")
     # one voice per video: scenes spoken before a provider failed are spoken again by its successor
@@ -171,6 +174,7 @@ def narrate(script: Script, request: VideoRequest, job: JobStore, settings: Sett
     timings[-1] = timings[-1].model_copy(update={"end": duration})
     progress.report("voice", 1.0, f"{duration:.1f} s of narration by {speeches[-1].provider}")
     return Narration(
+        job_id=job.job_id,
         audio=job.ref(final_key),
         duration=duration,
         sample_rate=rate,
@@ -182,6 +186,7 @@ def narrate(script: Script, request: VideoRequest, job: JobStore, settings: Sett
     )
 
 
-@task(name="voice", retries=3, retry_delay_seconds=2, timeout_seconds=180)
+@task(name="voice", retries=3, retry_delay_seconds=2, cache_policy=StageCachePolicy(stage="voice"), **PERSISTED)
 def voice_task(script: Script, request: VideoRequest, store_url: str, job_id: str) -> Narration:
-    return narrate(script, request, open_job(store_url, job_id), get_settings())
+    with supervised("voice"):
+        return narrate(script, request, open_job(store_url, job_id), get_settings())
