@@ -50,11 +50,14 @@ def _field_error(exc: ValidationError) -> str:
 
 
 class _StageProgress:
-    """One bar per stage, fed by aura.progress from the flow's worker threads."""
+    """One bar per stage and the run's weighted total (the progress artifact's figure), fed by aura.progress."""
 
     def __init__(self, enabled: bool):
+        from aura.progress import RunProgress
+
         self.active: list[str] = []
         self.done: set[str] = set()
+        self.run = RunProgress()
         self._lock = threading.Lock()
         self.bars = Progress(
             TextColumn("{task.description:<8}"),
@@ -66,8 +69,13 @@ class _StageProgress:
             disable=not enabled,
         )
         self.ids = {stage: self.bars.add_task(label, total=1.0, message="", start=False) for stage, label in STAGE_LABELS.items()}
+        self.total = self.bars.add_task("Total", total=100.0, message="")
 
     def __call__(self, stage: str, fraction: float, message: str) -> None:
+        if stage not in self.ids:
+            return
+        self.run.update(stage, fraction, message)
+        self.bars.update(self.total, completed=self.run.percent, message=f"{self.run.percent:.0f}% of the run")
         with self._lock:
             if stage not in self.active and stage not in self.done:
                 self.active.append(stage)
@@ -101,6 +109,7 @@ def generate(
         [], "--reference", "-R", help="A reference document (.txt, .md, .pdf) or folder for the script; repeatable."
     ),
     preset: str = typer.Option("default", "--preset", help="default, debug or quick_demo."),
+    fresh: bool = typer.Option(False, "--fresh", help="Run every stage again instead of reusing earlier checkpoints."),
     out: str | None = typer.Option(None, "--out", "-o", help="Output folder (default: AURA_OUTPUT or ./out)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (paths, flow run id, timings)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's logs."),
@@ -121,7 +130,7 @@ def generate(
         request = VideoRequest(
             brief=brief, duration_seconds=duration, aspect=aspect, resolution=resolution, fps=fps,
             language=language, voice=voice, style=style, title=title, audience=audience, music=music,
-            seed=seed, visuals_required=visuals_required, references=reference,
+            seed=seed, visuals_required=visuals_required, references=reference, fresh=fresh,
         )  # fmt: skip
     except ValidationError as exc:
         fail(_field_error(exc), code=2)
@@ -146,9 +155,11 @@ def generate(
         progress.remove_listener(bars)
 
     run_id = str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
+    if state.is_cancelled():
+        fail(f"cancelled: {state.message or 'the run was cancelled'}", code=130, flow_run_id=run_id)
     result = state.result(raise_on_failure=False)
     if not state.is_completed() or isinstance(result, BaseException):
-        stage = bars.failing_stage()
+        stage = getattr(result, "stage", None) or bars.failing_stage()  # a timeout names its stage
         reason = " ".join(str(result).split()) if isinstance(result, BaseException) else state.message or state.name
         fail(f"{stage + ' stage ' if stage else ''}failed: {reason}", flow_run_id=run_id)
 
@@ -158,11 +169,15 @@ def generate(
             "ok": True, "flow_run_id": run_id, "job_id": result.job_id, "folder": result.folder, **paths,
             "duration": result.duration, "width": result.width, "height": result.height,
             "stage_seconds": result.stage_seconds, "providers": result.providers, "warnings": result.warnings,
+            "stages": {name: report.model_dump(mode="json") for name, report in result.stages.items()},
         }))  # fmt: skip
         return
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     _print_providers(result.providers)
+    cached = [name for name, report in result.stages.items() if report.cached]
+    if cached:
+        err.print(f"reused from checkpoints: {', '.join(cached)} (--fresh runs every stage again)", highlight=False)
     err.print(f"[green]Done[/green]: {result.duration:.1f} s, {result.width}x{result.height}, flow run {run_id}")
     print(paths["video"])
 

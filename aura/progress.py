@@ -43,3 +43,32 @@ def report(stage: str, fraction: float, message: str = "") -> None:
         except Exception:  # noqa: BLE001 - a broken progress bar must never fail a render
             log.exception("progress listener failed; removing it")
             remove_listener(listener)
+
+
+class RunProgress:
+    """A whole run's progress from its stages' reports, weighted by STAGE_WEIGHTS (0 to 100)."""
+
+    def __init__(self) -> None:
+        self.fractions = dict.fromkeys(STAGE_WEIGHTS, 0.0)
+        self.stage = "brief"
+        self.message = ""
+        self._lock = threading.Lock()
+
+    def update(self, stage: str, fraction: float, message: str = "") -> None:
+        if stage not in self.fractions:
+            return
+        with self._lock:
+            # a retried stage starts again from its first report: progress never goes backwards
+            self.fractions[stage] = max(self.fractions[stage], min(1.0, max(0.0, fraction)))
+            self.stage, self.message = stage, message
+
+    @property
+    def percent(self) -> float:
+        with self._lock:
+            done = sum(STAGE_WEIGHTS[s] * f for s, f in self.fractions.items())
+        return round(100.0 * done / sum(STAGE_WEIGHTS.values()), 1)
+
+    def describe(self) -> str:
+        with self._lock:
+            stage, message = self.stage, self.message
+        return f"{stage}: {message}" if message else stage

@@ -1,4 +1,4 @@
-"""The generate-video flow: brief -> script -> (voice || visuals) -> compose."""
+"""The generate-video flow: brief -> script -> (voice || visuals) -> compose, checkpointed and supervised."""
 
 from __future__ import annotations
 
@@ -8,16 +8,24 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
+from prefect.states import Cancelled
 
-from aura.models import RenderedVideo, VideoRequest
+from aura.models import BriefReport, RenderedVideo, Script, VideoRequest, Visuals
 from aura.options import PipelineOptions, PresetName
 from aura.settings import get_settings
 from aura.stages.brief import brief_task
-from aura.stages.common import with_policy
-from aura.stages.compose import compose_task
+from aura.stages.common import open_job
+from aura.stages.compose import VIDEO_KEY, compose_task, remove_work_files, write_metadata
 from aura.stages.script import script_task
 from aura.stages.visuals import fallback_visuals_task, visuals_task
 from aura.stages.voice import voice_task
+from aura.store import JobStore
+from aura.supervision import RunCancelled, RunControl, bind_run, close_run, open_run, unbind_run
+from flows.calls import StageCalls
+from flows.monitor import RunMonitor, attach_aura_logs
+from flows.summary import publish_summary, stage_reports, summary_markdown
+
+STOP_GRACE_S = 15  # how long a failed or cancelled run waits for its other stages to stop
 
 
 def _store_url(output: str | None) -> str:
@@ -35,41 +43,107 @@ def generate_video(
     options: PipelineOptions | None = None,
     output: str | None = None,
 ) -> RenderedVideo:
-    """Turn a brief into a narrated MP4 with subtitles, a thumbnail and metadata.json."""
+    """Turn a brief into a narrated MP4 with subtitles, a thumbnail and metadata.json.
+
+    Finished stages are reused from their checkpoints by later runs with the
+    same inputs (unless `request.fresh`); a failure, a timeout or a
+    cancellation stops every stage of the run and kills their child
+    processes, and a summary artifact says how each stage ended.
+    """
     logger = get_run_logger()
     opts = options or PipelineOptions.preset(preset)
     store_url = _store_url(output)
     job_id = str(flow_run.id) if flow_run.id else f"local-{int(time.time() * 1000)}"
-    logger.info("job %s: %s", job_id, request.brief[:80])
+    job = open_job(store_url, job_id)
+    control = open_run(job_id)
+    token = bind_run(job_id)
+    attach_aura_logs()
+    calls = StageCalls(job, store_url, fresh=request.fresh)
+    logger.info("job %s (correlation id %s): %s", job_id, job_id, request.brief[:80])
+    job.remove_temporaries()  # left by an earlier attempt of this run that was killed
+    monitor = RunMonitor(job_id, control)
+    status, error, result = "failed", None, None
+    try:
+        with monitor:
+            result = _pipeline(request, preset, opts, store_url, job, calls, control)
+            status = "completed"
+            monitor.finish(f"done: {result.duration:.1f} s video")
+        return result
+    except BaseException as exc:
+        cancelled = control.cancelled or isinstance(exc, RunCancelled) or not isinstance(exc, Exception)
+        status = "cancelled" if cancelled else "failed"
+        error = " ".join(str(exc).split()) or type(exc).__name__
+        _stop_everything(control, job, f"the run {'was cancelled' if cancelled else 'failed'}: {error}")
+        monitor.finish(f"{status}: {error[:150]}")
+        if cancelled and isinstance(exc, Exception):
+            return Cancelled(message=f"Cancelled: {error}")  # the run ends Cancelled, not Failed
+        raise
+    finally:
+        _summarise(control, calls, job, store_url, status, error, logger)
+        close_run(job_id)
+        unbind_run(token)
 
+
+def _pipeline(
+    request: VideoRequest, preset: str, opts: PipelineOptions, store_url: str, job: JobStore, calls: StageCalls,
+    control: RunControl,
+) -> RenderedVideo:  # fmt: skip
+    logger = get_run_logger()
+    job_id = job.job_id
     # a remote store stages files in the temp folder: that is where the disk must have room
     local_folder = store_url if "://" not in store_url else tempfile.gettempdir()
-    report = with_policy(brief_task, opts.brief)(request, local_folder, opts.script.timeout_s)
-    started = time.perf_counter()
-    script = with_policy(script_task, opts.script)(request)
-    script_seconds = time.perf_counter() - started
+    report: BriefReport = calls.run("brief", brief_task, opts.brief, request, local_folder, opts.script.timeout_s)
+    script: Script = calls.run("script", script_task, opts.script, request)
+    calls.outcomes["script"].provider = script.writer
 
     # voice and visuals need only the script: they run side by side
-    voice_future = with_policy(voice_task, opts.voice).submit(script, request, store_url, job_id)
-    visuals_future = with_policy(visuals_task, opts.visuals).submit(script, request, store_url, job_id)
-    narration = voice_future.result()
+    voice_future = calls.submit(voice_task, opts.voice, script, request, store_url, job_id)
+    visuals_future = calls.submit(visuals_task, opts.visuals, script, request, store_url, job_id)
+    narration = calls.collect("voice", voice_future, voice_task, opts.voice, (script, request, store_url, job_id))
+    calls.outcomes["voice"].provider = f"{narration.provider} ({narration.voice})"
     try:
-        visuals = visuals_future.result()
+        visuals: Visuals = calls.collect("visuals", visuals_future, visuals_task, opts.visuals, (script, request, store_url, job_id))
     except Exception as exc:
-        if request.visuals_required:
+        if request.visuals_required or control.cancelled or isinstance(exc, RunCancelled):
             raise
         logger.warning("visuals failed (%s): falling back to slides", exc)
-        visuals = fallback_visuals_task(script, request, store_url, job_id, reason=str(exc)[:300])
+        reason = str(exc)[:300]
+        visuals = calls.run(
+            "visuals", fallback_visuals_task, opts.visuals.model_copy(update={"retries": 0}),
+            script, request, store_url, job_id, reason=reason,
+        )  # fmt: skip
+    calls.outcomes["visuals"].provider = visuals.provider
 
-    stage_seconds = {
-        "brief": round(report.elapsed_s, 3),
-        "script": round(script_seconds, 3),
-        "voice": round(narration.elapsed_s, 3),
-        "visuals": round(visuals.elapsed_s, 3),
-    }
-    return with_policy(compose_task, opts.compose)(
-        request, script, narration, visuals, report, store_url, job_id, opts, stage_seconds,
-        flow_run_id=str(flow_run.id) if flow_run.id else None, preset=preset,
-    )  # fmt: skip
+    composition = calls.run("compose", compose_task, opts.compose, request, script, narration, visuals, store_url, job_id, opts)
+    calls.outcomes["compose"].provider = composition.ffmpeg.split(" Copyright")[0]
+    reports = stage_reports(control, calls.outcomes)
+    result = write_metadata(
+        job, request, script, narration, visuals, composition, report, reports, job_id if flow_run.id else None, preset
+    )
+    if not opts.keep_work_files:
+        remove_work_files(job)
+    return result
 
 
+def _stop_everything(control: RunControl, job: JobStore, reason: str) -> None:
+    """Interrupt the run's other stages (their children die), wait for them, and drop half-written files."""
+    control.cancel(reason)
+    control.wait_idle(STOP_GRACE_S)
+    job.remove_temporaries()
+
+
+def _summarise(control: RunControl, calls: StageCalls, job: JobStore, store_url: str, status, error, logger) -> None:
+    """The markdown run summary, whatever happened; it never hides the run's own outcome."""
+    try:
+        reports = stage_reports(control, calls.outcomes)
+        for stage, r in reports.items():
+            logger.info("%s: %s, %d attempt(s), %.2f s%s", stage, r.status, r.attempts, r.seconds, " (cached)" if r.cached else "")
+        video = job.path(VIDEO_KEY)
+        if status != "completed" or not video.is_file():
+            url = None
+        else:
+            url = video.as_uri() if "://" not in store_url else f"{store_url.rstrip('/')}/{job.job_id}/{VIDEO_KEY}"
+        markdown = summary_markdown(reports, status=status, job_id=job.job_id, flow_run_id=control.run_id, video_url=url, error=error)
+        publish_summary(markdown, f"{status}: job {job.job_id}")
+    except Exception:  # noqa: BLE001 - a summary that cannot be written is logged, never raised over the result
+        logger.exception("the run summary could not be written")

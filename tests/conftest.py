@@ -30,6 +30,14 @@ def prefect_server(tmp_path_factory):
         yield
 
 
+@pytest.fixture(scope="session")
+def prefect_api_url(prefect_server) -> str:
+    """The session server's API, for runs in other processes (the CLI, as a user or a worker runs it)."""
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()
+
+
 @pytest.fixture
 def fresh_settings(monkeypatch):
     """Re-read AURA_* after a test changes them, and again after it ends."""

@@ -18,6 +18,7 @@ class ChatServer:
         self.behaviours = list(behaviours)
         self.repeat_last = repeat_last
         self.requests: list[dict] = []
+        self.times: list[float] = []  # time.monotonic() of each request, to see backoff between them
         self._lock = threading.Lock()
         self._stop = threading.Event()
         server = self
@@ -52,6 +53,7 @@ class ChatServer:
     def _next(self, body: dict) -> str:
         with self._lock:
             self.requests.append(body)
+            self.times.append(time.monotonic())
             index = len(self.requests) - 1
             if index < len(self.behaviours):
                 return self.behaviours[index]
