@@ -65,6 +65,17 @@ def _prefect_check() -> Check:
         return Check("orchestration", "prefect", False, f"server at {url} unreachable ({exc}): start it with `prefect server start`")
 
 
+def _checkpoint_check(settings) -> Check:
+    """Where the stage checkpoints are kept, and how many there are (runs resume from them)."""
+    store = settings.output if "://" in settings.output else str(Path(settings.output).expanduser().resolve())
+    location = settings.result_storage_location(store)
+    if "://" in location:
+        return Check("orchestration", "checkpoints", True, f"{location} (remote: shared by every worker that reaches it)")
+    folder = Path(location)
+    count = sum(1 for p in folder.iterdir() if p.is_file()) if folder.is_dir() else 0
+    return Check("orchestration", "checkpoints", True, f"{folder} ({count} stage checkpoints; --fresh ignores them)")
+
+
 def _reference_check(settings) -> Check:
     """Reference documents: embedded with all-MiniLM-L6-v2 when the rag extra is installed."""
     import importlib.util
@@ -120,4 +131,5 @@ def run_checks() -> list[Check]:
         checks.append(check)
     checks.append(_reference_check(settings))
     checks.append(_prefect_check())
+    checks.append(_checkpoint_check(settings))
     return checks

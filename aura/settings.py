@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 OFFLINE_MODEL = "aura/offline"
+RESULTS_FOLDER = ".prefect-results"  # stage checkpoints, inside the artifact store by default
 TTS_ENGINES = ("edge-tts", "gtts", "espeak-ng")
 # litellm's Router waits about 1.5 to 2.5 s between retries here (measured); rounded up
 LLM_BACKOFF_ESTIMATE_S = 3.0
@@ -115,6 +116,13 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown TTS provider {unknown[0]!r}: use {', '.join(TTS_ENGINES)}")
         chain = [name for name in dict.fromkeys(value) if name != "espeak-ng"]
         return [*chain, "espeak-ng"]  # the offline engine always closes the chain
+
+    def result_storage_location(self, store_url: str) -> str:
+        """Where stage checkpoints are persisted: AURA_RESULT_STORAGE, else a folder inside the artifact store."""
+        if self.result_storage:
+            configured = self.result_storage
+            return configured if "://" in configured else str(Path(configured).expanduser().resolve())
+        return f"{store_url.rstrip('/')}/{RESULTS_FOLDER}"
 
     @property
     def breaker_dir(self) -> Path:

@@ -13,7 +13,8 @@ from prefect.states import State
 
 from aura import progress
 from aura.options import StagePolicy
-from aura.stages.checkpoints import result_storage_location, reuse
+from aura.settings import get_settings
+from aura.stages.checkpoints import reuse
 from aura.stages.common import with_policy
 from aura.store import JobStore
 
@@ -51,7 +52,7 @@ class StageCalls:
     def __init__(self, job: JobStore, store_url: str, fresh: bool):
         self.job = job
         self.fresh = fresh
-        self.storage = result_storage_for(result_storage_location(store_url))
+        self.storage = result_storage_for(get_settings().result_storage_location(store_url))
         self.outcomes: dict[str, StageOutcome] = {}
 
     def configured(self, task: Task, policy: StagePolicy, refresh: bool = False) -> Task:

@@ -131,7 +131,6 @@ def attach_aura_logs() -> None:
             return
         handler = RunLogHandler()
         handler.addFilter(CorrelationFilter())
-        handler.setLevel(logging.INFO)
         logger.addHandler(handler)
-        if logger.level == logging.NOTSET:
-            logger.setLevel(logging.INFO)
+        if logger.level == logging.NOTSET:  # as verbose as Prefect's own logs (PREFECT_LOGGING_LEVEL)
+            logger.setLevel(logging.getLogger("prefect").getEffectiveLevel())

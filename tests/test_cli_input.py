@@ -98,7 +98,7 @@ def test_doctor_json_lists_every_provider(runner, isolated_settings):
     assert result.exit_code == 0, result.output
     checks = json.loads(result.stdout)
     by_name = {check["name"]: check for check in checks}
-    for name in ("ffmpeg", "espeak-ng", "slides", "aura/offline", "gtts", "output", "prefect"):
+    for name in ("ffmpeg", "espeak-ng", "slides", "aura/offline", "gtts", "output", "prefect", "checkpoints"):
         assert name in by_name, f"doctor does not report {name}"
     for check in checks:
         assert set(check) == {"kind", "name", "usable", "detail"}

@@ -42,7 +42,6 @@ from aura.store import JobStore, sha256_of
 
 # how every checkpointed stage task persists its output: JSON, readable, and never unpickled from shared storage
 PERSISTED = {"persist_result": True, "result_serializer": "json"}
-RESULTS_FOLDER = ".prefect-results"  # inside the artifact store unless AURA_RESULT_STORAGE says otherwise
 
 # the modules (or packages) whose source makes each stage's output
 _SOURCES: dict[str, tuple[str, ...]] = {
@@ -187,15 +186,6 @@ class StageCachePolicy(CachePolicy):
 
     def compute_key(self, task_ctx, inputs, flow_parameters, **kwargs) -> str | None:
         return cache_key(self.stage, inputs or {})
-
-
-def result_storage_location(store_url: str, settings: Settings | None = None) -> str:
-    """Where stage results are persisted: AURA_RESULT_STORAGE, else a folder inside the artifact store."""
-    settings = settings or get_settings()
-    if settings.result_storage:
-        configured = settings.result_storage
-        return configured if "://" in configured else str(Path(configured).expanduser().resolve())
-    return f"{store_url.rstrip('/')}/{RESULTS_FOLDER}"
 
 
 Output = TypeVar("Output", Narration, Visuals, Composition)

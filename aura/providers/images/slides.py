@@ -25,6 +25,7 @@ from pathlib import Path
 import PIL
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from aura import progress
 from aura.errors import ProviderError
 from aura.media.fonts import covers, find_font, font_codepoints, font_family, needed_chars, scripts_of
 from aura.providers.base import ProviderStatus
@@ -944,8 +945,9 @@ class SlideProvider:
     def render(self, prompts: Sequence[ImagePrompt], size: tuple[int, int], out_dir: Path) -> list[Path]:
         out_dir = image_folder(out_dir)
         paths = []
-        for prompt in prompts:
+        for done, prompt in enumerate(prompts, start=1):
             checkpoint()  # between slides: a timeout or a cancellation stops here
             slide = render_slide(prompt, size)
             paths.append(save_scene_png(slide.image, out_dir, prompt.index))
+            progress.report("visuals", 0.05 + 0.9 * done / len(prompts), f"slide {done}/{len(prompts)}")
         return paths
