@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 from typing import Any
@@ -146,11 +147,16 @@ def generate(
 
     bars = _StageProgress(enabled=not as_json and err.is_terminal)
     progress.add_listener(bars)
+    # `kill <pid>`: the flow stops its stages (Prefect's own handler, during the run), then we exit
+    # through Python's shutdown, so the temporary Prefect server is stopped too instead of orphaned
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         with bars.bars:
             state = generate_video(request, preset=preset, output=out, return_state=True)
     except KeyboardInterrupt:
         fail("interrupted", code=130)
+    except _Terminated:
+        fail("terminated (SIGTERM): the run was stopped", code=143)
     finally:
         progress.remove_listener(bars)
 
@@ -180,6 +186,14 @@ def generate(
         err.print(f"reused from checkpoints: {', '.join(cached)} (--fresh runs every stage again)", highlight=False)
     err.print(f"[green]Done[/green]: {result.duration:.1f} s, {result.width}x{result.height}, flow run {run_id}")
     print(paths["video"])
+
+
+class _Terminated(Exception):
+    """SIGTERM reached the command."""
+
+
+def _terminated(signum, frame) -> None:
+    raise _Terminated
 
 
 def _print_providers(providers: dict[str, str]) -> None:

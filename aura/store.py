@@ -123,9 +123,9 @@ class JobStore:
 
         False when the source file is gone or no longer the one `ref` describes.
         """
-        if source.job_id == self.job_id or self.holds(ref):
-            return self.holds(ref)
-        if not source.holds(ref):
+        if self.holds(ref):
+            return True
+        if source.job_id == self.job_id or not source.holds(ref):
             return False
         origin = source.local(ref)
         with self.writing(ref.key) as tmp:
@@ -148,6 +148,8 @@ class JobStore:
 
     def remove_temporaries(self) -> None:
         """Remove leftovers of interrupted writes (files named .tmp-*)."""
+        if not self.folder.is_dir():
+            return
         for leftover in self.folder.rglob(".tmp-*"):
             leftover.unlink(missing_ok=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +34,6 @@ def result_storage_for(location: str):
     """What Prefect's `result_storage` accepts for a location: a Path, or a saved fsspec block."""
     if "://" not in location or location.startswith("file://"):
         return Path(location.removeprefix("file://"))
-    import hashlib
-
     from prefect.filesystems import RemoteFileSystem
 
     name = "aura-results-" + hashlib.sha256(location.encode()).hexdigest()[:12]

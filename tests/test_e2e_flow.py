@@ -132,11 +132,9 @@ def test_visuals_failure_falls_back_to_slides(prefect_server, tmp_path, monkeypa
 def test_cli_generate_json(tmp_path):
     """The command a user types, in its own process with its own temporary Prefect server."""
     out = tmp_path / "cli"
-    proc = subprocess.run(
-        [sys.executable, "-m", "aura.cli", "generate", "How tides work", "--duration", "10", "--aspect", "1:1",
-         "--preset", "quick_demo", "--out", str(out), "--json"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    args = [sys.executable, "-m", "aura.cli", "generate", "How tides work", "--duration", "10", "--aspect", "1:1",
+            "--preset", "quick_demo", "--out", str(out), "--json"]  # fmt: skip
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout)
     assert report["ok"] and report["flow_run_id"]
@@ -144,6 +142,13 @@ def test_cli_generate_json(tmp_path):
     assert (report["width"], report["height"]) == (720, 720)
     assert set(report["stage_seconds"]) == {"brief", "script", "voice", "visuals", "compose"}
     assert report["providers"]["llm"] == "aura/offline" and report["providers"]["images"] == "slides"
+    assert {name: stage["status"] for name, stage in report["stages"].items()} == dict.fromkeys(report["stage_seconds"], "completed")
+
+    # the same request again with --fresh: the checkpoints of the first run are not used
+    again = subprocess.run([*args, "--fresh"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    stages = json.loads(again.stdout)["stages"]
+    assert all(stage["status"] == "completed" and not stage["cached"] for stage in stages.values())
 
 
 def test_cli_failure_is_one_line_and_leaves_no_video(tmp_path):

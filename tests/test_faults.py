@@ -119,6 +119,15 @@ def aura_cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "aura.cli", "generate", *args]
 
 
+FINAL_OUTPUTS = ("video.mp4", "subtitles.srt", "thumbnail.jpg", "metadata.json")
+
+
+def no_half_job(job: Path) -> None:
+    """A job that did not finish shows none of the files a user takes for a result, and no temporaries."""
+    assert not [name for name in FINAL_OUTPUTS if (job / name).exists()]
+    assert not list(job.rglob("*.mp4")) and not list(job.rglob(".tmp-*"))
+
+
 def check_video(folder: Path, request: VideoRequest) -> dict:
     metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
     info = probe(folder / "video.mp4")
@@ -174,7 +183,7 @@ def test_a_composition_crash_resumes_at_composition(prefect_server, tmp_path, us
     assert failed.is_failed() and "injected crash" in str(failed.result(raise_on_failure=False))
     [first_job] = job_folders(out)
     assert (first_job / "work" / "narration.wav").is_file()  # finished stages keep their outputs
-    assert not (first_job / "video.mp4").exists() and not list(first_job.rglob(".tmp-*"))
+    no_half_job(first_job)
     summary = artifacts_of(first_job.name)["markdown"][0].data
     assert "| compose | failed" in summary and "injected crash" in summary and "| voice | completed" in summary
 
@@ -289,7 +298,7 @@ def test_a_hanging_stage_times_out_in_bounded_time_and_leaves_no_process(prefect
     assert not psutil.pid_exists(hung_pid) or psutil.Process(hung_pid).status() == psutil.STATUS_ZOMBIE
     assert not processes_mentioning(str(fake)), "a child of the timed-out stage is still running"
     [job] = job_folders(tmp_path / "out")
-    assert not list(job.rglob("*.mp4")) and not list(job.rglob(".tmp-*"))
+    no_half_job(job)
     assert (job / "work" / "narration.wav").is_file()  # earlier stages' outputs stay
     assert "| compose | timed out" in artifacts_of(run_id)["markdown"][0].data
 
@@ -314,10 +323,35 @@ def test_cancelling_during_composition_leaves_no_video_and_no_ffmpeg(prefect_api
     assert json.loads(stdout)["error"].startswith("cancelled")
     assert flow_run_state(job.name).is_cancelled()
     assert not processes_mentioning(str(job)), "ffmpeg survived the cancellation"
-    assert not list(job.rglob("*.mp4")) and not list(job.rglob(".tmp-*"))  # no partial video
+    no_half_job(job)  # no partial video
     assert (job / "work" / "narration.wav").is_file() and list((job / "work" / "images").glob("*.png"))
     summary = artifacts_of(job.name)["markdown"][0].data
     assert "| compose | cancelled" in summary and "## Aura run cancelled" in summary
+
+
+def test_sigterm_during_composition_stops_ffmpeg_and_exits_cleanly(prefect_api_url, tmp_path):
+    """`kill <pid>` of a run (a worker's stop, systemd, a container): the stages stop, then the process."""
+    out = tmp_path / "out"
+    faults = tmp_path / "faulty"
+    args = aura_cli("How auroras glow", "--duration", "20", "--aspect", "1:1", "--preset", "quick_demo", "--out", str(out), "--json")
+    env = cli_env(prefect_api_url, AURA_FFMPEG=str(faulty_ffmpeg(faults, "realtime-compose")))
+    run = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: started(faults, "realtime-compose"), 180, "composition to start")
+        [job] = job_folders(out)
+        wait_for(lambda: processes_mentioning(str(job)), 30, "ffmpeg to be encoding")
+        run.send_signal(signal.SIGTERM)
+        stdout, stderr = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 143, stderr[-2000:]
+    assert "terminated" in json.loads(stdout)["error"]
+    assert not processes_mentioning(str(job)), "ffmpeg outlived the process that started it"
+    no_half_job(job)
+    assert (job / "work" / "narration.wav").is_file()
+    assert flow_run_state(job.name).is_final()  # not left Running forever
+    assert "| compose | cancelled" in artifacts_of(job.name)["markdown"][0].data
 
 
 def test_a_full_disk_is_refused_before_any_work(prefect_server, tmp_path, monkeypatch, fresh_settings):

@@ -38,12 +38,11 @@ FADE_S = 0.15
 LINE_CHARS = {"16:9": 42, "1:1": 32, "9:16": 26}
 
 
-def write_subtitles(narration: Narration, request: VideoRequest, job: JobStore, karaoke: bool) -> None:
+def write_subtitles(narration: Narration, request: VideoRequest, job: JobStore, karaoke: bool) -> list:
+    """The burn-in subtitles (work/subtitles.ass); returns the cues, for subtitles.srt once the video exists."""
     words = [w for scene in narration.scenes for w in scene.words]
     line_chars = LINE_CHARS[request.aspect]
     cues = build_cues(words, max_line_chars=line_chars, end_limit=narration.duration)
-    with job.writing(SRT_KEY) as tmp:
-        write_srt(cues, tmp)
     text = " ".join(w.text for w in words)
     font = find_font(text)
     width, height = request.size
@@ -57,6 +56,7 @@ def write_subtitles(narration: Narration, request: VideoRequest, job: JobStore, 
             font_size=default_font_size(width, height, line_chars),
             karaoke=karaoke,
         )
+    return cues
 
 
 def motions_for(request: VideoRequest, scene_count: int) -> list[str]:
@@ -112,7 +112,7 @@ def compose_video(
     settings = get_settings()
     width, height = request.size
     progress.report("compose", 0.05, "subtitles")
-    write_subtitles(narration, request, job, karaoke=options.karaoke)
+    cues = write_subtitles(narration, request, job, karaoke=options.karaoke)
     images = [job.local(ref) for ref in visuals.images]
     clips, total_frames = plan_clips(
         images, [s.start for s in narration.scenes], narration.duration, request.fps, motions_for(request, len(images))
@@ -138,6 +138,9 @@ def compose_video(
         render(plan, ken_burns=options.ken_burns, timeout=timeout_s, on_progress=_render_progress(total_frames, request.fps))
         progress.report("compose", 0.9, "checking the result")
         verify_video(tmp, request, narration.duration)
+    # the files beside the video appear only once it exists: a failed render leaves no orphan subtitles
+    with job.writing(SRT_KEY) as tmp:
+        write_srt(cues, tmp)
     write_thumbnail(images[0], request, job)
     return job.path(VIDEO_KEY), job.path(SRT_KEY), job.path(THUMB_KEY)
 
