@@ -60,31 +60,30 @@ def owned_by(owner: Owner) -> Iterator[None]:
         _owner.reset(token)
 
 
-def current_owner() -> Owner | None:
-    return _owner.get()
-
-
-def _load_prctl() -> Callable[[], None] | None:
+def _load_prctl():
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        prctl = libc.prctl
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
     except (OSError, AttributeError):
         return None
-    parent = os.getpid()
 
-    def die_with_parent() -> None:
+
+_prctl = _load_prctl()
+
+
+def _die_with(parent: int) -> Callable[[], None] | None:
+    """A preexec hook that makes the child get SIGKILL when `parent` (this process) dies."""
+    if _prctl is None:
+        return None
+
+    def hook() -> None:
         # runs in the child between fork and exec: only the pre-resolved libc call, no imports
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:  # the parent died before prctl took effect
             os._exit(137)
 
-    return die_with_parent
-
-
-_die_with_parent = _load_prctl()
-_prctl_pid = os.getpid()  # the parent that die_with_parent checks for
+    return hook
 
 
 @dataclass
@@ -105,11 +104,9 @@ class ChildTimeout(Exception):
 
 def start(cmd: Sequence[str], *, cwd=None, stdin=None, stdout=None, stderr=None, env=None) -> subprocess.Popen:
     """Start an owned child (see the module docstring); `run` is the usual way in."""
-    # after a fork of Python itself the recorded parent is wrong: skip the guard there
-    die = _die_with_parent if _die_with_parent and os.getpid() == _prctl_pid else None
     proc = subprocess.Popen(
         list(cmd), cwd=cwd, stdin=stdin, stdout=stdout, stderr=stderr, env=env,
-        start_new_session=True, preexec_fn=die,
+        start_new_session=True, preexec_fn=_die_with(os.getpid()),
     )  # fmt: skip
     with _live_lock:
         _live[proc.pid] = proc
@@ -141,12 +138,6 @@ def live_children() -> list[subprocess.Popen]:
     """Owned children still running in this process (the tests read the process table too)."""
     with _live_lock:
         return [p for p in _live.values() if p.poll() is None]
-
-
-def kill_all() -> None:
-    """Kill every owned child of this process: the last resort when a run is torn down."""
-    for proc in live_children():
-        kill(proc)
 
 
 def run(

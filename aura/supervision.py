@@ -75,10 +75,6 @@ _scope: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("aura_scop
 _run_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("aura_run_id", default=None)
 
 
-def current_scope() -> Scope | None:
-    return _scope.get()
-
-
 def current_run_id() -> str | None:
     """The flow run this thread works for (the logs' correlation id), if any."""
     scope = _scope.get()
