@@ -303,53 +303,45 @@ def test_a_hanging_stage_times_out_in_bounded_time_and_leaves_no_process(prefect
     assert "| compose | timed out" in artifacts_of(run_id)["markdown"][0].data
 
 
-def test_cancelling_during_composition_leaves_no_video_and_no_ffmpeg(prefect_api_url, tmp_path):
-    out = tmp_path / "out"
-    faults = tmp_path / "faulty"
-    args = aura_cli("How rainbows appear", "--duration", "20", "--aspect", "1:1", "--preset", "quick_demo", "--out", str(out), "--json")
-    env = cli_env(prefect_api_url, AURA_FFMPEG=str(faulty_ffmpeg(faults, "realtime-compose")))
+def stop_mid_encode(api_url: str, tmp_path: Path, brief: str, stop) -> tuple[subprocess.Popen, Path, str]:
+    """Run `aura generate` with an encode that crawls; once ffmpeg is encoding, call stop(process, job)."""
+    out, faults = tmp_path / "out", tmp_path / "faulty"
+    args = aura_cli(brief, "--duration", "20", "--aspect", "1:1", "--preset", "quick_demo", "--out", str(out), "--json")
+    env = cli_env(api_url, AURA_FFMPEG=str(faulty_ffmpeg(faults, "realtime-compose")))
     run = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: started(faults, "realtime-compose"), 180, "composition to start")
         [job] = job_folders(out)
-        assert processes_mentioning(str(job)), "ffmpeg should be encoding now"
-        with get_client(sync_client=True) as client:  # what the UI's Cancel button does
-            client.set_flow_run_state(uuid.UUID(job.name), Cancelling(message="cancelled by the test"))
+        wait_for(lambda: processes_mentioning(str(job)), 30, "ffmpeg to be encoding")
+        stop(run, job)
         stdout, stderr = run.communicate(timeout=60)
     finally:
         if run.poll() is None:
             run.kill()
-    assert run.returncode == 130, stderr[-2000:]
-    assert json.loads(stdout)["error"].startswith("cancelled")
-    assert flow_run_state(job.name).is_cancelled()
-    assert not processes_mentioning(str(job)), "ffmpeg survived the cancellation"
-    no_half_job(job)  # no partial video
+    assert not processes_mentioning(str(job)), "ffmpeg outlived the stop"
+    no_half_job(job)  # no partial video, no subtitles or thumbnail without one
     assert (job / "work" / "narration.wav").is_file() and list((job / "work" / "images").glob("*.png"))
+    return run, job, stdout if run.returncode in (130, 143) else stderr
+
+
+def test_cancelling_during_composition_leaves_no_video_and_no_ffmpeg(prefect_api_url, tmp_path):
+    def cancel(run, job: Path) -> None:
+        with get_client(sync_client=True) as client:  # what the UI's Cancel button does
+            client.set_flow_run_state(uuid.UUID(job.name), Cancelling(message="cancelled by the test"))
+
+    run, job, output = stop_mid_encode(prefect_api_url, tmp_path, "How rainbows appear", cancel)
+    assert run.returncode == 130, output[-2000:]
+    assert json.loads(output)["error"].startswith("cancelled")
+    assert flow_run_state(job.name).is_cancelled()
     summary = artifacts_of(job.name)["markdown"][0].data
     assert "| compose | cancelled" in summary and "## Aura run cancelled" in summary
 
 
 def test_sigterm_during_composition_stops_ffmpeg_and_exits_cleanly(prefect_api_url, tmp_path):
     """`kill <pid>` of a run (a worker's stop, systemd, a container): the stages stop, then the process."""
-    out = tmp_path / "out"
-    faults = tmp_path / "faulty"
-    args = aura_cli("How auroras glow", "--duration", "20", "--aspect", "1:1", "--preset", "quick_demo", "--out", str(out), "--json")
-    env = cli_env(prefect_api_url, AURA_FFMPEG=str(faulty_ffmpeg(faults, "realtime-compose")))
-    run = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for(lambda: started(faults, "realtime-compose"), 180, "composition to start")
-        [job] = job_folders(out)
-        wait_for(lambda: processes_mentioning(str(job)), 30, "ffmpeg to be encoding")
-        run.send_signal(signal.SIGTERM)
-        stdout, stderr = run.communicate(timeout=60)
-    finally:
-        if run.poll() is None:
-            run.kill()
-    assert run.returncode == 143, stderr[-2000:]
-    assert "terminated" in json.loads(stdout)["error"]
-    assert not processes_mentioning(str(job)), "ffmpeg outlived the process that started it"
-    no_half_job(job)
-    assert (job / "work" / "narration.wav").is_file()
+    run, job, output = stop_mid_encode(prefect_api_url, tmp_path, "How auroras glow", lambda run, job: run.send_signal(signal.SIGTERM))
+    assert run.returncode == 143, output[-2000:]
+    assert "terminated" in json.loads(output)["error"]
     assert flow_run_state(job.name).is_final()  # not left Running forever
     assert "| compose | cancelled" in artifacts_of(job.name)["markdown"][0].data
 
