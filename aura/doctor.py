@@ -26,14 +26,14 @@ def _from_status(status: ProviderStatus, configured: bool) -> Check:
 
 
 def _system_checks(output: str) -> list[Check]:
-    from aura.media.ffmpeg import INSTALL_HINT, capabilities, ffprobe_path
+    from aura.media.ffmpeg import INSTALL_HINT, capabilities, ffprobe_path, short_version
     from aura.media.fonts import find_font
 
     checks = []
     try:
         caps = capabilities()
         missing = caps.missing()
-        detail = f"{caps.path} ({caps.version.split(' Copyright')[0]})"
+        detail = f"{caps.path} ({short_version(caps.version)})"
         if missing:
             detail += f"; lacks {', '.join(missing)}: {INSTALL_HINT}"
         checks.append(Check("system", "ffmpeg", not missing, detail))

@@ -145,7 +145,7 @@ class Scope:
         self._children: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
         self._deadline: float | None = None
-        self._tokens: list = []
+        self._token: contextvars.Token | None = None
         self._owned = None
 
     # --- processes.Owner ---
@@ -203,7 +203,7 @@ class Scope:
         self._cpu0 = _cpu_seconds()
         if self.timeout_s is not None:
             self._deadline = time.monotonic() + self.timeout_s
-        self._tokens = [_scope.set(self)]
+        self._token = _scope.set(self)
         self._owned = processes.owned_by(self)
         self._owned.__enter__()
         if self.run is not None:
@@ -223,8 +223,7 @@ class Scope:
         for proc in leftovers:  # a child the stage forgot must not outlive it
             processes.kill(proc)
         self._owned.__exit__(None, None, None)
-        for token in reversed(self._tokens):
-            _scope.reset(token)
+        _scope.reset(self._token)
         self.usage.seconds = time.perf_counter() - self._started
         self.usage.cpu_seconds = _cpu_seconds() - self._cpu0
         failure = exc if exc_type is not None else None

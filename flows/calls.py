@@ -45,6 +45,18 @@ def result_storage_for(location: str):
         return block
 
 
+@dataclass
+class PendingStage:
+    """A stage that was started, with what it takes to run it again if its checkpoint proves stale."""
+
+    stage: str
+    started: State | PrefectFuture
+    task: Task
+    policy: StagePolicy
+    args: tuple
+    kwargs: dict
+
+
 class StageCalls:
     """The run's way of calling stages: one result storage, `fresh` honoured, checkpoints checked."""
 
@@ -58,19 +70,22 @@ class StageCalls:
         return with_policy(task, policy, refresh=refresh or self.fresh, result_storage=self.storage)
 
     def run(self, stage: str, task: Task, policy: StagePolicy, *args: Any, **kwargs: Any) -> Any:
+        """Call a stage in this thread and return its output."""
         state = self.configured(task, policy)(*args, return_state=True, **kwargs)
-        return self.collect(stage, state, task, policy, args, kwargs)
+        return self.collect(PendingStage(stage, state, task, policy, args, kwargs))
 
-    def submit(self, task: Task, policy: StagePolicy, *args: Any, **kwargs: Any) -> PrefectFuture:
-        return self.configured(task, policy).submit(*args, **kwargs)
+    def submit(self, stage: str, task: Task, policy: StagePolicy, *args: Any, **kwargs: Any) -> PendingStage:
+        """Start a stage in the task runner (side by side with others); `collect` waits for it."""
+        future = self.configured(task, policy).submit(*args, **kwargs)
+        return PendingStage(stage, future, task, policy, args, kwargs)
 
-    def collect(self, stage: str, state_or_future, task: Task, policy: StagePolicy, args=(), kwargs=None) -> Any:
+    def collect(self, pending: PendingStage) -> Any:
         """The stage's output; a checkpoint whose files are gone or changed is recomputed."""
         started = time.perf_counter()
-        state: State = state_or_future
-        if isinstance(state_or_future, PrefectFuture):
-            state_or_future.wait()
-            state = state_or_future.state
+        stage, state = pending.stage, pending.started
+        if isinstance(state, PrefectFuture):
+            state.wait()
+            state = state.state
         value = state.result()  # raises the stage's failure
         outcome = self.outcomes.setdefault(stage, StageOutcome())
         if state.name != "Cached":
@@ -80,7 +95,8 @@ class StageCalls:
             get_run_logger().warning(
                 "the %s checkpoint points at files that are missing or changed: running %s again", stage, stage
             )
-            state = self.configured(task, policy, refresh=True)(*args, return_state=True, **(kwargs or {}))
+            rerun = self.configured(pending.task, pending.policy, refresh=True)
+            state = rerun(*pending.args, return_state=True, **pending.kwargs)
             return state.result()
         outcome.cached = True
         outcome.cached_from = getattr(value, "job_id", None) or None

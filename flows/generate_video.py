@@ -12,6 +12,7 @@ from prefect.states import Cancelled
 
 from aura.models import BriefReport, RenderedVideo, Script, VideoRequest, Visuals
 from aura.options import PipelineOptions, PresetName
+from aura.media.ffmpeg import short_version
 from aura.settings import get_settings
 from aura.stages.brief import brief_task
 from aura.stages.common import open_job
@@ -97,12 +98,12 @@ def _pipeline(
     calls.outcomes["script"].provider = script.writer
 
     # voice and visuals need only the script: they run side by side
-    voice_future = calls.submit(voice_task, opts.voice, script, request, store_url, job_id)
-    visuals_future = calls.submit(visuals_task, opts.visuals, script, request, store_url, job_id)
-    narration = calls.collect("voice", voice_future, voice_task, opts.voice, (script, request, store_url, job_id))
+    voice_pending = calls.submit("voice", voice_task, opts.voice, script, request, store_url, job_id)
+    visuals_pending = calls.submit("visuals", visuals_task, opts.visuals, script, request, store_url, job_id)
+    narration = calls.collect(voice_pending)
     calls.outcomes["voice"].provider = f"{narration.provider} ({narration.voice})"
     try:
-        visuals: Visuals = calls.collect("visuals", visuals_future, visuals_task, opts.visuals, (script, request, store_url, job_id))
+        visuals: Visuals = calls.collect(visuals_pending)
     except Exception as exc:
         if request.visuals_required or control.cancelled or isinstance(exc, RunCancelled):
             raise
@@ -115,7 +116,7 @@ def _pipeline(
     calls.outcomes["visuals"].provider = visuals.provider
 
     composition = calls.run("compose", compose_task, opts.compose, request, script, narration, visuals, store_url, job_id, opts)
-    calls.outcomes["compose"].provider = composition.ffmpeg.split(" Copyright")[0]
+    calls.outcomes["compose"].provider = short_version(composition.ffmpeg)
     reports = stage_reports(control, calls.outcomes)
     result = write_metadata(
         job, request, script, narration, visuals, composition, report, reports, job_id if flow_run.id else None, preset

@@ -84,6 +84,11 @@ def _list_names(path: str, what: str) -> frozenset[str]:
     return frozenset(names)
 
 
+def short_version(version_line: str) -> str:
+    """'ffmpeg version 5.1.9-0+deb12u1' from ffmpeg's first -version line (without the copyright)."""
+    return version_line.split(" Copyright")[0]
+
+
 @functools.lru_cache(maxsize=4)
 def capabilities(path: str | None = None) -> FfmpegCapabilities:
     path = path or ffmpeg_path()
