@@ -278,6 +278,17 @@ class Visuals(BaseModel):
         return list(self.images)
 
 
+class VisualsRun(BaseModel):
+    """What the render-visuals flow hands back: the stills, and how the stage ended where it ran."""
+
+    visuals: Visuals
+    cached: bool = False
+    cached_from: str | None = None
+    attempts: int = Field(default=0, description="Attempts of the visuals stage in that run (0 when reused).")
+    seconds: float = 0.0
+    fell_back: bool = Field(default=False, description="The configured provider failed and slides were drawn.")
+
+
 class Composition(BaseModel):
     """What the compose stage rendered: the files a user watches, before metadata.json describes them."""
 

@@ -99,6 +99,20 @@ class Settings(BaseSettings):
         default=512, ge=128, le=2048, description="The model's native square size (512 for SD 1.5, 1024 for SDXL)."
     )
 
+    # --- deployments ---
+    visuals_deployment: str | None = Field(
+        default=None,
+        description="The render-visuals deployment ('render-visuals/render-visuals'): when set, generate-video "
+        "draws its images there (on the gpu pool); unset, in its own process.",
+    )
+    visuals_queue_timeout_s: float = Field(
+        default=600.0, gt=0, le=86400,
+        description="How long a run waits for a gpu worker to start its visuals before it draws slides itself.",
+    )  # fmt: skip
+    video_deployment: str = Field(
+        default="generate-video/generate-video", description="The deployment batch-generate starts one run of per request."
+    )
+
     # --- composition ---
     x264_preset: str = Field(default="veryfast", description="libx264 preset for the final encode.")
     crf: int = Field(default=21, ge=0, le=51, description="libx264 quality (lower is better, larger).")

@@ -325,6 +325,13 @@ def open_run(run_id: str) -> RunControl:
         return _runs.setdefault(run_id, RunControl(run_id))
 
 
+def share_run(run_id: str, control: RunControl) -> None:
+    """Let `run_id` (a subflow run in this process) act under another run's control: its
+    stages are cancelled with that run and their attempts count in its ledger."""
+    with _runs_lock:
+        _runs[run_id] = control
+
+
 def find_run(run_id: str | None) -> RunControl | None:
     with _runs_lock:
         return _runs.get(run_id) if run_id else None

@@ -30,19 +30,41 @@ class StageOutcome:
     seconds: float = 0.0  # time spent reading and checking a checkpoint
 
 
+def _block_name(location: str) -> str:
+    return "aura-results-" + hashlib.sha256(location.encode()).hexdigest()[:12]
+
+
+def _is_folder(location: str) -> bool:
+    return "://" not in location or location.startswith("file://")
+
+
 def result_storage_for(location: str):
-    """What Prefect's `result_storage` accepts for a location: a Path, or a saved fsspec block."""
-    if "://" not in location or location.startswith("file://"):
+    """What Prefect's `result_storage` accepts for a location: a Path, or a saved fsspec block.
+
+    A saved block puts its id into every result it writes, so another process
+    (the parent of a deployed run, the UI) can read the result back.
+    """
+    if _is_folder(location):
         return Path(location.removeprefix("file://"))
     from prefect.filesystems import RemoteFileSystem
 
-    name = "aura-results-" + hashlib.sha256(location.encode()).hexdigest()[:12]
     try:
-        return RemoteFileSystem.load(name)
+        return RemoteFileSystem.load(_block_name(location))
     except ValueError:  # not saved yet on this server
         block = RemoteFileSystem(basepath=location)
-        block.save(name, overwrite=True)
+        block.save(_block_name(location), overwrite=True)
         return block
+
+
+def flow_result_storage(location: str) -> Path | str:
+    """The same storage, named without asking the server (a flow decorator's `result_storage`).
+
+    A folder is a Path (results keep their absolute path); a URL is the slug of
+    the block `result_storage_for` saves, loaded when the flow runs.
+    """
+    if _is_folder(location):
+        return Path(location.removeprefix("file://"))
+    return f"remote-file-system/{_block_name(location)}"
 
 
 @dataclass

@@ -4,37 +4,32 @@ from __future__ import annotations
 
 import tempfile
 import time
-from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import Cancelled
 
-from aura.models import BriefReport, RenderedVideo, Script, VideoRequest, Visuals
-from aura.options import PipelineOptions, PresetName
+from aura import progress
+from aura.models import BriefReport, RenderedVideo, Script, VideoRequest, Visuals, VisualsRun
+from aura.options import PipelineOptions, PresetName, StagePolicy
 from aura.media.ffmpeg import short_version
 from aura.settings import get_settings
 from aura.stages.brief import brief_task
 from aura.stages.common import open_job
 from aura.stages.compose import VIDEO_KEY, compose_task, remove_work_files, write_metadata
 from aura.stages.script import script_task
-from aura.stages.visuals import fallback_visuals_task, visuals_task
 from aura.stages.voice import voice_task
 from aura.store import JobStore
 from aura.supervision import RunCancelled, RunControl, bind_run, close_run, open_run, unbind_run
-from flows.calls import StageCalls
+from flows.calls import StageCalls, StageOutcome
+from flows.child_runs import require_deployment
 from flows.monitor import RunMonitor, attach_aura_logs
+from flows.render_visuals import draw_slides, render_visuals
+from flows.storage import file_url, store_url_for
 from flows.summary import publish_summary, stage_reports, summary_markdown
+from flows.visuals_hop import draw_on_deployment
 
 STOP_GRACE_S = 15  # how long a failed or cancelled run waits for its other stages to stop
-
-
-def _store_url(output: str | None) -> str:
-    url = output or get_settings().output
-    if "://" in url:
-        return url
-    # a plain folder: absolute, so every task resolves it the same way
-    return str(Path(url).expanduser().resolve())
 
 
 @flow(name="generate-video", log_prints=True, persist_result=False)
@@ -53,7 +48,7 @@ def generate_video(
     """
     logger = get_run_logger()
     opts = options or PipelineOptions.preset(preset)
-    store_url = _store_url(output)
+    store_url = store_url_for(output)
     job_id = str(flow_run.id) if flow_run.id else f"local-{int(time.time() * 1000)}"
     job = open_job(store_url, job_id)
     control = open_run(job_id)
@@ -61,12 +56,15 @@ def generate_video(
     attach_aura_logs()
     calls = StageCalls(job, store_url, fresh=request.fresh)
     logger.info("job %s (correlation id %s): %s", job_id, job_id, request.brief[:80])
+    deployment = get_settings().visuals_deployment
+    if deployment:  # a name that points nowhere fails now, not after the script is written
+        require_deployment(deployment, "AURA_VISUALS_DEPLOYMENT")
     job.remove_temporaries()  # left by an earlier attempt of this run that was killed
     monitor = RunMonitor(job_id, control)
     status, error, result = "failed", None, None
     try:
         with monitor:
-            result = _pipeline(request, preset, opts, store_url, job, calls, control)
+            result = _pipeline(request, preset, opts, output, store_url, job, calls, control)
             status = "completed"
             monitor.finish(f"done: {result.duration:.1f} s video")
         return result
@@ -86,10 +84,9 @@ def generate_video(
 
 
 def _pipeline(
-    request: VideoRequest, preset: str, opts: PipelineOptions, store_url: str, job: JobStore, calls: StageCalls,
-    control: RunControl,
+    request: VideoRequest, preset: str, opts: PipelineOptions, output: str | None, store_url: str, job: JobStore,
+    calls: StageCalls, control: RunControl,
 ) -> RenderedVideo:  # fmt: skip
-    logger = get_run_logger()
     job_id = job.job_id
     # a remote store stages files in the temp folder: that is where the disk must have room
     local_folder = store_url if "://" not in store_url else tempfile.gettempdir()
@@ -97,23 +94,11 @@ def _pipeline(
     script: Script = calls.run("script", script_task, opts.script, request)
     calls.outcomes["script"].provider = script.writer
 
-    # voice and visuals need only the script: they run side by side
+    # voice and visuals need only the script: voice in the task runner, visuals here (or on the gpu pool)
     voice_pending = calls.submit("voice", voice_task, opts.voice, script, request, store_url, job_id)
-    visuals_pending = calls.submit("visuals", visuals_task, opts.visuals, script, request, store_url, job_id)
+    visuals = _visuals(request, opts.visuals, output, store_url, script, calls, control)
     narration = calls.collect(voice_pending)
     calls.outcomes["voice"].provider = f"{narration.provider} ({narration.voice})"
-    try:
-        visuals: Visuals = calls.collect(visuals_pending)
-    except Exception as exc:
-        if request.visuals_required or control.cancelled or isinstance(exc, RunCancelled):
-            raise
-        logger.warning("visuals failed (%s): falling back to slides", exc)
-        reason = str(exc)[:300]
-        visuals = calls.run(
-            "visuals", fallback_visuals_task, opts.visuals.model_copy(update={"retries": 0}),
-            script, request, store_url, job_id, reason=reason,
-        )  # fmt: skip
-    calls.outcomes["visuals"].provider = visuals.provider
 
     composition = calls.run("compose", compose_task, opts.compose, request, script, narration, visuals, store_url, job_id, opts)
     calls.outcomes["compose"].provider = short_version(composition.ffmpeg)
@@ -124,6 +109,36 @@ def _pipeline(
     if not opts.keep_work_files:
         remove_work_files(job)
     return result
+
+
+def _visuals(
+    request: VideoRequest, policy: StagePolicy, output: str | None, store_url: str, script: Script, calls: StageCalls,
+    control: RunControl,
+) -> Visuals:  # fmt: skip
+    """The render-visuals flow: on its deployment when AURA_VISUALS_DEPLOYMENT names one, else in this process."""
+    deployment = get_settings().visuals_deployment
+    outcome = calls.outcomes.setdefault("visuals", StageOutcome())
+    if not deployment:
+        # no persisted result: this process reads the return value, and the stages keep their own checkpoints
+        drawn = render_visuals.with_options(persist_result=False, result_storage=calls.storage)(script, request, calls.job.job_id, policy, output)
+        return _record(outcome, drawn, drawn.visuals.provider)
+    try:
+        remote = draw_on_deployment(deployment, script, request, calls.job.job_id, policy, output, control)
+    except Exception as exc:
+        if request.visuals_required or control.cancelled or isinstance(exc, RunCancelled):
+            raise
+        get_run_logger().warning("the visuals deployment failed (%s): drawing slides here", exc)
+        drawn = VisualsRun(visuals=draw_slides(calls, policy, script, request, store_url, reason=str(exc)[:300]), fell_back=True)
+        return _record(outcome, drawn, drawn.visuals.provider)
+    where = f" on {remote.worker or 'a worker'} (pool {remote.work_pool})"
+    return _record(outcome, remote.run, remote.run.visuals.provider + where)
+
+
+def _record(outcome: StageOutcome, drawn: VisualsRun, provider: str) -> Visuals:
+    outcome.cached, outcome.cached_from, outcome.provider = drawn.cached, drawn.cached_from, provider
+    if drawn.cached:
+        progress.report("visuals", 1.0, "reused from a checkpoint")
+    return drawn.visuals
 
 
 def _stop_everything(control: RunControl, job: JobStore, reason: str) -> None:
@@ -143,7 +158,7 @@ def _summarise(control: RunControl, calls: StageCalls, job: JobStore, store_url:
         if status != "completed" or not video.is_file():
             url = None
         else:
-            url = video.as_uri() if "://" not in store_url else f"{store_url.rstrip('/')}/{job.job_id}/{VIDEO_KEY}"
+            url = file_url(store_url, job.job_id, VIDEO_KEY)
         markdown = summary_markdown(reports, status=status, job_id=job.job_id, flow_run_id=control.run_id, video_url=url, error=error)
         publish_summary(markdown, f"{status}: job {job.job_id}")
     except Exception:  # noqa: BLE001 - a summary that cannot be written is logged, never raised over the result

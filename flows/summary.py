@@ -33,6 +33,8 @@ def stage_reports(control: RunControl, outcomes: dict[str, StageOutcome]) -> dic
             cpu_seconds=round(sum(a.usage.cpu_seconds for a in attempts), 3),
             peak_memory_bytes=max(a.usage.peak_rss_bytes for a in attempts),
             provider=outcome.provider,
+            cached=outcome.cached,  # a stage run elsewhere (the gpu pool) may have reused its checkpoint there
+            cached_from=outcome.cached_from,
             error=last.error if last.outcome != "completed" else None,
         )
     return reports

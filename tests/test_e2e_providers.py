@@ -125,11 +125,9 @@ def test_an_unloadable_model_falls_back_to_slides_at_once(prefect_server, tmp_pa
 
 def _attempts(flow_run_id: str, task_name: str) -> int:
     """How many times Prefect ran one task of a flow run (its run_count)."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from helpers.runs import task_runs_of
 
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+    runs = task_runs_of(flow_run_id)
     # task runs are named "<task>-<suffix>": "visuals-fallback-3c1" is another task
     (run,) = [r for r in runs if re.fullmatch(rf"{task_name}-\w+", r.name)]
     return run.run_count

@@ -22,12 +22,13 @@ import psutil
 import pytest
 from helpers.faults import faulty_ffmpeg, started
 from helpers.llm_server import ChatServer
+from helpers.jobs import check_video, job_folders, no_half_job, wait_for
+from helpers.runs import task_runs_of
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
 from prefect.states import Cancelling
 
 from aura.media import ffmpeg as ffmpeg_module
-from aura.media.probe import probe
 from aura.models import VideoRequest
 from aura.options import PipelineOptions, StagePolicy
 from aura.stages.script import spec_for
@@ -59,9 +60,8 @@ def use_ffmpeg(monkeypatch):
 
 
 def task_states(flow_run_id: str) -> dict[str, list[str]]:
-    """Each stage's task runs in a flow run, by state name (Completed, Cached, Failed, TimedOut...)."""
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[uuid.UUID(flow_run_id)])))
+    """Each stage's task runs in a flow run (and its subflows), by state name (Completed, Cached, Failed, TimedOut...)."""
+    runs = task_runs_of(flow_run_id)
     states: dict[str, list[str]] = {}
     for run in sorted(runs, key=lambda r: r.expected_start_time or r.created):
         states.setdefault(run.name.rsplit("-", 1)[0], []).append(run.state.name if run.state else "?")
@@ -82,10 +82,6 @@ def flow_run_state(flow_run_id: str):
         return client.read_flow_run(uuid.UUID(flow_run_id)).state
 
 
-def job_folders(out: Path) -> list[Path]:
-    return sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")) if out.exists() else []
-
-
 def processes_mentioning(text: str) -> list[str]:
     """Command lines in the process table that mention `text` (a job folder, a fake binary)."""
     found = []
@@ -99,16 +95,6 @@ def processes_mentioning(text: str) -> list[str]:
     return found
 
 
-def wait_for(condition, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def cli_env(api_url: str, **extra: str) -> dict[str, str]:
     """The environment of an `aura` process talking to the session's server (as a worker's would)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("AURA_FFMPEG")}
@@ -117,28 +103,6 @@ def cli_env(api_url: str, **extra: str) -> dict[str, str]:
 
 def aura_cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "aura.cli", "generate", *args]
-
-
-FINAL_OUTPUTS = ("video.mp4", "subtitles.srt", "thumbnail.jpg", "metadata.json")
-
-
-def no_half_job(job: Path) -> None:
-    """A job that did not finish shows none of the files a user takes for a result, and no temporaries."""
-    assert not [name for name in FINAL_OUTPUTS if (job / name).exists()]
-    assert not list(job.rglob("*.mp4")) and not list(job.rglob(".tmp-*"))
-
-
-def check_video(folder: Path, request: VideoRequest) -> dict:
-    metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
-    info = probe(folder / "video.mp4")
-    assert [s.codec for s in info.of_kind("video")] == ["h264"]
-    assert [s.codec for s in info.of_kind("audio")] == ["aac"]
-    video = info.of_kind("video")[0]
-    assert (video.width, video.height) == request.size
-    assert abs(info.duration - metadata["timings"]["duration"]) <= 0.1
-    assert metadata["job_id"] == folder.name
-    assert not list(folder.rglob(".tmp-*"))
-    return metadata
 
 
 # ------------------------------------------------------------------ the faults

@@ -95,6 +95,8 @@ def check_voice(request: VideoRequest, tts_engine: str = "espeak-ng") -> None:
 
 def check_visuals(request: VideoRequest, settings: Settings) -> list[str]:
     """Warnings about the images to come; an error when generated images are required and cannot be made."""
+    if settings.visuals_deployment:
+        return []  # drawn by the workers of the visuals deployment: they check their own model and device
     name, _ = choose_image_provider(settings)
     if name != "stable-diffusion":
         return []

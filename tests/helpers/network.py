@@ -31,14 +31,19 @@ def silent_proxy():
         conn.close()
 
 
-@pytest.fixture
-def refused_port() -> int:
-    """A local port nobody listens on."""
+def free_port() -> int:
+    """A local port nobody listens on (yet)."""
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()
     return port
+
+
+@pytest.fixture
+def refused_port() -> int:
+    """A local port nobody listens on."""
+    return free_port()
 
 
 def use_proxy(monkeypatch, port: int) -> None:

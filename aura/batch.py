@@ -1,0 +1,96 @@
+"""Batch requests: a JSONL or CSV list of video requests, every one validated before any is started."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import fsspec
+from pydantic import ValidationError
+
+from aura.errors import AuraError
+from aura.models import VideoRequest
+
+MAX_BATCH = 500  # one schedule tick should not start more runs than a server can list at once
+# CSV cells that hold lists: "a; b" or a JSON array
+_LIST_FIELDS = {"references"}
+
+
+class BatchInputError(AuraError):
+    """A batch file or list that cannot be read, or a request in it that is not valid."""
+
+
+def requests_location(source: str, store_url: str) -> str:
+    """Where a requests file is: a URL or absolute path as given, a relative path inside the artifact store."""
+    if "://" in source or source.startswith("/"):
+        return source
+    return f"{store_url.rstrip('/')}/{source.removeprefix('./')}"
+
+
+def read_requests(source: str, store_url: str) -> list[VideoRequest]:
+    """The requests of a .jsonl or .csv file; the error names the line and the field of the first bad one."""
+    location = requests_location(source, store_url)
+    try:
+        with fsspec.open(location, "r", encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        raise BatchInputError(f"requests_file: {location} does not exist: write one request per line (JSONL) or a CSV there") from None
+    except OSError as exc:
+        raise BatchInputError(f"requests_file: {location} cannot be read: {exc}") from None
+    lower = location.lower()
+    if lower.endswith(".csv"):
+        rows = _csv_rows(text)
+    elif lower.endswith((".jsonl", ".ndjson", ".json")):
+        rows = _jsonl_rows(text)
+    else:
+        raise BatchInputError(f"requests_file: {location}: use a .jsonl or .csv file")
+    return validate_requests(rows, location)
+
+
+def validate_requests(rows: list[tuple[int, object]], where: str = "requests") -> list[VideoRequest]:
+    """Rows (line number, mapping or request) as requests; all are checked before any is used."""
+    if not rows:
+        raise BatchInputError(f"{where}: no requests: give at least one")
+    if len(rows) > MAX_BATCH:
+        raise BatchInputError(f"{where}: {len(rows)} requests: at most {MAX_BATCH} per batch, split the file")
+    requests = []
+    for line, row in rows:
+        if isinstance(row, VideoRequest):
+            requests.append(row)
+            continue
+        try:
+            requests.append(VideoRequest.model_validate(row))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "request"
+            raise BatchInputError(f"{where} line {line}: {field}: {first['msg']}") from None
+    return requests
+
+
+def _jsonl_rows(text: str) -> list[tuple[int, object]]:
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            rows.append((number, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise BatchInputError(f"line {number}: not JSON ({exc.msg}): write one JSON object per line") from None
+    return rows
+
+
+def _csv_rows(text: str) -> list[tuple[int, object]]:
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "brief" not in reader.fieldnames:
+        raise BatchInputError("the CSV needs a header row with at least a 'brief' column (and any VideoRequest field)")
+    rows = []
+    for row in reader:
+        # an empty cell means "the default", not an empty value
+        cells = {k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip() != ""}
+        for name in _LIST_FIELDS & cells.keys():
+            value = cells[name]
+            cells[name] = json.loads(value) if value.startswith("[") else [p.strip() for p in value.split(";") if p.strip()]
+        rows.append((reader.line_num, cells))
+    return rows

@@ -1,0 +1,270 @@
+"""Aura deployed on one machine, in one command: server, work pools, deployments and workers.
+
+    python deployments/local.py up      # server (unless one answers), pools, prefect deploy --all, workers
+    python deployments/local.py status  # what runs, and where its logs are
+    python deployments/local.py down    # stops everything `up` started
+
+`up` starts a Prefect server on 127.0.0.1 (SQLite in the state folder) unless
+PREFECT_API_URL (or --api-url) points at one that answers; creates the work
+pools `cpu` and `gpu` (process type; `gpu` limited to one run per GPU); deploys
+prefect.yaml; and starts N `cpu` workers and one `gpu` worker per GPU (one on
+a machine without a GPU, where Stable Diffusion runs on the CPU), each limited
+to one run at a time. Every process is detached, logs to the state folder, and
+is recorded in state.json for `down`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+DEFAULT_HOME = CHECKOUT / "deployments" / ".local"
+POOLS = ("cpu", "gpu")
+
+
+def prefect_cli() -> list[str]:
+    return [sys.executable, "-m", "prefect"]
+
+
+def gpu_count() -> int:
+    """GPUs nvidia-smi sees (0 without the driver)."""
+    if not shutil.which("nvidia-smi"):
+        return 0
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(line.startswith("GPU ") for line in out.splitlines())
+
+
+def healthy(api_url: str, timeout_s: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout_s) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _spawn(command: list[str], log: Path, env: dict[str, str]) -> int:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        # a session of its own: the process outlives this command, and `down` stops its whole group
+        proc = subprocess.Popen(
+            command, cwd=CHECKOUT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+    return proc.pid
+
+
+def start_server(home: Path, host: str, port: int, timeout_s: float = 180) -> tuple[str, int]:
+    """A Prefect server with its own SQLite database in `home`; its API URL and pid once it is healthy."""
+    api_url = f"http://{host}:{port}/api"
+    env = dict(os.environ)
+    env["PREFECT_HOME"] = str(home / "prefect")
+    env["PREFECT_API_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{home / 'prefect.db'}"
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    env.pop("PREFECT_API_URL", None)
+    pid = _spawn([*prefect_cli(), "server", "start", "--host", host, "--port", str(port)], home / "server.log", env)
+    deadline = time.monotonic() + timeout_s
+    while not healthy(api_url):
+        if time.monotonic() > deadline or not _alive(pid):
+            raise SystemExit(f"the Prefect server did not start: see {home / 'server.log'}")
+        time.sleep(0.5)
+    return api_url, pid
+
+
+def create_pools(api_url: str, gpus: int) -> None:
+    """Work pools `cpu` and `gpu` (process workers); `gpu` runs at most one flow run per GPU."""
+    os.environ["PREFECT_API_URL"] = api_url
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
+    from prefect.exceptions import ObjectAlreadyExists
+    from prefect.workers.process import ProcessWorker
+
+    template = ProcessWorker.get_default_base_job_template()
+    limits = {"cpu": None, "gpu": max(1, gpus)}
+    with get_client(sync_client=True) as client:
+        for name in POOLS:
+            try:
+                client.create_work_pool(
+                    WorkPoolCreate(name=name, type="process", base_job_template=template, concurrency_limit=limits[name])
+                )
+            except ObjectAlreadyExists:
+                client.update_work_pool(name, WorkPoolUpdate(concurrency_limit=limits[name]))
+
+
+def worker_env(api_url: str) -> dict[str, str]:
+    """What every worker (and the flow runs it starts) needs: the API, the checkout, absolute stores."""
+    env = dict(os.environ)
+    env["PREFECT_API_URL"] = api_url
+    env["AURA_CHECKOUT"] = str(CHECKOUT)
+    for name, default in (("AURA_OUTPUT", "out"), ("AURA_RESULT_STORAGE", None)):
+        value = env.get(name, default)
+        if value and "://" not in value:  # one folder for every worker, whatever its working directory
+            env[name] = str((CHECKOUT / value).resolve()) if not Path(value).is_absolute() else value
+    return env
+
+
+def deploy(api_url: str) -> None:
+    """`prefect deploy --all` with prefect.yaml."""
+    result = subprocess.run(
+        [*prefect_cli(), "--no-prompt", "deploy", "--all"], cwd=CHECKOUT, env=worker_env(api_url),
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise SystemExit(f"prefect deploy --all failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+
+
+def start_worker(api_url: str, pool: str, name: str, home: Path, limit: int = 1, extra_env: dict | None = None) -> int:
+    command = [*prefect_cli(), "worker", "start", "--pool", pool, "--name", name, "--limit", str(limit), "--type", "process"]
+    return _spawn(command, home / "logs" / f"{name}.log", {**worker_env(api_url), **(extra_env or {})})
+
+
+def wait_for_workers(api_url: str, names: list[str], timeout_s: float = 120) -> None:
+    """Until every named worker has sent its heartbeat to the server."""
+    from prefect.client.orchestration import get_client
+
+    deadline = time.monotonic() + timeout_s
+    with get_client(sync_client=True) as client:
+        while True:
+            online = {w.name for pool in POOLS for w in client.read_workers_for_work_pool(pool)}
+            if set(names) <= online:
+                return
+            if time.monotonic() > deadline:
+                raise SystemExit(f"workers {sorted(set(names) - online)} did not come online: see their logs")
+            time.sleep(0.5)
+
+
+def up(args: argparse.Namespace) -> dict:
+    home = Path(args.home).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    if (home / "state.json").exists():
+        raise SystemExit(f"already up (state in {home / 'state.json'}): run `down` first")
+    state: dict = {"home": str(home), "processes": {}}
+    api_url = args.api_url or os.environ.get("PREFECT_API_URL")
+    if not api_url or not healthy(api_url):
+        api_url, pid = start_server(home, args.host, args.port)
+        state["processes"]["server"] = pid
+    state["api_url"] = api_url
+    _save(home, state)
+    try:
+        _bring_up(args, home, state, api_url)
+    except BaseException:
+        down(args)  # nothing half-started stays behind
+        raise
+    return state
+
+
+def _bring_up(args: argparse.Namespace, home: Path, state: dict, api_url: str) -> None:
+    gpus = gpu_count() if args.gpu_workers is None else args.gpu_workers
+    create_pools(api_url, gpus)
+    deploy(api_url)
+    names = []
+    for i in range(1, args.cpu_workers + 1):
+        name = f"cpu-worker-{i}"
+        state["processes"][name] = start_worker(api_url, "cpu", name, home, args.worker_limit)
+        names.append(name)
+    for i in range(max(1, gpus)):
+        name = f"gpu-worker-{i}"
+        # one worker per GPU, pinned to it; one run at a time so two pipelines never share a GPU's memory
+        devices = {"CUDA_VISIBLE_DEVICES": str(i)} if gpus else {}
+        state["processes"][name] = start_worker(api_url, "gpu", name, home, 1, devices)
+        names.append(name)
+    _save(home, state)
+    wait_for_workers(api_url, names)
+    ui = api_url.removesuffix("/api")
+    print(f"Aura is deployed: UI {ui}  (export PREFECT_API_URL={api_url})")
+    print(f"workers: {', '.join(names)}; logs in {home / 'logs'}")
+    print("run one: prefect deployment run generate-video/generate-video --param request='{\"brief\": \"How volcanoes form\"}'")
+
+
+def down(args: argparse.Namespace) -> None:
+    home = Path(args.home).resolve()
+    state_file = home / "state.json"
+    if not state_file.exists():
+        print("nothing to stop")
+        return
+    state = json.loads(state_file.read_text())
+    # workers first, so none picks up a run while the server goes away
+    pids = sorted(state["processes"].items(), key=lambda item: item[0] == "server")
+    for _, pid in pids:
+        stop(pid)
+    state_file.unlink()
+    print(f"stopped {', '.join(name for name, _ in pids) or 'nothing'}")
+
+
+def stop(pid: int, grace_s: float = 15) -> None:
+    """SIGTERM to the process group, SIGKILL after the grace period."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.2)
+        if not _alive(pid):
+            return
+
+
+def status(args: argparse.Namespace) -> None:
+    home = Path(args.home).resolve()
+    state_file = home / "state.json"
+    if not state_file.exists():
+        print("not up")
+        return
+    state = json.loads(state_file.read_text())
+    print(f"API {state['api_url']} ({'healthy' if healthy(state['api_url']) else 'not answering'})")
+    for name, pid in state["processes"].items():
+        print(f"  {name:14} pid {pid:7}  {'running' if _alive(pid) else 'gone'}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        finished, _ = os.waitpid(pid, os.WNOHANG)  # reap it if it is our child and has exited
+        if finished:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _save(home: Path, state: dict) -> None:
+    tmp = home / "state.json.tmp"
+    tmp.write_text(json.dumps(state, indent=2))
+    tmp.replace(home / "state.json")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("up", "down", "status"):
+        command = sub.add_parser(name)
+        command.add_argument("--home", default=os.environ.get("AURA_DEPLOY_HOME", str(DEFAULT_HOME)),
+                             help="state folder: database, logs, pids (default deployments/.local)")  # fmt: skip
+    up_cmd = sub.choices["up"]
+    up_cmd.add_argument("--api-url", help="use this Prefect server instead of starting one")
+    up_cmd.add_argument("--host", default="127.0.0.1")
+    up_cmd.add_argument("--port", type=int, default=4200)
+    up_cmd.add_argument("--cpu-workers", type=int, default=1)
+    up_cmd.add_argument("--gpu-workers", type=int, help="default: one per GPU nvidia-smi lists (one if none)")
+    up_cmd.add_argument("--worker-limit", type=int, default=1, help="flow runs at once per cpu worker")
+    args = parser.parse_args(argv)
+    {"up": up, "down": down, "status": status}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()

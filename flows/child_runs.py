@@ -1,0 +1,43 @@
+"""Runs a flow starts on deployments: checking the deployment is there, and cancelling what it started."""
+
+from __future__ import annotations
+
+import logging
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectNotFound
+from prefect.states import Cancelled, Cancelling
+
+from aura.errors import AuraError
+
+log = logging.getLogger("aura.runs")
+
+
+class DeploymentMissing(AuraError):
+    """A setting names a deployment the Prefect server does not have."""
+
+
+def require_deployment(name: str, setting: str) -> None:
+    """Fail before any work when `setting` names a deployment the server does not know."""
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_deployment_by_name(name)
+        except (ObjectNotFound, ValueError):
+            raise DeploymentMissing(
+                f"{setting}={name}: the Prefect server has no such deployment: "
+                "deploy it with `prefect deploy --all` (name it as flow/deployment) or change the setting"
+            ) from None
+
+
+def cancel_run(run_id: UUID, reason: str) -> None:
+    """Cancel a run: Cancelled at once if no worker has it yet, else Cancelling (its worker kills it)."""
+    try:
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(run_id).state
+            if state is None or state.is_final():
+                return
+            new = Cancelled(message=reason) if state.type.value == "SCHEDULED" else Cancelling(message=reason)
+            client.set_flow_run_state(run_id, new, force=True)
+    except Exception:  # noqa: BLE001 - the server's cancellation clean-up catches what this misses
+        log.warning("could not cancel run %s", run_id, exc_info=True)

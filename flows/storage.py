@@ -1,0 +1,26 @@
+"""Where a run's files live: the artifact store URL, the same for every stage and every worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aura.settings import get_settings
+
+
+def store_url_for(output: str | None) -> str:
+    """The artifact store of a run: `output` if given, else AURA_OUTPUT.
+
+    A URL (s3://, gcs://, file://...) is used as it is; a plain folder is made
+    absolute so every task resolves it the same way.
+    """
+    url = output or get_settings().output
+    if "://" in url:
+        return url
+    return str(Path(url).expanduser().resolve())
+
+
+def file_url(store_url: str, job_id: str, key: str) -> str:
+    """A link to one of a job's files: file:// for a folder, the store's own URL otherwise."""
+    if "://" in store_url:
+        return f"{store_url.rstrip('/')}/{job_id}/{key}"
+    return (Path(store_url) / job_id / key).as_uri()

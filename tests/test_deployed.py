@@ -1,0 +1,226 @@
+"""Aura deployed for real: a `prefect server start`, pools cpu and gpu, one worker each, prefect.yaml deployed.
+
+Everything goes through the server's REST API as an application would call it
+(httpx, no Prefect client): runs are created with
+POST /api/deployments/{id}/create_flow_run and read back from /api/flow_runs.
+The cluster is brought up by the same one command a user runs
+(deployments/local.py up) and stopped by its `down`; the test then checks
+that no process it started is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from helpers.jobs import check_video, no_half_job
+from helpers.network import free_port
+
+from aura.models import VideoRequest
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL = ROOT / "deployments" / "local.py"
+RUN_TIMEOUT_S = 300
+
+
+@dataclass
+class Cluster:
+    api: httpx.Client
+    api_url: str
+    out: Path
+    home: Path
+
+    def call(self, method: str, path: str, **kwargs) -> httpx.Response:
+        """One API call; 503 (SQLite busy under a burst of writes) is asked again, as Prefect's own client does."""
+        for _ in range(10):
+            response = self.api.request(method, path, **kwargs)
+            if response.status_code != 503:
+                return response
+            time.sleep(0.5)
+        return response
+
+    def deployment(self, name: str) -> dict:
+        response = self.call("GET", f"/deployments/name/{name}")
+        response.raise_for_status()
+        return response.json()
+
+    def create_run(self, deployment: str, parameters: dict) -> httpx.Response:
+        deployment_id = self.deployment(deployment)["id"]
+        return self.call("POST", f"/deployments/{deployment_id}/create_flow_run", json={"parameters": parameters})
+
+    def flow_run(self, run_id: str) -> dict:
+        response = self.call("GET", f"/flow_runs/{run_id}")
+        response.raise_for_status()
+        return response.json()
+
+    def children(self, run_id: str) -> list[dict]:
+        body = {"flow_runs": {"parent_flow_run_id": {"any_": [run_id]}}}
+        response = self.call("POST", "/flow_runs/filter", json=body)
+        response.raise_for_status()
+        return response.json()
+
+    def wait(self, run_id: str, timeout_s: float = RUN_TIMEOUT_S) -> dict:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            run = self.flow_run(run_id)
+            if run["state"] and run["state"]["type"] in ("COMPLETED", "FAILED", "CANCELLED", "CRASHED"):
+                return run
+            time.sleep(0.5)
+        logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted((self.home / "logs").glob("*.log")))
+        pytest.fail(f"run {run_id} did not finish in {timeout_s} s; worker logs:\n{logs}")
+
+    def artifact(self, key: str, run_id: str) -> dict:
+        body = {"artifacts": {"key": {"any_": [key]}, "flow_run_id": {"any_": [run_id]}}}
+        response = self.call("POST", "/artifacts/filter", json=body)
+        response.raise_for_status()
+        [found] = response.json()
+        return found
+
+
+def _processes_of(api_url: str) -> list[psutil.Process]:
+    """Processes that talk to this cluster's server (workers, flow runs) or are the server itself."""
+    port = api_url.rsplit(":", 1)[1].split("/")[0]
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            line = " ".join(proc.info["cmdline"] or [])
+            env = proc.environ() if "prefect" in line else {}
+        except psutil.Error:
+            continue
+        if proc.pid != os.getpid() and (f"--port {port}" in line or f":{port}/api" in env.get("PREFECT_API_URL", "")):
+            found.append(proc)
+    return found
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    home = tmp_path_factory.mktemp("cluster")
+    out = home / "out"
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_API", "AURA_FFMPEG"))}
+    env.update(
+        AURA_OUTPUT=str(out),
+        # workers ask for runs every second, not every 10 s: the test takes seconds, not minutes
+        PREFECT_WORKER_QUERY_SECONDS="1",
+        PREFECT_WORKER_PREFETCH_SECONDS="5",
+        PREFECT_WORKER_HEARTBEAT_SECONDS="5",
+        PREFECT_LOGGING_LEVEL="INFO",
+    )
+    command = [sys.executable, str(LOCAL), "up", "--home", str(home), "--port", str(port)]
+    up = subprocess.run(
+        [*command, "--cpu-workers", "1", "--gpu-workers", "1", "--worker-limit", "2"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    state_file = home / "state.json"
+    assert up.returncode == 0, f"local.py up failed:\n{up.stdout}\n{up.stderr}"
+    api_url = json.loads(state_file.read_text())["api_url"]
+    with httpx.Client(base_url=api_url, timeout=30) as api:
+        yield Cluster(api=api, api_url=api_url, out=out, home=home)
+    started = json.loads(state_file.read_text())["processes"]
+    down = subprocess.run([sys.executable, str(LOCAL), "down", "--home", str(home)], env=env, capture_output=True, text=True, timeout=120)
+    assert down.returncode == 0, down.stderr
+    assert not [pid for pid in started.values() if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+    assert not _processes_of(api_url), "processes of the cluster are still running"
+
+
+def request_json(brief: str, **fields) -> dict:
+    return {"brief": brief, "duration_seconds": 10, "aspect": "9:16", "resolution": "720p", "seed": 5, **fields}
+
+
+def test_pools_and_deployments_are_set_up_as_prefect_yaml_says(cluster):
+    pools = {name: cluster.call("GET", f"/work_pools/{name}").json() for name in ("cpu", "gpu")}
+    assert pools["gpu"]["concurrency_limit"] == 1 and pools["cpu"]["type"] == pools["gpu"]["type"] == "process"
+    deployments = {name: cluster.deployment(f"{name}/{name}") for name in ("generate-video", "render-visuals", "batch-generate")}
+    assert deployments["generate-video"]["work_pool_name"] == "cpu"
+    assert deployments["render-visuals"]["work_pool_name"] == "gpu"
+    assert deployments["batch-generate"]["work_pool_name"] == "cpu"
+    assert deployments["render-visuals"]["global_concurrency_limit"]["limit"] == 1
+    # the UI renders the VideoRequest parameter as a form from this schema
+    schema = deployments["generate-video"]["parameter_openapi_schema"]
+    assert schema["required"] == ["request"]
+    form = schema["definitions"]["VideoRequest"]
+    assert {"brief", "duration_seconds", "aspect", "resolution", "voice", "style"} <= set(form["properties"])
+    assert form["properties"]["duration_seconds"]["maximum"] >= 60 and "brief" in form["required"]
+    assert deployments["generate-video"]["enforce_parameter_schema"]
+    # the nightly batch is there, and off until someone turns it on
+    [schedule] = cluster.call("GET", f"/deployments/{deployments['batch-generate']['id']}/schedules").json()
+    assert schedule["schedule"]["cron"] == "0 2 * * *" and schedule["active"] is False
+
+
+def test_a_bad_parameter_is_rejected_by_the_api_with_the_field_named(cluster):
+    response = cluster.create_run("generate-video/generate-video", {"request": request_json("Tides", duration_seconds=100000)})
+    assert response.status_code in (409, 422)
+    assert "duration_seconds" in response.text
+    response = cluster.create_run("generate-video/generate-video", {"request": {"duration_seconds": 20}})
+    assert response.status_code in (409, 422) and "brief" in response.text
+
+
+def test_visuals_run_on_the_gpu_worker_and_the_rest_on_the_cpu_worker(cluster):
+    response = cluster.create_run("generate-video/generate-video", {"request": request_json("How glaciers carve valleys"), "preset": "quick_demo"})
+    assert response.status_code == 201, response.text
+    run_id = response.json()["id"]
+    run = cluster.wait(run_id)
+    assert run["state"]["type"] == "COMPLETED", run["state"]["message"]
+    metadata = check_video(cluster.out / run_id, VideoRequest(**request_json("How glaciers carve valleys")))
+
+    assert run["work_pool_name"] == "cpu" and run["labels"]["prefect.worker.name"] == "cpu-worker-1"
+    [child] = cluster.children(run_id)
+    assert child["work_pool_name"] == "gpu" and child["labels"]["prefect.worker.name"] == "gpu-worker-0"
+    assert child["state"]["type"] == "COMPLETED"
+    assert child["parameters"]["job_id"] == run_id  # the images went into the parent's job, by key
+    assert "gpu-worker-0 (pool gpu)" in metadata["stages"]["visuals"]["provider"]
+    assert metadata["stages"]["compose"]["status"] == "completed"
+
+
+def test_cancelling_the_parent_cancels_its_visuals_run(cluster):
+    # with the gpu pool paused the visuals run waits, so the cancel surely finds it unfinished
+    paused = cluster.call("PATCH", "/work_pools/gpu", json={"is_paused": True})
+    assert paused.status_code == 204, paused.text
+    try:
+        response = cluster.create_run("generate-video/generate-video", {"request": request_json("Why leaves fall")})
+        run_id = response.json()["id"]
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while not cluster.children(run_id):
+            assert time.monotonic() < deadline, "the visuals run was never created"
+            time.sleep(0.5)
+        cancel = {"state": {"type": "CANCELLING", "message": "cancelled by the test"}, "force": True}
+        assert cluster.call("POST", f"/flow_runs/{run_id}/set_state", json=cancel).status_code in (200, 201)
+        run = cluster.wait(run_id)
+        [child] = cluster.children(run_id)
+        assert run["state"]["type"] == "CANCELLED" and child["state"]["type"] == "CANCELLED"
+        no_half_job(cluster.out / run_id)
+    finally:
+        cluster.call("PATCH", "/work_pools/gpu", json={"is_paused": False})
+
+
+def test_a_batch_started_with_prefect_deployment_run_makes_every_video(cluster):
+    requests = [request_json("How bees make honey", seed=1), request_json("Why the sky is blue", seed=2, aspect="1:1")]
+    batch = cluster.out / "batch" / "requests.jsonl"
+    batch.parent.mkdir(parents=True, exist_ok=True)
+    batch.write_text("\n".join(json.dumps(r) for r in requests) + "\n")
+    env = {**os.environ, "PREFECT_API_URL": cluster.api_url}
+    started = subprocess.run(
+        [sys.executable, "-m", "prefect", "deployment", "run", "batch-generate/batch-generate",
+         "--param", "preset=quick_demo", "--param", "max_concurrent=2"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert started.returncode == 0, started.stdout + started.stderr
+    batch_id = next(line.split("UUID:")[1].strip() for line in started.stdout.splitlines() if "UUID:" in line)
+    run = cluster.wait(batch_id, timeout_s=2 * RUN_TIMEOUT_S)
+    assert run["state"]["type"] == "COMPLETED", run["state"]["message"]
+    table = cluster.artifact("aura-batch", batch_id)["data"]
+    rows = json.loads(table) if isinstance(table, str) else table
+    assert [row["status"] for row in rows] == ["completed", "completed"]
+    for row, request in zip(rows, requests):
+        folder = cluster.out / row["flow_run_id"]
+        assert row["video"] == (folder / "video.mp4").as_uri()
+        check_video(folder, VideoRequest(**request))
+        assert cluster.flow_run(row["flow_run_id"])["work_pool_name"] == "cpu"
