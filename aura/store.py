@@ -110,6 +110,13 @@ class JobStore:
             raise AuraError(f"artifact {key} is missing from job {self.job_id}")
         return MediaRef(key=key, size=path.stat().st_size, sha256=sha256_of(path))
 
+    def publish(self, key: str) -> MediaRef:
+        """A file a tool wrote in place under key (an image provider's output): described, and
+        uploaded when the store is remote, so a worker on another machine can fetch it by key."""
+        ref = self.ref(key)
+        self._upload(key)
+        return ref
+
     def holds(self, ref: MediaRef) -> bool:
         """The job has this exact file (same size and sha256), fetched from the store if needed."""
         try:

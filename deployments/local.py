@@ -126,7 +126,11 @@ def deploy(api_url: str) -> None:
 
 def start_worker(api_url: str, pool: str, name: str, home: Path, limit: int = 1, extra_env: dict | None = None) -> int:
     command = [*prefect_cli(), "worker", "start", "--pool", pool, "--name", name, "--limit", str(limit), "--type", "process"]
-    return _spawn(command, home / "logs" / f"{name}.log", {**worker_env(api_url), **(extra_env or {})})
+    # scratch space of its own, as on a machine of its own: with a remote store nothing is shared but the store
+    scratch = home / "scratch" / name
+    scratch.mkdir(parents=True, exist_ok=True)
+    env = {**worker_env(api_url), "TMPDIR": str(scratch), **(extra_env or {})}
+    return _spawn(command, home / "logs" / f"{name}.log", env)
 
 
 def wait_for_workers(api_url: str, names: list[str], timeout_s: float = 120) -> None:

@@ -5,7 +5,10 @@ Everything goes through the server's REST API as an application would call it
 POST /api/deployments/{id}/create_flow_run and read back from /api/flow_runs.
 The cluster is brought up by the same one command a user runs
 (deployments/local.py up) and stopped by its `down`; the test then checks
-that no process it started is left.
+that no process it started is left. The artifact store and the result
+storage are one S3 URL (a local moto server) and every worker has scratch
+space of its own, as on machines of their own: the images the gpu worker
+draws reach the cpu worker through the store, by key.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import psutil
 import pytest
 from helpers.jobs import check_video, no_half_job
 from helpers.network import free_port
+from helpers.s3 import BUCKET, download, s3_filesystem, s3_server
 
 from aura.models import VideoRequest
 
@@ -35,8 +39,13 @@ RUN_TIMEOUT_S = 300
 class Cluster:
     api: httpx.Client
     api_url: str
-    out: Path
+    store: str  # s3://bucket/prefix
+    s3_env: dict
     home: Path
+
+    def job(self, job_id: str) -> Path:
+        """A job's files as a user downloads them from the store."""
+        return download(self.s3_env, f"{self.store.removeprefix('s3://')}/{job_id}", self.home / "downloads" / job_id)
 
     def call(self, method: str, path: str, **kwargs) -> httpx.Response:
         """One API call; 503 (SQLite busy under a burst of writes) is asked again, as Prefect's own client does."""
@@ -101,13 +110,20 @@ def _processes_of(api_url: str) -> list[psutil.Process]:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def s3_env():
+    with s3_server() as env:
+        yield env
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, s3_env):
     home = tmp_path_factory.mktemp("cluster")
-    out = home / "out"
+    store = f"s3://{BUCKET}/store"
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_API", "AURA_FFMPEG"))}
     env.update(
-        AURA_OUTPUT=str(out),
+        s3_env,
+        AURA_OUTPUT=store,
         # workers ask for runs every second, not every 10 s: the test takes seconds, not minutes
         PREFECT_WORKER_QUERY_SECONDS="1",
         PREFECT_WORKER_PREFETCH_SECONDS="5",
@@ -123,7 +139,7 @@ def cluster(tmp_path_factory):
     assert up.returncode == 0, f"local.py up failed:\n{up.stdout}\n{up.stderr}"
     api_url = json.loads(state_file.read_text())["api_url"]
     with httpx.Client(base_url=api_url, timeout=30) as api:
-        yield Cluster(api=api, api_url=api_url, out=out, home=home)
+        yield Cluster(api=api, api_url=api_url, store=store, s3_env=s3_env, home=home)
     started = json.loads(state_file.read_text())["processes"]
     down = subprocess.run([sys.executable, str(LOCAL), "down", "--home", str(home)], env=env, capture_output=True, text=True, timeout=120)
     assert down.returncode == 0, down.stderr
@@ -169,7 +185,7 @@ def test_visuals_run_on_the_gpu_worker_and_the_rest_on_the_cpu_worker(cluster):
     run_id = response.json()["id"]
     run = cluster.wait(run_id)
     assert run["state"]["type"] == "COMPLETED", run["state"]["message"]
-    metadata = check_video(cluster.out / run_id, VideoRequest(**request_json("How glaciers carve valleys")))
+    metadata = check_video(cluster.job(run_id), VideoRequest(**request_json("How glaciers carve valleys")))
 
     assert run["work_pool_name"] == "cpu" and run["labels"]["prefect.worker.name"] == "cpu-worker-1"
     [child] = cluster.children(run_id)
@@ -196,16 +212,15 @@ def test_cancelling_the_parent_cancels_its_visuals_run(cluster):
         run = cluster.wait(run_id)
         [child] = cluster.children(run_id)
         assert run["state"]["type"] == "CANCELLED" and child["state"]["type"] == "CANCELLED"
-        no_half_job(cluster.out / run_id)
+        no_half_job(cluster.job(run_id))
     finally:
         cluster.call("PATCH", "/work_pools/gpu", json={"is_paused": False})
 
 
 def test_a_batch_started_with_prefect_deployment_run_makes_every_video(cluster):
     requests = [request_json("How bees make honey", seed=1), request_json("Why the sky is blue", seed=2, aspect="1:1")]
-    batch = cluster.out / "batch" / "requests.jsonl"
-    batch.parent.mkdir(parents=True, exist_ok=True)
-    batch.write_text("\n".join(json.dumps(r) for r in requests) + "\n")
+    lines = "\n".join(json.dumps(r) for r in requests) + "\n"
+    s3_filesystem(cluster.s3_env).pipe(f"{cluster.store.removeprefix('s3://')}/batch/requests.jsonl", lines.encode())
     env = {**os.environ, "PREFECT_API_URL": cluster.api_url}
     started = subprocess.run(
         [sys.executable, "-m", "prefect", "deployment", "run", "batch-generate/batch-generate",
@@ -220,7 +235,6 @@ def test_a_batch_started_with_prefect_deployment_run_makes_every_video(cluster):
     rows = json.loads(table) if isinstance(table, str) else table
     assert [row["status"] for row in rows] == ["completed", "completed"]
     for row, request in zip(rows, requests):
-        folder = cluster.out / row["flow_run_id"]
-        assert row["video"] == (folder / "video.mp4").as_uri()
-        check_video(folder, VideoRequest(**request))
+        assert row["video"] == f"{cluster.store}/{row['flow_run_id']}/video.mp4"
+        check_video(cluster.job(row["flow_run_id"]), VideoRequest(**request))
         assert cluster.flow_run(row["flow_run_id"])["work_pool_name"] == "cpu"

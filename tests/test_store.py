@@ -226,3 +226,17 @@ def test_adopt_refuses_a_source_that_is_gone_or_changed(tmp_path):
     first.path(ref.key).unlink()
     assert not second.adopt(ref, first)
     assert not second.folder.exists()  # a refused adoption writes nothing
+
+
+def test_a_file_written_in_place_is_published_to_a_remote_store(tmp_path, monkeypatch):
+    # memory:// is a remote filesystem to the store: files are staged locally and uploaded by key
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "staging"))
+    remote = ArtifactStore("memory://aura-publish").job("job-1")
+    remote.path("work/images/a.png").parent.mkdir(parents=True)
+    remote.path("work/images/a.png").write_bytes(b"png")
+    ref = remote.publish("work/images/a.png")
+    assert remote.store.fs.cat_file("/aura-publish/job-1/work/images/a.png") == b"png"
+    # another worker with its own scratch space fetches it by key
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "elsewhere"))
+    other = ArtifactStore("memory://aura-publish").job("job-1")
+    assert other.holds(ref) and other.local(ref).read_bytes() == b"png"

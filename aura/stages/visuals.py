@@ -54,7 +54,7 @@ def render_visuals(
     files = provider.render(prompts_for(script, request), size, job.path(IMAGES_DIR))
     if len(files) != len(script.scenes):
         raise RuntimeError(f"{provider.name} returned {len(files)} images for {len(script.scenes)} scenes")
-    refs = [job.ref(f"{IMAGES_DIR}/{f.name}") for f in files]
+    refs = [job.publish(f"{IMAGES_DIR}/{f.name}") for f in files]
     progress.report("visuals", 1.0, f"{len(refs)} images")
     return Visuals(
         job_id=job.job_id,
