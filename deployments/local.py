@@ -7,9 +7,10 @@
 `up` starts a Prefect server on 127.0.0.1 (SQLite in the state folder) unless
 PREFECT_API_URL (or --api-url) points at one that answers; creates the work
 pools `cpu` and `gpu` (process type; `gpu` limited to one run per GPU); deploys
-prefect.yaml; and starts N `cpu` workers and one `gpu` worker per GPU (one on
-a machine without a GPU, where Stable Diffusion runs on the CPU), each limited
-to one run at a time. Every process is detached, logs to the state folder, and
+prefect.yaml; and starts N `cpu` workers (queue `default`, videos), one
+`batch-worker` (pool `cpu`, queue `batch`: batches only wait on their videos,
+so they must not hold a video's slot) and one `gpu` worker per GPU (one on a
+machine without a GPU, where Stable Diffusion runs on the CPU). Every process is detached, logs to the state folder, and
 is recorded in state.json for `down`.
 """
 
@@ -29,6 +30,7 @@ from pathlib import Path
 CHECKOUT = Path(__file__).resolve().parent.parent
 DEFAULT_HOME = CHECKOUT / "deployments" / ".local"
 POOLS = ("cpu", "gpu")
+BATCH_LIMIT = 4  # batch runs at once on the batch worker
 
 
 def prefect_cli() -> list[str]:
@@ -124,8 +126,12 @@ def deploy(api_url: str) -> None:
         raise SystemExit(f"prefect deploy --all failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
 
 
-def start_worker(api_url: str, pool: str, name: str, home: Path, limit: int = 1, extra_env: dict | None = None) -> int:
+def start_worker(
+    api_url: str, pool: str, name: str, home: Path, limit: int = 1, extra_env: dict | None = None, queue: str | None = None
+) -> int:
     command = [*prefect_cli(), "worker", "start", "--pool", pool, "--name", name, "--limit", str(limit), "--type", "process"]
+    if queue:
+        command += ["--work-queue", queue]
     # scratch space of its own, as on a machine of its own: with a remote store nothing is shared but the store
     scratch = home / "scratch" / name
     scratch.mkdir(parents=True, exist_ok=True)
@@ -175,8 +181,11 @@ def _bring_up(args: argparse.Namespace, home: Path, state: dict, api_url: str) -
     names = []
     for i in range(1, args.cpu_workers + 1):
         name = f"cpu-worker-{i}"
-        state["processes"][name] = start_worker(api_url, "cpu", name, home, args.worker_limit)
+        state["processes"][name] = start_worker(api_url, "cpu", name, home, args.worker_limit, queue="default")
         names.append(name)
+    # batches only wait on their videos: a worker of their own, so a batch never holds a slot a video needs
+    state["processes"]["batch-worker"] = start_worker(api_url, "cpu", "batch-worker", home, BATCH_LIMIT, queue="batch")
+    names.append("batch-worker")
     for i in range(max(1, gpus)):
         name = f"gpu-worker-{i}"
         # one worker per GPU, pinned to it; one run at a time so two pipelines never share a GPU's memory

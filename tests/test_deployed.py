@@ -132,7 +132,7 @@ def cluster(tmp_path_factory, s3_env):
     )
     command = [sys.executable, str(LOCAL), "up", "--home", str(home), "--port", str(port)]
     up = subprocess.run(
-        [*command, "--cpu-workers", "1", "--gpu-workers", "1", "--worker-limit", "2"],
+        [*command, "--cpu-workers", "1", "--gpu-workers", "1", "--worker-limit", "1"],
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     state_file = home / "state.json"
@@ -237,4 +237,5 @@ def test_a_batch_started_with_prefect_deployment_run_makes_every_video(cluster):
     for row, request in zip(rows, requests):
         assert row["video"] == f"{cluster.store}/{row['flow_run_id']}/video.mp4"
         check_video(cluster.job(row["flow_run_id"]), VideoRequest(**request))
-        assert cluster.flow_run(row["flow_run_id"])["work_pool_name"] == "cpu"
+        assert cluster.flow_run(row["flow_run_id"])["labels"]["prefect.worker.name"] == "cpu-worker-1"
+    assert run["labels"]["prefect.worker.name"] == "batch-worker" and run["work_queue_name"] == "batch"
