@@ -120,7 +120,8 @@ def _visuals(
     outcome = calls.outcomes.setdefault("visuals", StageOutcome())
     if not deployment:
         # no persisted result: this process reads the return value, and the stages keep their own checkpoints
-        drawn = render_visuals.with_options(persist_result=False, result_storage=calls.storage)(script, request, calls.job.job_id, policy, output)
+        in_process = render_visuals.with_options(persist_result=False, result_storage=calls.storage)
+        drawn = in_process(script, request, calls.job.job_id, policy, output)
         return _record(outcome, drawn, drawn.visuals.provider)
     try:
         remote = draw_on_deployment(deployment, script, request, calls.job.job_id, policy, output, control)
@@ -128,8 +129,8 @@ def _visuals(
         if request.visuals_required or control.cancelled or isinstance(exc, RunCancelled):
             raise
         get_run_logger().warning("the visuals deployment failed (%s): drawing slides here", exc)
-        drawn = VisualsRun(visuals=draw_slides(calls, policy, script, request, store_url, reason=str(exc)[:300]), fell_back=True)
-        return _record(outcome, drawn, drawn.visuals.provider)
+        slides = draw_slides(calls, policy, script, request, store_url, reason=str(exc)[:300])
+        return _record(outcome, VisualsRun(visuals=slides, fell_back=True), slides.provider)
     where = f" on {remote.worker or 'a worker'} (pool {remote.work_pool})"
     return _record(outcome, remote.run, remote.run.visuals.provider + where)
 

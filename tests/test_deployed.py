@@ -33,6 +33,7 @@ from aura.models import VideoRequest
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / "deployments" / "local.py"
 RUN_TIMEOUT_S = 300
+QUEUE_TIMEOUT_S = 30
 
 
 @dataclass
@@ -94,6 +95,20 @@ class Cluster:
         return found
 
 
+class PausedPool:
+    """A pool whose workers take no runs (as when every gpu machine is down), resumed afterwards."""
+
+    def __init__(self, cluster: Cluster, name: str):
+        self.cluster, self.name = cluster, name
+
+    def __enter__(self):
+        paused = self.cluster.call("PATCH", f"/work_pools/{self.name}", json={"is_paused": True})
+        assert paused.status_code == 204, paused.text
+
+    def __exit__(self, *exc):
+        self.cluster.call("PATCH", f"/work_pools/{self.name}", json={"is_paused": False})
+
+
 def _processes_of(api_url: str) -> list[psutil.Process]:
     """Processes that talk to this cluster's server (workers, flow runs) or are the server itself."""
     port = api_url.rsplit(":", 1)[1].split("/")[0]
@@ -129,6 +144,8 @@ def cluster(tmp_path_factory, s3_env):
         PREFECT_WORKER_PREFETCH_SECONDS="5",
         PREFECT_WORKER_HEARTBEAT_SECONDS="5",
         PREFECT_LOGGING_LEVEL="INFO",
+        # a visuals run no gpu worker starts is given up after this (a gpu worker starts one in ~6 s here)
+        AURA_VISUALS_QUEUE_TIMEOUT_S=str(QUEUE_TIMEOUT_S),
     )
     command = [sys.executable, str(LOCAL), "up", "--home", str(home), "--port", str(port)]
     up = subprocess.run(
@@ -198,9 +215,7 @@ def test_visuals_run_on_the_gpu_worker_and_the_rest_on_the_cpu_worker(cluster):
 
 def test_cancelling_the_parent_cancels_its_visuals_run(cluster):
     # with the gpu pool paused the visuals run waits, so the cancel surely finds it unfinished
-    paused = cluster.call("PATCH", "/work_pools/gpu", json={"is_paused": True})
-    assert paused.status_code == 204, paused.text
-    try:
+    with PausedPool(cluster, "gpu"):
         response = cluster.create_run("generate-video/generate-video", {"request": request_json("Why leaves fall")})
         run_id = response.json()["id"]
         deadline = time.monotonic() + RUN_TIMEOUT_S
@@ -213,8 +228,19 @@ def test_cancelling_the_parent_cancels_its_visuals_run(cluster):
         [child] = cluster.children(run_id)
         assert run["state"]["type"] == "CANCELLED" and child["state"]["type"] == "CANCELLED"
         no_half_job(cluster.job(run_id))
-    finally:
-        cluster.call("PATCH", "/work_pools/gpu", json={"is_paused": False})
+
+
+def test_with_no_gpu_worker_the_run_draws_slides_itself_and_cancels_the_visuals_run(cluster):
+    with PausedPool(cluster, "gpu"):
+        response = cluster.create_run("generate-video/generate-video", {"request": request_json("Why rivers meander"), "preset": "quick_demo"})
+        run_id = response.json()["id"]
+        run = cluster.wait(run_id)
+    assert run["state"]["type"] == "COMPLETED", run["state"]["message"]
+    metadata = check_video(cluster.job(run_id), VideoRequest(**request_json("Why rivers meander")))
+    assert metadata["stages"]["visuals"]["provider"] == "slides"
+    assert any(f"within {QUEUE_TIMEOUT_S} s" in warning for warning in metadata["warnings"])
+    [child] = cluster.children(run_id)
+    assert child["state"]["type"] == "CANCELLED"
 
 
 def test_a_batch_started_with_prefect_deployment_run_makes_every_video(cluster):
