@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 OFFLINE_MODEL = "aura/offline"
@@ -111,6 +111,23 @@ class Settings(BaseSettings):
     )  # fmt: skip
     video_deployment: str = Field(
         default="generate-video/generate-video", description="The deployment batch-generate starts one run of per request."
+    )
+
+    # --- REST gateway (aura serve) ---
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token the gateway requires on every endpoint (unset: no auth, for loopback use only).",
+    )
+    gateway_deployment: str | None = Field(
+        default=None,
+        description="The deployment the gateway starts runs of ('generate-video/generate-video'); unset, the "
+        "gateway runs them itself, in worker processes of its own.",
+    )
+    gateway_local_runs: int = Field(
+        default=2, ge=1, le=64, description="Runs the gateway's own worker makes at once (the rest wait, Scheduled)."
+    )
+    gateway_keepalive_s: float = Field(
+        default=15.0, gt=0, le=300, description="Seconds between SSE keep-alive comments on an idle stream."
     )
 
     # --- composition ---
