@@ -228,6 +228,58 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Print the report 
 
 
 @app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+) -> None:
+    """Run the REST gateway and its page at /: jobs are Prefect runs of generate-video.
+
+    With PREFECT_API_URL it works with that server (and AURA_GATEWAY_DEPLOYMENT
+    sends jobs to that deployment's workers); without, it starts a temporary
+    Prefect server of its own and makes the videos itself.
+    """
+    _prefect_environment()
+    import socket
+
+    import uvicorn
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from aura.api.app import create_app
+    from aura.settings import get_settings
+
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        err.print(f"[red]error:[/red] {escape(_field_error(exc))}")
+        raise typer.Exit(2) from None
+    if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_token:
+        err.print("[yellow]warning:[/yellow] no AURA_API_TOKEN: anyone who reaches this port can start jobs and read videos")
+    temporary = None
+    api_url = PREFECT_API_URL.value()
+    if not api_url:
+        from prefect.server.api.server import SubprocessASGIServer
+
+        with socket.socket() as probe:  # a free port of our own, never the one the gateway asked for
+            probe.bind(("127.0.0.1", 0))
+            free = probe.getsockname()[1]
+        temporary = SubprocessASGIServer(port=free)
+        temporary.start(timeout=180)
+        api_url = temporary.api_url
+        err.print(f"temporary Prefect server at {api_url} (set PREFECT_API_URL to use your own)")
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM (the gateway's own runs are stopped first), then
+    # raises the signal again with the handlers it found: ours turns that into a normal exit, after cleanup
+    signal.signal(signal.SIGTERM, _terminated)
+    try:
+        with temporary_settings({PREFECT_API_URL: api_url}):
+            uvicorn.run(create_app(settings, api_url), host=host, port=port, log_level="info")
+    except (_Terminated, KeyboardInterrupt):
+        pass
+    finally:
+        if temporary is not None:
+            temporary.stop()
+
+
+@app.command()
 def voices(
     language: str | None = typer.Option(None, "--language", "-l", help="Only voices for this language (prefix match)."),
     provider: str = typer.Option(

@@ -127,6 +127,23 @@ def kill(proc: subprocess.Popen) -> None:
             proc.kill()
 
 
+def stop(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """SIGTERM the child's process group so it can clean up; SIGKILL whatever is left after `grace_s`."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        kill(proc)
+
+
+def forget(proc: subprocess.Popen) -> None:
+    """A long-lived child `start`ed outside `run` has ended: drop it from the live list."""
+    _forget(proc, None)
+
+
 def _forget(proc: subprocess.Popen, owner: Owner | None) -> None:
     with _live_lock:
         _live.pop(proc.pid, None)

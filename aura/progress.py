@@ -69,6 +69,15 @@ class RunProgress:
         return round(100.0 * done / sum(STAGE_WEIGHTS.values()), 1)
 
     def describe(self) -> str:
+        """'stage: message', as published on the run's progress artifact (parse_description reads it back)."""
         with self._lock:
             stage, message = self.stage, self.message
         return f"{stage}: {message}" if message else stage
+
+
+def parse_description(description: str) -> tuple[str | None, str]:
+    """The stage and message of a progress artifact's description ('voice: scene 3 of 8')."""
+    head, sep, rest = description.partition(": ")
+    if head in STAGE_WEIGHTS:
+        return head, rest if sep else ""
+    return None, description

@@ -145,12 +145,23 @@ class JobStore:
 
     def local(self, ref: MediaRef) -> Path:
         """A local path holding the referenced file, fetched from the store if needed."""
-        path = self.path(ref.key)
+        return self.fetch(ref.key)
+
+    def fetch(self, key: str) -> Path:
+        """A local path holding the job's file under `key`, fetched from the store if needed."""
+        path = self.path(key)
         if not path.is_file() and not self.store.is_local:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.store.fs.get_file(self._remote(ref.key), str(path))
+            partial = path.with_name(f".tmp-fetch-{path.name}")  # a download cut short is never taken for the file
+            try:
+                self.store.fs.get_file(self._remote(key), str(partial))
+                os.replace(partial, path)
+            except FileNotFoundError:
+                pass
+            finally:
+                partial.unlink(missing_ok=True)
         if not path.is_file():
-            raise AuraError(f"artifact {ref.key} of job {self.job_id} is missing")
+            raise AuraError(f"artifact {key} of job {self.job_id} is missing")
         return path
 
     def remove_temporaries(self) -> None:

@@ -1,0 +1,179 @@
+"""The REST gateway (`aura serve`): five endpoints over Prefect, a live SSE stream, and a small page.
+
+    POST /api/videos/generate           a VideoRequest in, {jobId, status, createdAt} out at once (202)
+    GET  /api/videos/{id}/status        where the job stands
+    GET  /api/videos/{id}/stream        Server-Sent Events: progress, stage-complete, done, error
+    GET  /api/videos/{id}/download      the MP4 (HTTP range requests: players seek)
+    GET  /api/videos/{id}/metadata      the job's metadata.json
+    GET  /                              a form, a live progress bar, the player
+
+The job id is the Prefect flow run id and Prefect is the only store of job
+state: the gateway keeps none of its own. Files are read from the artifact
+store by job id and a fixed key, so no request can name a path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.security import HTTPBearer
+from prefect.client.orchestration import get_client
+from pydantic import BaseModel, Field
+from sse_starlette.sse import EventSourceResponse
+
+from aura import __version__
+from aura.api.auth import BearerAuth
+from aura.api.jobs import JobNotFound, JobState, JobStatus, read_job
+from aura.api.launch import DeploymentLauncher, LaunchError, LocalLauncher
+from aura.api.stream import job_events
+from aura.errors import AuraError
+from aura.models import VideoRequest
+from aura.options import PresetName
+from aura.settings import Settings, get_settings
+from aura.store import ArtifactStore
+
+PAGE = Path(__file__).with_name("static") / "index.html"
+VIDEO_KEY, META_KEY = "video.mp4", "metadata.json"
+
+
+class JobCreated(BaseModel):
+    jobId: str = Field(description="The job id: the Prefect flow run id.")
+    status: JobState
+    createdAt: datetime
+    statusUrl: str
+    streamUrl: str
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+def _store_url(settings: Settings) -> str:
+    from flows.storage import store_url_for  # the same store the runs write to
+
+    return store_url_for(settings.output)
+
+
+def create_app(settings: Settings | None = None, api_url: str | None = None) -> FastAPI:
+    """The gateway; `api_url` is the Prefect API its own worker processes talk to (local mode)."""
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if settings.gateway_deployment:
+            app.state.launcher = DeploymentLauncher(settings.gateway_deployment)
+        else:
+            app.state.launcher = LocalLauncher(settings.gateway_local_runs, api_url)
+        async with get_client() as client:
+            app.state.client = client
+            try:
+                yield
+            finally:
+                await app.state.launcher.close()
+
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    app = FastAPI(
+        title="Aura video gateway",
+        version=__version__,
+        description="Brief in, narrated MP4 out. Jobs are Prefect flow runs of generate-video; "
+        "every endpoint needs `Authorization: Bearer <AURA_API_TOKEN>` when the gateway has a token.",
+        lifespan=lifespan,
+    )
+    if token:
+        app.add_middleware(BearerAuth, token=token)
+    # declared for the OpenAPI schema (clients learn of the bearer scheme); BearerAuth enforces it
+    security = [Depends(HTTPBearer(auto_error=False))] if token else []
+    store = ArtifactStore(_store_url(settings))
+    errors = {401: {"model": Problem, "description": "No or wrong bearer token"},
+              404: {"model": Problem, "description": "No such job"}}  # fmt: skip
+    api = APIRouter(prefix="/api/videos", tags=["videos"], dependencies=security, responses=errors)
+
+    async def job_or_404(request: Request, job_id: UUID) -> JobStatus:
+        try:
+            return await read_job(request.app.state.client, job_id, str(request.base_url))
+        except JobNotFound:
+            raise HTTPException(404, f"no video job {job_id}") from None
+
+    @api.post("/generate", status_code=202, response_model=JobCreated, operation_id="generate_video",
+              responses={503: {"model": Problem, "description": "The job could not be started"}})  # fmt: skip
+    async def generate(request: Request, body: VideoRequest, preset: PresetName = Query("default")) -> JobCreated:
+        """Start a video job. The request is validated first (422 names the field); the answer comes at once."""
+        try:
+            run = await request.app.state.launcher.start(body, preset)
+        except LaunchError as exc:
+            raise HTTPException(503, str(exc)) from None
+        base = f"{str(request.base_url).rstrip('/')}/api/videos/{run.id}"
+        return JobCreated(
+            jobId=str(run.id), status="scheduled", createdAt=run.created,
+            statusUrl=f"{base}/status", streamUrl=f"{base}/stream",
+        )  # fmt: skip
+
+    @api.get("/{job_id}/status", response_model=JobStatus, operation_id="get_video_status")
+    async def status(request: Request, job_id: UUID) -> JobStatus:
+        """The job's state, progress, current stage, stages, and links once the video exists."""
+        return await job_or_404(request, job_id)
+
+    @api.get("/{job_id}/stream", operation_id="stream_video_progress",
+             responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}})  # fmt: skip
+    async def stream(request: Request, job_id: UUID) -> EventSourceResponse:
+        """Live events: `progress` {percentage, stage, message}, `stage-complete` {stage, cached},
+        then `done` {downloadUrl} or `error` {stage, message}, after which the stream ends."""
+        await job_or_404(request, job_id)  # an unknown job is a 404, not an empty stream
+        events = job_events(lambda: job_or_404(request, job_id))
+        return EventSourceResponse(events, ping=settings.gateway_keepalive_s, send_timeout=30)
+
+    @api.get("/{job_id}/download", operation_id="download_video", response_class=FileResponse,
+             responses={200: {"content": {"video/mp4": {}}}, 206: {"description": "Part of the video (Range)"},
+                        409: {"model": Problem, "description": "The video is not made yet"}})  # fmt: skip
+    async def download(request: Request, job_id: UUID) -> FileResponse:
+        """The MP4. Honours `Range: bytes=...` (206), so players and browsers can seek."""
+        path = await _finished_file(request, job_id, VIDEO_KEY)
+        return FileResponse(path, media_type="video/mp4", filename=f"aura-{job_id}.mp4", content_disposition_type="inline")
+
+    @api.get("/{job_id}/metadata", operation_id="get_video_metadata",
+             responses={409: {"model": Problem, "description": "The video is not made yet"}})  # fmt: skip
+    async def metadata(request: Request, job_id: UUID) -> JSONResponse:
+        """The job's metadata.json: request, script, timings, providers, stage reports, outputs."""
+        path = await _finished_file(request, job_id, META_KEY)
+        return JSONResponse(json.loads(path.read_text(encoding="utf-8")))
+
+    async def _finished_file(request: Request, job_id: UUID, key: str) -> Path:
+        job = await job_or_404(request, job_id)
+        if job.status != "completed":
+            raise HTTPException(409, f"job {job_id} is {job.status}: its files are there once it is completed")
+        try:
+            return store.job(str(job_id)).fetch(key)
+        except (AuraError, OSError):
+            raise HTTPException(404, f"job {job_id} completed but its {key} is not in the artifact store") from None
+
+    app.include_router(api)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> HTMLResponse:
+        return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+
+    @app.get("/api/health", tags=["health"], operation_id="health", dependencies=security)
+    async def health(request: Request) -> dict[str, str | bool]:
+        """The gateway answers and reaches Prefect."""
+        reachable = await request.app.state.client.api_healthcheck() is None  # it returns the error, if any
+        mode: Literal["deployment", "local"] = "deployment" if settings.gateway_deployment else "local"
+        return {"ok": reachable, "mode": mode}
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 with the field named in words, besides FastAPI's own list of errors."""
+        details = exc.errors()
+        first = details[0] if details else {}
+        field = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")) or "request"
+        body = {"detail": json.loads(json.dumps(details, default=str)), "message": f"{field}: {first.get('msg', 'invalid')}"}
+        return JSONResponse(body, status_code=422)
+
+    return app

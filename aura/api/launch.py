@@ -1,0 +1,120 @@
+"""Starting a video job: a run of the generate-video deployment, or a run the gateway makes itself.
+
+Either way the job is a Prefect flow run created before the answer goes out,
+so its id is known at once. With AURA_GATEWAY_DEPLOYMENT the deployment's
+workers pick it up. Without it the gateway is its own worker: it runs
+`python -m flows.run_local <id>` for each job, at most AURA_GATEWAY_LOCAL_RUNS
+at a time (the others wait, Scheduled); the children die with the gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import subprocess
+import sys
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun
+from prefect.exceptions import ObjectNotFound
+from prefect.states import Cancelled, Scheduled
+
+from aura import processes
+from aura.errors import AuraError
+from aura.models import VideoRequest
+
+log = logging.getLogger("aura.api")
+TAGS = ["aura", "gateway"]
+
+
+class LaunchError(AuraError):
+    """The job could not be started (the deployment is missing, the server is down)."""
+
+
+class DeploymentLauncher:
+    """Jobs as runs of a deployment: its work pool's workers make them."""
+
+    def __init__(self, deployment: str):
+        self.deployment = deployment
+        self._deployment_id: UUID | None = None
+
+    async def start(self, request: VideoRequest, preset: str) -> FlowRun:
+        async with get_client() as client:
+            if self._deployment_id is None:
+                try:
+                    self._deployment_id = (await client.read_deployment_by_name(self.deployment)).id
+                except ObjectNotFound:
+                    raise LaunchError(
+                        f"AURA_GATEWAY_DEPLOYMENT={self.deployment}: the Prefect server has no such deployment: "
+                        "deploy it (prefect deploy --all) or unset the setting to run jobs in the gateway"
+                    ) from None
+            return await client.create_flow_run_from_deployment(
+                self._deployment_id, parameters=_parameters(request, preset), tags=TAGS
+            )
+
+    async def close(self) -> None:
+        return None
+
+
+class LocalLauncher:
+    """Jobs the gateway makes itself, each in a child process, a few at a time."""
+
+    def __init__(self, max_runs: int, api_url: str | None = None):
+        self.slots = asyncio.Semaphore(max_runs)
+        self.api_url = api_url
+        self.waiting: set[UUID] = set()
+        self.children: set = set()
+        self._tasks: set[asyncio.Task] = set()
+
+    async def start(self, request: VideoRequest, preset: str) -> FlowRun:
+        from flows.generate_video import generate_video
+
+        async with get_client() as client:
+            run = await client.create_flow_run(
+                generate_video, parameters=_parameters(request, preset), tags=[*TAGS, "local"], state=Scheduled()
+            )
+        task = asyncio.create_task(self._make(run.id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return run
+
+    async def _make(self, run_id: UUID) -> None:
+        self.waiting.add(run_id)
+        try:
+            async with self.slots:
+                self.waiting.discard(run_id)
+                env = dict(os.environ)
+                if self.api_url:
+                    env["PREFECT_API_URL"] = self.api_url
+                proc = processes.start([sys.executable, "-m", "flows.run_local", str(run_id)], env=env, stdin=subprocess.DEVNULL)
+                self.children.add(proc)
+                try:
+                    code = await asyncio.to_thread(proc.wait)
+                finally:
+                    self.children.discard(proc)
+                    processes.forget(proc)
+                log.info("job %s: its process exited with %s", run_id, code)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the run's own state tells the user; the gateway keeps serving
+            log.exception("job %s could not be run", run_id)
+
+    async def close(self) -> None:
+        """On shutdown: jobs still waiting are cancelled in Prefect, running ones are stopped (SIGTERM)."""
+        async with get_client() as client:
+            for run_id in list(self.waiting):
+                try:
+                    stopped = Cancelled(message="the gateway stopped before it started this job")
+                    await client.set_flow_run_state(run_id, stopped, force=True)
+                except Exception:  # noqa: BLE001
+                    log.warning("could not cancel job %s", run_id, exc_info=True)
+        # SIGTERM: each run stops its stages and ends Cancelled, as under a worker that shuts down
+        await asyncio.gather(*(asyncio.to_thread(processes.stop, proc, 20.0) for proc in list(self.children)))
+        for task in list(self._tasks):
+            task.cancel()
+
+
+def _parameters(request: VideoRequest, preset: str) -> dict:
+    return {"request": request.model_dump(mode="json"), "preset": preset}

@@ -1,0 +1,49 @@
+"""Server-Sent Events of a job: progress, stage-complete, done, error.
+
+The events are derived from the job's status as Prefect holds it (aura.api.jobs),
+read once a second: a client that connects late gets the current state first
+(the progress so far, then every stage already complete), and the stream ends
+after `done` or `error`. Keep-alive comments and the client's leaving are
+handled by sse-starlette.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aura.api.jobs import JobStatus
+
+POLL_S = 1.0
+
+
+def _event(name: str, data: dict) -> dict:
+    return {"event": name, "data": json.dumps(data)}
+
+
+async def job_events(read: Callable[[], Awaitable[JobStatus]], poll_s: float = POLL_S) -> AsyncIterator[dict]:
+    """The events of one job, until it ends."""
+    last_progress: tuple | None = None
+    announced: set[str] = set()
+    while True:
+        job = await read()
+        progress = (job.progress, job.stage, job.message)
+        if progress != last_progress:
+            last_progress = progress
+            yield _event("progress", {"jobId": job.jobId, "percentage": job.progress, "stage": job.stage, "message": job.message})
+        for stage in job.completed_stages():
+            if stage not in announced:
+                announced.add(stage)
+                yield _event("stage-complete", {"jobId": job.jobId, "stage": stage, "cached": job.stages[stage] == "cached"})
+        if job.status == "completed":
+            yield _event("done", {"jobId": job.jobId, "downloadUrl": job.downloadUrl, "metadataUrl": job.metadataUrl})
+            return
+        if job.status in ("failed", "cancelled"):
+            error = job.error
+            yield _event("error", {
+                "jobId": job.jobId, "status": job.status,
+                "stage": error.stage if error else None, "message": error.message if error else job.status,
+            })  # fmt: skip
+            return
+        await asyncio.sleep(poll_s)

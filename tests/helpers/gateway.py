@@ -1,0 +1,91 @@
+"""`aura serve` as a user starts it: a real process on a loopback port, stopped with SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from helpers.network import free_port
+
+TOKEN = "test-token-5b1e"
+
+
+@dataclass
+class Gateway:
+    url: str
+    token: str | None
+    out: Path
+    proc: subprocess.Popen
+    log: Path
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def client(self, **kwargs) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers=self.headers, timeout=60, **kwargs)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        return self.proc.wait()
+
+
+def start_gateway(tmp: Path, api_url: str, token: str | None = TOKEN, **env: str) -> Gateway:
+    port = free_port()
+    out = tmp / "out"
+    log = tmp / "gateway.log"
+    full_env = {key: value for key, value in os.environ.items() if not key.startswith(("AURA_FFMPEG", "AURA_API"))}
+    full_env.update(PREFECT_API_URL=api_url, AURA_OUTPUT=str(out), AURA_GATEWAY_KEEPALIVE_S="1", **env)
+    if token:
+        full_env["AURA_API_TOKEN"] = token
+    with open(log, "wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "aura.cli", "serve", "--port", str(port)], env=full_env, stdout=sink, stderr=subprocess.STDOUT
+        )
+    gateway = Gateway(url=f"http://127.0.0.1:{port}", token=token, out=out, proc=proc, log=log)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"aura serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{gateway.url}/api/health", headers=gateway.headers, timeout=2).status_code == 200:
+                return gateway
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    gateway.stop()
+    raise RuntimeError(f"aura serve did not answer:\n{log.read_text()[-3000:]}")
+
+
+def sse_events(client: httpx.Client, path: str, limit_s: float = 300) -> Iterator[tuple[str, dict | None]]:
+    """(event, data) of a stream as it arrives; comments (keep-alives) come as (':', None)."""
+    deadline = time.monotonic() + limit_s
+    with client.stream("GET", path, timeout=httpx.Timeout(limit_s, connect=10)) as response:
+        response.raise_for_status()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        event, data = "message", []
+        for line in response.iter_lines():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{path} ran past {limit_s} s")
+            if line.startswith(":"):
+                yield ":", None
+            elif line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                data.append(line.split(":", 1)[1].strip())
+            elif line == "" and data:
+                yield event, json.loads("\n".join(data))
+                event, data = "message", []
