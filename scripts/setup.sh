@@ -7,6 +7,7 @@
 #                     set it empty for the light offline install without torch
 #   AURA_TORCH=...    the torch requirement installed before the extras (default torch==2.13.0;
 #                     on a GPU machine install the CUDA build of your choice first)
+#   AURA_SKIP_BROWSER=1 no Chromium (the browser test of the gateway's page is then skipped)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,11 @@ fc_has DejaVuSans || apt_packages+=(fonts-dejavu-core)
 fc_has NotoSans-Bold || apt_packages+=(fonts-noto-core)  # Arabic, Devanagari, Hebrew, Thai...
 fc_has NotoSansCJK || apt_packages+=(fonts-noto-cjk)     # Chinese, Japanese, Korean
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || apt_packages+=(python3-venv)
+# the gateway page's browser test: Debian's Chromium and its driver (AURA_SKIP_BROWSER=1: without them)
+if [ "${AURA_SKIP_BROWSER:-0}" != 1 ]; then
+  command -v chromium >/dev/null || apt_packages+=(chromium)
+  command -v chromedriver >/dev/null || apt_packages+=(chromium-driver)
+fi
 
 if ((${#apt_packages[@]})); then
   echo "setup: installing ${apt_packages[*]}"

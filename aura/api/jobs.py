@@ -82,8 +82,7 @@ async def read_job(client: PrefectClient, job_id: UUID, base_url: str = "") -> J
         run = await client.read_flow_run(job_id)
     except ObjectNotFound:
         raise JobNotFound(str(job_id)) from None
-    flow = await client.read_flow(run.flow_id)
-    if flow.name != JOB_FLOW:  # another flow's run is not a video job: the gateway shows nothing of it
+    if await _flow_name(client, run.flow_id) != JOB_FLOW:  # another flow's run is not a video job
         raise JobNotFound(str(job_id))
     stages = await _stage_states(client, job_id)
     percent, stage, message = await _progress(client, job_id)
@@ -109,6 +108,15 @@ async def read_job(client: PrefectClient, job_id: UUID, base_url: str = "") -> J
             message=" ".join((state.message if state else "").split()) or status,
         )
     return job
+
+
+_flow_names: dict[UUID, str] = {}  # a flow's name never changes: asked once per flow, not once per poll
+
+
+async def _flow_name(client: PrefectClient, flow_id: UUID) -> str:
+    if flow_id not in _flow_names:
+        _flow_names[flow_id] = (await client.read_flow(flow_id)).name
+    return _flow_names[flow_id]
 
 
 async def _stage_states(client: PrefectClient, job_id: UUID) -> dict[str, StageState]:

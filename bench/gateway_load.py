@@ -1,0 +1,147 @@
+"""Load test of the REST gateway, on loopback only: N concurrent jobs, each followed to `done`.
+
+It starts `aura serve` (with a temporary Prefect server of its own and a bearer
+token), sends --count generate requests at once, follows every job's SSE
+stream to `done`, downloads every video and checks it (H.264 + AAC, the size
+the aspect asks for, the narration's duration). It prints the latencies of the
+202 answers and of the first event, each job's time to done, and the
+throughput. Bounded: at most 20 jobs, and --limit-s seconds in all.
+Not a test: it prints figures. Run: .venv/bin/python bench/gateway_load.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from aura.media.probe import probe  # noqa: E402
+
+BRIEFS = [
+    "How volcanoes form", "Why the sea is salty", "How bees make honey", "Why leaves change colour",
+    "How glaciers carve valleys", "Why the sky is blue", "How rainbows appear", "How owls hunt at night",
+    "Why cats purr", "How coral reefs grow", "How bread rises", "Why we dream", "How tides work",
+    "Why ice floats", "How bats see in the dark", "How lightning forms", "Why onions make us cry",
+    "How compasses work", "Why the moon has phases", "How seeds know which way is up",
+]  # fmt: skip
+ASPECTS = {"16:9": (1280, 720), "9:16": (720, 1280), "1:1": (720, 720)}
+
+
+def free_port() -> int:
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        return probe_socket.getsockname()[1]
+
+
+async def one_job(client: httpx.AsyncClient, index: int, duration: int, folder: Path) -> dict:
+    aspect = list(ASPECTS)[index % 3]
+    body = {"brief": BRIEFS[index], "duration_seconds": duration, "aspect": aspect, "seed": index}
+    started = time.perf_counter()
+    answer = await client.post("/api/videos/generate", json=body, params={"preset": "quick_demo"})
+    accepted_s = time.perf_counter() - started
+    answer.raise_for_status()
+    job_id = answer.json()["jobId"]
+    first_event_s, events, done = None, 0, None
+    async with client.stream("GET", f"/api/videos/{job_id}/stream") as stream:
+        name = None
+        async for line in stream.aiter_lines():
+            if line.startswith("event:"):
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                events += 1
+                first_event_s = first_event_s or time.perf_counter() - started
+                if name == "done":
+                    done = json.loads(line.split(":", 1)[1])
+                    break
+                if name == "error":
+                    raise RuntimeError(f"job {job_id} failed: {line}")
+    done_s = time.perf_counter() - started
+    video = folder / f"{job_id}.mp4"
+    async with client.stream("GET", done["downloadUrl"]) as download:
+        with open(video, "wb") as sink:
+            async for chunk in download.aiter_bytes():
+                sink.write(chunk)
+    downloaded_s = time.perf_counter() - started
+    info = probe(video)
+    metadata = (await client.get(done["metadataUrl"])).json()
+    stream_info = info.of_kind("video")[0]
+    valid = (
+        [s.codec for s in info.of_kind("video")] == ["h264"]
+        and [s.codec for s in info.of_kind("audio")] == ["aac"]
+        and (stream_info.width, stream_info.height) == ASPECTS[aspect]
+        and abs(info.duration - metadata["timings"]["duration"]) <= 0.1
+    )
+    return {"accepted_s": accepted_s, "first_event_s": first_event_s, "done_s": done_s, "downloaded_s": downloaded_s,
+            "events": events, "bytes": video.stat().st_size, "valid": valid}  # fmt: skip
+
+
+async def run_load(url: str, token: str, count: int, duration: int, folder: Path) -> list[dict]:
+    limits = httpx.Limits(max_connections=3 * count)
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=None, limits=limits) as client:
+        return await asyncio.gather(*(one_job(client, i, duration, folder) for i in range(count)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=10, choices=range(1, 21), metavar="1..20")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of each video")
+    parser.add_argument("--local-runs", type=int, default=2, help="AURA_GATEWAY_LOCAL_RUNS: jobs made at once")
+    parser.add_argument("--limit-s", type=float, default=1200, help="give up after this long")
+    args = parser.parse_args()
+    token = secrets.token_urlsafe(16)
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="aura-bench-gateway-") as tmp:
+        folder = Path(tmp)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "AURA_"))}
+        env.update(AURA_OUTPUT=str(folder / "out"), AURA_API_TOKEN=token, AURA_GATEWAY_LOCAL_RUNS=str(args.local_runs),
+                   LITELLM_LOCAL_MODEL_COST_MAP="True", PREFECT_SERVER_ANALYTICS_ENABLED="false")  # fmt: skip
+        log = open(folder / "gateway.log", "wb")
+        gateway = subprocess.Popen([sys.executable, "-m", "aura.cli", "serve", "--port", str(port)], env=env, stdout=log, stderr=log)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            started = time.perf_counter()
+            while True:
+                try:
+                    if httpx.get(f"{url}/api/health", headers={"Authorization": f"Bearer {token}"}, timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if gateway.poll() is not None or time.perf_counter() - started > 180:
+                    raise SystemExit(f"aura serve did not start: {(folder / 'gateway.log').read_text()[-2000:]}")
+                time.sleep(0.3)
+            print(f"gateway up (with its temporary Prefect server) in {time.perf_counter() - started:.1f} s")
+            began = time.perf_counter()
+            results = asyncio.run(asyncio.wait_for(run_load(url, token, args.count, args.duration, folder), args.limit_s))
+            wall = time.perf_counter() - began
+        finally:
+            gateway.send_signal(signal.SIGTERM)
+            gateway.wait(60)
+            log.close()
+    accepted = sorted(r["accepted_s"] for r in results)
+    first = sorted(r["first_event_s"] for r in results)
+    done = sorted(r["done_s"] for r in results)
+    print(f"{args.count} concurrent jobs of {args.duration} s (720p, quick_demo), {args.local_runs} made at once:")
+    print(f"  202 answer:     median {statistics.median(accepted) * 1000:6.0f} ms, max {accepted[-1] * 1000:6.0f} ms")
+    print(f"  first event:    median {statistics.median(first) * 1000:6.0f} ms, max {first[-1] * 1000:6.0f} ms")
+    print(f"  done:           first {done[0]:6.1f} s, median {statistics.median(done):6.1f} s, last {done[-1]:6.1f} s")
+    print(f"  wall {wall:.1f} s: {args.count / wall * 60:.1f} videos/min; {sum(r['events'] for r in results)} events")
+    print(f"  downloads: {sum(r['bytes'] for r in results) / 2**20:.1f} MiB; valid videos: {sum(r['valid'] for r in results)}/{args.count}")
+
+
+if __name__ == "__main__":
+    main()
