@@ -56,6 +56,7 @@ def test_a_missing_request_file_says_where_it_was_looked_for(tmp_path):
         read_requests("batch/none.jsonl", str(tmp_path))
 
 
+@pytest.mark.e2e
 def test_a_batch_with_one_bad_request_starts_nothing(prefect_server, tmp_path):
     (tmp_path / "todo.jsonl").write_text('{"brief": "Fine"}\n{"brief": ""}\n')
     state = batch_generate(requests_file="todo.jsonl", output=str(tmp_path), return_state=True)
@@ -63,6 +64,7 @@ def test_a_batch_with_one_bad_request_starts_nothing(prefect_server, tmp_path):
     assert job_folders(tmp_path) == []
 
 
+@pytest.mark.e2e
 def test_a_batch_makes_one_video_per_request_and_a_table_of_them(prefect_server, tmp_path):
     requests = [
         VideoRequest(brief="How bees make honey", duration_seconds=10, aspect="9:16", seed=1),
@@ -90,6 +92,7 @@ def test_a_batch_makes_one_video_per_request_and_a_table_of_them(prefect_server,
     assert all(row["video"].endswith("video.mp4") for row in rows)
 
 
+@pytest.mark.e2e
 def test_a_batch_whose_request_fails_fails_and_says_which(prefect_server, tmp_path, monkeypatch, fresh_settings):
     monkeypatch.setenv("AURA_IMAGE_PROVIDER", "stable-diffusion")
     monkeypatch.delenv("AURA_SD_MODEL", raising=False)

@@ -30,6 +30,8 @@ from helpers.s3 import BUCKET, download, s3_filesystem, s3_server
 
 from aura.models import VideoRequest
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / "deployments" / "local.py"
 RUN_TIMEOUT_S = 300

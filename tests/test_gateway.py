@@ -20,6 +20,8 @@ from prefect.states import Cancelling, Scheduled
 
 from aura.media.probe import probe
 
+pytestmark = pytest.mark.e2e
+
 STAGES = ["brief", "script", "voice", "visuals", "compose"]
 REQUEST = {"brief": "How glaciers carve valleys", "duration_seconds": 10, "aspect": "9:16", "seed": 4}
 

@@ -22,6 +22,8 @@ from schemathesis.checks import not_a_server_error
 from aura.api.app import create_app
 from aura.settings import Settings
 
+pytestmark = pytest.mark.e2e
+
 DEPLOYMENT = "generate-video/gateway-test"
 # the schema the gateway serves, built in-process: it is the same code
 schema = schemathesis.openapi.from_dict(create_app(Settings(api_token="x", gateway_deployment=DEPLOYMENT)).openapi())

@@ -16,9 +16,10 @@ import pytest
 from helpers.gateway import TOKEN, start_gateway
 from PIL import Image
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("AURA_SKIP_BROWSER") == "1", reason="AURA_SKIP_BROWSER=1: no browser on this machine"
-)
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(os.environ.get("AURA_SKIP_BROWSER") == "1", reason="AURA_SKIP_BROWSER=1: no browser on this machine"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -107,7 +107,7 @@ def create_app(settings: Settings | None = None, api_url: str | None = None) -> 
     async def generate(request: Request, body: VideoRequest, preset: PresetName = Query("default")) -> JobCreated:
         """Start a video job. The request is validated first (422 names the field); the answer comes at once."""
         try:
-            run = await request.app.state.launcher.start(body, preset)
+            run = await request.app.state.launcher.start(request.app.state.client, body, preset)
         except LaunchError as exc:
             raise HTTPException(503, str(exc)) from None
         base = f"{str(request.base_url).rstrip('/')}/api/videos/{run.id}"

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from uuid import UUID
 
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import PrefectClient, get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled, Scheduled
@@ -40,19 +40,18 @@ class DeploymentLauncher:
         self.deployment = deployment
         self._deployment_id: UUID | None = None
 
-    async def start(self, request: VideoRequest, preset: str) -> FlowRun:
-        async with get_client() as client:
-            if self._deployment_id is None:
-                try:
-                    self._deployment_id = (await client.read_deployment_by_name(self.deployment)).id
-                except ObjectNotFound:
-                    raise LaunchError(
-                        f"AURA_GATEWAY_DEPLOYMENT={self.deployment}: the Prefect server has no such deployment: "
-                        "deploy it (prefect deploy --all) or unset the setting to run jobs in the gateway"
-                    ) from None
-            return await client.create_flow_run_from_deployment(
-                self._deployment_id, parameters=_parameters(request, preset), tags=TAGS
-            )
+    async def start(self, client: PrefectClient, request: VideoRequest, preset: str) -> FlowRun:
+        if self._deployment_id is None:
+            try:
+                self._deployment_id = (await client.read_deployment_by_name(self.deployment)).id
+            except ObjectNotFound:
+                raise LaunchError(
+                    f"AURA_GATEWAY_DEPLOYMENT={self.deployment}: the Prefect server has no such deployment: "
+                    "deploy it (prefect deploy --all) or unset the setting to run jobs in the gateway"
+                ) from None
+        return await client.create_flow_run_from_deployment(
+            self._deployment_id, parameters=_parameters(request, preset), tags=TAGS
+        )
 
     async def close(self) -> None:
         return None
@@ -62,19 +61,20 @@ class LocalLauncher:
     """Jobs the gateway makes itself, each in a child process, a few at a time."""
 
     def __init__(self, max_runs: int, api_url: str | None = None):
+        # imported now, at start-up: the first import takes seconds, and must not hold up the first 202
+        from flows.generate_video import generate_video
+
+        self.flow = generate_video
         self.slots = asyncio.Semaphore(max_runs)
         self.api_url = api_url
         self.waiting: set[UUID] = set()
         self.children: set = set()
         self._tasks: set[asyncio.Task] = set()
 
-    async def start(self, request: VideoRequest, preset: str) -> FlowRun:
-        from flows.generate_video import generate_video
-
-        async with get_client() as client:
-            run = await client.create_flow_run(
-                generate_video, parameters=_parameters(request, preset), tags=[*TAGS, "local"], state=Scheduled()
-            )
+    async def start(self, client: PrefectClient, request: VideoRequest, preset: str) -> FlowRun:
+        run = await client.create_flow_run(
+            self.flow, parameters=_parameters(request, preset), tags=[*TAGS, "local"], state=Scheduled()
+        )
         task = asyncio.create_task(self._make(run.id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
