@@ -123,7 +123,7 @@ class _Board:
 
 def _finish(item: BatchItem, state: State, store_url: str) -> None:
     """Record how a request's run ended, with its video and duration read from the job's metadata.json."""
-    item.status = state.name.lower() if state.name != "Completed" else "completed"
+    item.status = state.name.lower()  # completed, failed, crashed, cancelled
     if not state.is_completed():
         item.error = " ".join((state.message or "").split())[:300] or None
         return
