@@ -110,7 +110,7 @@ class LocalLauncher:
                     await client.set_flow_run_state(run_id, stopped, force=True)
                 except Exception:  # noqa: BLE001
                     log.warning("could not cancel job %s", run_id, exc_info=True)
-        # SIGTERM: each run stops its stages and ends Cancelled, as under a worker that shuts down
+        # SIGTERM: Prefect marks each run Crashed and its children die; finished stages stay checkpointed
         await asyncio.gather(*(asyncio.to_thread(processes.stop, proc, 20.0) for proc in list(self.children)))
         for task in list(self._tasks):
             task.cancel()
