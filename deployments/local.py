@@ -200,13 +200,17 @@ def _bring_up(args: argparse.Namespace, home: Path, state: dict, api_url: str) -
     print("run one: prefect deployment run generate-video/generate-video --param request='{\"brief\": \"How volcanoes form\"}'")
 
 
+def _recorded(args: argparse.Namespace) -> tuple[Path, dict | None]:
+    """The state file `up` wrote, and what it holds (None when nothing is up)."""
+    state_file = Path(args.home).resolve() / "state.json"
+    return state_file, json.loads(state_file.read_text()) if state_file.exists() else None
+
+
 def down(args: argparse.Namespace) -> None:
-    home = Path(args.home).resolve()
-    state_file = home / "state.json"
-    if not state_file.exists():
+    state_file, state = _recorded(args)
+    if state is None:
         print("nothing to stop")
         return
-    state = json.loads(state_file.read_text())
     # workers first, so none picks up a run while the server goes away
     pids = sorted(state["processes"].items(), key=lambda item: item[0] == "server")
     for _, pid in pids:
@@ -230,12 +234,10 @@ def stop(pid: int, grace_s: float = 15) -> None:
 
 
 def status(args: argparse.Namespace) -> None:
-    home = Path(args.home).resolve()
-    state_file = home / "state.json"
-    if not state_file.exists():
+    _, state = _recorded(args)
+    if state is None:
         print("not up")
         return
-    state = json.loads(state_file.read_text())
     print(f"API {state['api_url']} ({'healthy' if healthy(state['api_url']) else 'not answering'})")
     for name, pid in state["processes"].items():
         print(f"  {name:14} pid {pid:7}  {'running' if _alive(pid) else 'gone'}")
