@@ -94,3 +94,18 @@ def test_the_api_never_answers_500_to_anything_its_schema_allows(case, gateway):
     # ids drawn at random are no job, so a stream answers 404 at once rather than staying open
     response = case.call(base_url=gateway.url, headers=gateway.headers, timeout=30)
     case.validate_response(response, checks=[not_a_server_error])
+
+
+def test_without_prefect_the_gateway_says_so_with_503(tmp_path):
+    from helpers.network import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}/api"  # nobody listens there
+    gateway = start_gateway(tmp_path, dead, PREFECT_CLIENT_MAX_RETRIES="0")
+    try:
+        with gateway.client() as api:
+            assert api.get("/api/health").json()["ok"] is False
+            for response in (api.get(f"/api/videos/{uuid.uuid4()}/status"), api.post("/api/videos/generate", json={"brief": "Tides"})):
+                assert response.status_code == 503
+                assert "does not answer" in response.json()["detail"] and "PREFECT_API_URL" in response.json()["detail"]
+    finally:
+        gateway.stop()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Literal
 from uuid import UUID
 
+import httpx
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
@@ -166,6 +167,13 @@ def create_app(settings: Settings | None = None, api_url: str | None = None) -> 
         reachable = await request.app.state.client.api_healthcheck() is None  # it returns the error, if any
         mode: Literal["deployment", "local"] = "deployment" if settings.gateway_deployment else "local"
         return {"ok": reachable, "mode": mode}
+
+    @app.exception_handler(httpx.TransportError)
+    async def prefect_unreachable(request: Request, exc: httpx.TransportError) -> JSONResponse:
+        """Prefect holds every job's state: without it the gateway can only say so, and what to check."""
+        where = api_url or "PREFECT_API_URL"
+        detail = f"the Prefect server ({where}) does not answer ({type(exc).__name__}): start it, or check PREFECT_API_URL"
+        return JSONResponse({"detail": detail}, status_code=503)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
