@@ -282,11 +282,8 @@ class VisualsRun(BaseModel):
     """What the render-visuals flow hands back: the stills, and how the stage ended where it ran."""
 
     visuals: Visuals
-    cached: bool = False
-    cached_from: str | None = None
-    attempts: int = Field(default=0, description="Attempts of the visuals stage in that run (0 when reused).")
-    seconds: float = 0.0
-    fell_back: bool = Field(default=False, description="The configured provider failed and slides were drawn.")
+    cached: bool = Field(default=False, description="Reused from a checkpoint where it ran.")
+    cached_from: str | None = Field(default=None, description="The job whose checkpoint it reused.")
 
 
 class Composition(BaseModel):

@@ -18,6 +18,9 @@ from aura.settings import get_settings
 from aura.stages.checkpoints import reuse
 from aura.stages.common import with_policy
 from aura.store import JobStore
+from aura.supervision import RunControl
+
+STOP_GRACE_S = 15  # how long a failed or cancelled run waits for its other stages to stop
 
 
 @dataclass
@@ -125,3 +128,10 @@ class StageCalls:
         outcome.seconds = time.perf_counter() - started
         progress.report(stage, 1.0, "reused from a checkpoint")
         return usable
+
+
+def stop_everything(control: RunControl, job: JobStore, reason: str) -> None:
+    """Interrupt the run's other stages (their children die), wait for them, and drop half-written files."""
+    control.cancel(reason)
+    control.wait_idle(STOP_GRACE_S)
+    job.remove_temporaries()

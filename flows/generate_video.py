@@ -21,16 +21,13 @@ from aura.stages.script import script_task
 from aura.stages.voice import voice_task
 from aura.store import JobStore
 from aura.supervision import RunCancelled, RunControl, bind_run, close_run, open_run, unbind_run
-from flows.calls import StageCalls, StageOutcome
+from flows.calls import StageCalls, StageOutcome, stop_everything
 from flows.child_runs import require_deployment
 from flows.monitor import RunMonitor, attach_aura_logs
 from flows.render_visuals import draw_slides, render_visuals
 from flows.storage import file_url, store_url_for
 from flows.summary import publish_summary, stage_reports, summary_markdown
 from flows.visuals_hop import draw_on_deployment
-
-STOP_GRACE_S = 15  # how long a failed or cancelled run waits for its other stages to stop
-
 
 @flow(name="generate-video", log_prints=True, persist_result=False)
 def generate_video(
@@ -72,7 +69,7 @@ def generate_video(
         cancelled = control.cancelled or isinstance(exc, RunCancelled) or not isinstance(exc, Exception)
         status = "cancelled" if cancelled else "failed"
         error = " ".join(str(exc).split()) or type(exc).__name__
-        _stop_everything(control, job, f"the run {'was cancelled' if cancelled else 'failed'}: {error}")
+        stop_everything(control, job, f"the run {'was cancelled' if cancelled else 'failed'}: {error}")
         monitor.finish(f"{status}: {error[:150]}")
         if cancelled and isinstance(exc, Exception):
             return Cancelled(message=f"Cancelled: {error}")  # the run ends Cancelled, not Failed
@@ -130,7 +127,7 @@ def _visuals(
             raise
         get_run_logger().warning("the visuals deployment failed (%s): drawing slides here", exc)
         slides = draw_slides(calls, policy, script, request, store_url, reason=str(exc)[:300])
-        return _record(outcome, VisualsRun(visuals=slides, fell_back=True), slides.provider)
+        return _record(outcome, VisualsRun(visuals=slides), slides.provider)
     where = f" on {remote.worker or 'a worker'} (pool {remote.work_pool})"
     return _record(outcome, remote.run, remote.run.visuals.provider + where)
 
@@ -140,13 +137,6 @@ def _record(outcome: StageOutcome, drawn: VisualsRun, provider: str) -> Visuals:
     if drawn.cached:
         progress.report("visuals", 1.0, "reused from a checkpoint")
     return drawn.visuals
-
-
-def _stop_everything(control: RunControl, job: JobStore, reason: str) -> None:
-    """Interrupt the run's other stages (their children die), wait for them, and drop half-written files."""
-    control.cancel(reason)
-    control.wait_idle(STOP_GRACE_S)
-    job.remove_temporaries()
 
 
 def _summarise(control: RunControl, calls: StageCalls, job: JobStore, store_url: str, status, error, logger) -> None:

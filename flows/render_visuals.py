@@ -10,7 +10,6 @@ stages are cancelled with the parent and counted in the parent's summary.
 from __future__ import annotations
 
 import contextlib
-import time
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
@@ -21,20 +20,15 @@ from aura.settings import get_settings
 from aura.stages.common import open_job
 from aura.stages.visuals import fallback_visuals_task, visuals_task
 from aura.supervision import RunCancelled, RunControl, bind_run, close_run, find_run, open_run, share_run, unbind_run
-from flows.calls import StageCalls, flow_result_storage
+from flows.calls import StageCalls, flow_result_storage, stop_everything
 from flows.monitor import RunMonitor, attach_aura_logs
 from flows.storage import store_url_for
-
-STOP_GRACE_S = 15
-
 
 def draw_visuals(
     calls: StageCalls, policy: StagePolicy, script: Script, request: VideoRequest, store_url: str, control: RunControl
 ) -> VisualsRun:
     """The visuals stage with its fallback: the configured provider, else slides (unless images are required)."""
-    started = time.perf_counter()
     job_id = calls.job.job_id
-    fell_back = False
     try:
         visuals: Visuals = calls.run("visuals", visuals_task, policy, script, request, store_url, job_id)
     except Exception as exc:
@@ -42,15 +36,11 @@ def draw_visuals(
             raise
         get_run_logger().warning("visuals failed (%s): falling back to slides", exc)
         visuals = draw_slides(calls, policy, script, request, store_url, reason=str(exc)[:300])
-        fell_back = True
     outcome = calls.outcomes.get("visuals")
     return VisualsRun(
         visuals=visuals,
         cached=bool(outcome and outcome.cached),
         cached_from=outcome.cached_from if outcome else None,
-        attempts=len(control.attempts_of("visuals")),
-        seconds=round(time.perf_counter() - started, 3),
-        fell_back=fell_back,
     )
 
 
@@ -99,9 +89,7 @@ def render_visuals(
             return draw_visuals(calls, policy or PipelineOptions().visuals, script, request, store_url, control)
     except BaseException as exc:
         if parent is None:
-            control.cancel(f"render-visuals stopped: {exc}")
-            control.wait_idle(STOP_GRACE_S)
-            job.remove_temporaries()
+            stop_everything(control, job, f"render-visuals stopped: {exc}")
         raise
     finally:
         close_run(run_id)
