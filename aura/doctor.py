@@ -67,8 +67,7 @@ def _prefect_check() -> Check:
 
 def _checkpoint_check(settings) -> Check:
     """Where the stage checkpoints are kept, and how many there are (runs resume from them)."""
-    store = settings.output if "://" in settings.output else str(Path(settings.output).expanduser().resolve())
-    location = settings.result_storage_location(store)
+    location = settings.result_storage_location(settings.store_url())
     if "://" in location:
         return Check("orchestration", "checkpoints", True, f"{location} (remote: shared by every worker that reaches it)")
     folder = Path(location)

@@ -17,6 +17,11 @@ TTS_ENGINES = ("edge-tts", "gtts", "espeak-ng")
 LLM_BACKOFF_ESTIMATE_S = 3.0
 
 
+def _absolute(location: str) -> str:
+    """A URL as it is, a folder as an absolute path."""
+    return location if "://" in location else str(Path(location).expanduser().resolve())
+
+
 def _comma_list(value: object) -> object:
     """'a, b' from the environment as ['a', 'b']; lists pass through."""
     if isinstance(value, str):
@@ -148,11 +153,18 @@ class Settings(BaseSettings):
         chain = [name for name in dict.fromkeys(value) if name != "espeak-ng"]
         return [*chain, "espeak-ng"]  # the offline engine always closes the chain
 
+    def store_url(self, output: str | None = None) -> str:
+        """The artifact store of a run: `output` if given, else AURA_OUTPUT.
+
+        A URL (s3://, gcs://, file://...) is used as it is; a plain folder is made
+        absolute so every task and worker resolves it the same way.
+        """
+        return _absolute(output or self.output)
+
     def result_storage_location(self, store_url: str) -> str:
         """Where stage checkpoints are persisted: AURA_RESULT_STORAGE, else a folder inside the artifact store."""
         if self.result_storage:
-            configured = self.result_storage
-            return configured if "://" in configured else str(Path(configured).expanduser().resolve())
+            return _absolute(self.result_storage)
         return f"{store_url.rstrip('/')}/{RESULTS_FOLDER}"
 
     @property

@@ -285,10 +285,6 @@ class RunControl:
     def cancelled(self) -> bool:
         return self.cancel_reason is not None
 
-    def check(self) -> None:
-        if self.cancel_reason is not None:
-            raise RunCancelled(self.cancel_reason)
-
     def record(self, attempt: Attempt) -> None:
         with self._lock:
             self.attempts.append(attempt)

@@ -24,10 +24,11 @@ from aura.supervision import RunCancelled, RunControl, bind_run, close_run, open
 from flows.calls import StageCalls, StageOutcome, stop_everything
 from flows.child_runs import require_deployment
 from flows.monitor import RunMonitor, attach_aura_logs
-from flows.render_visuals import draw_slides, render_visuals
+from flows.render_visuals import render_visuals, slides_instead
 from flows.storage import file_url, store_url_for
 from flows.summary import publish_summary, stage_reports, summary_markdown
 from flows.visuals_hop import draw_on_deployment
+
 
 @flow(name="generate-video", log_prints=True, persist_result=False)
 def generate_video(
@@ -123,10 +124,7 @@ def _visuals(
     try:
         remote = draw_on_deployment(deployment, script, request, calls.job.job_id, policy, output, control)
     except Exception as exc:
-        if request.visuals_required or control.cancelled or isinstance(exc, RunCancelled):
-            raise
-        get_run_logger().warning("the visuals deployment failed (%s): drawing slides here", exc)
-        slides = draw_slides(calls, policy, script, request, store_url, reason=str(exc)[:300])
+        slides = slides_instead(exc, "the visuals deployment", calls, policy, script, request, store_url, control)
         return _record(outcome, VisualsRun(visuals=slides), slides.provider)
     where = f" on {remote.worker or 'a worker'} (pool {remote.work_pool})"
     return _record(outcome, remote.run, remote.run.visuals.provider + where)

@@ -24,6 +24,7 @@ from flows.calls import StageCalls, flow_result_storage, stop_everything
 from flows.monitor import RunMonitor, attach_aura_logs
 from flows.storage import store_url_for
 
+
 def draw_visuals(
     calls: StageCalls, policy: StagePolicy, script: Script, request: VideoRequest, store_url: str, control: RunControl
 ) -> VisualsRun:
@@ -32,10 +33,7 @@ def draw_visuals(
     try:
         visuals: Visuals = calls.run("visuals", visuals_task, policy, script, request, store_url, job_id)
     except Exception as exc:
-        if request.visuals_required or control.cancelled or isinstance(exc, RunCancelled):
-            raise
-        get_run_logger().warning("visuals failed (%s): falling back to slides", exc)
-        visuals = draw_slides(calls, policy, script, request, store_url, reason=str(exc)[:300])
+        visuals = slides_instead(exc, "visuals", calls, policy, script, request, store_url, control)
     outcome = calls.outcomes.get("visuals")
     return VisualsRun(
         visuals=visuals,
@@ -44,13 +42,18 @@ def draw_visuals(
     )
 
 
-def draw_slides(
-    calls: StageCalls, policy: StagePolicy, script: Script, request: VideoRequest, store_url: str, reason: str
-) -> Visuals:
-    """Slides in place of images that could not be drawn (no retries: slides either work or the run fails)."""
+def slides_instead(
+    failure: Exception, what: str, calls: StageCalls, policy: StagePolicy, script: Script, request: VideoRequest,
+    store_url: str, control: RunControl,
+) -> Visuals:  # fmt: skip
+    """Slides in place of images that could not be drawn; the failure stands when images are required
+    or the run is stopping. No retries: slides either work or the run fails."""
+    if request.visuals_required or control.cancelled or isinstance(failure, RunCancelled):
+        raise failure
+    get_run_logger().warning("%s failed (%s): falling back to slides", what, failure)
     once = policy.model_copy(update={"retries": 0})
     return calls.run(
-        "visuals", fallback_visuals_task, once, script, request, store_url, calls.job.job_id, reason=reason
+        "visuals", fallback_visuals_task, once, script, request, store_url, calls.job.job_id, reason=str(failure)[:300]
     )  # fmt: skip
 
 

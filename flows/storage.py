@@ -8,15 +8,8 @@ from aura.settings import get_settings
 
 
 def store_url_for(output: str | None) -> str:
-    """The artifact store of a run: `output` if given, else AURA_OUTPUT.
-
-    A URL (s3://, gcs://, file://...) is used as it is; a plain folder is made
-    absolute so every task resolves it the same way.
-    """
-    url = output or get_settings().output
-    if "://" in url:
-        return url
-    return str(Path(url).expanduser().resolve())
+    """The artifact store of a run: `output` if given, else AURA_OUTPUT (see Settings.store_url)."""
+    return get_settings().store_url(output)
 
 
 def file_url(store_url: str, job_id: str, key: str) -> str:

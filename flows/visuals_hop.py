@@ -91,13 +91,9 @@ def draw_on_deployment(
         result = VisualsRun.model_validate(state.result(raise_on_failure=True))
     except ValidationError as exc:
         raise VisualsDeploymentError(f"render-visuals run {child.id} handed back no VisualsRun: {exc}") from None
-    progress.report("visuals", 1.0, f"{len(result.visuals.images)} images from {finished.labels.get('prefect.worker.name')}")
-    return RemoteVisuals(
-        run=result,
-        flow_run_id=str(child.id),
-        worker=finished.labels.get("prefect.worker.name"),
-        work_pool=finished.work_pool_name,
-    )
+    worker = finished.labels.get("prefect.worker.name")
+    progress.report("visuals", 1.0, f"{len(result.visuals.images)} images from {worker}")
+    return RemoteVisuals(run=result, flow_run_id=str(child.id), worker=worker, work_pool=finished.work_pool_name)
 
 
 def _wait(run_id: UUID, scope: Scope, queue_s: float, run_s: float):

@@ -39,10 +39,10 @@ from aura.errors import AuraError
 from aura.models import VideoRequest
 from aura.options import PresetName
 from aura.settings import Settings, get_settings
+from aura.stages.compose import META_KEY, VIDEO_KEY
 from aura.store import ArtifactStore
 
 PAGE = Path(__file__).with_name("static") / "index.html"
-VIDEO_KEY, META_KEY = "video.mp4", "metadata.json"
 
 
 class JobCreated(BaseModel):
@@ -55,12 +55,6 @@ class JobCreated(BaseModel):
 
 class Problem(BaseModel):
     detail: str
-
-
-def _store_url(settings: Settings) -> str:
-    from flows.storage import store_url_for  # the same store the runs write to
-
-    return store_url_for(settings.output)
 
 
 def create_app(settings: Settings | None = None, api_url: str | None = None) -> FastAPI:
@@ -78,7 +72,7 @@ def create_app(settings: Settings | None = None, api_url: str | None = None) -> 
             try:
                 yield
             finally:
-                await app.state.launcher.close()
+                await app.state.launcher.close(client)
 
     token = settings.api_token.get_secret_value() if settings.api_token else None
     app = FastAPI(
@@ -92,7 +86,7 @@ def create_app(settings: Settings | None = None, api_url: str | None = None) -> 
         app.add_middleware(BearerAuth, token=token)
     # declared for the OpenAPI schema (clients learn of the bearer scheme); BearerAuth enforces it
     security = [Depends(HTTPBearer(auto_error=False))] if token else []
-    store = ArtifactStore(_store_url(settings))
+    store = ArtifactStore(settings.store_url())  # the same store the runs write to
     errors = {401: {"model": Problem, "description": "No or wrong bearer token"},
               404: {"model": Problem, "description": "No such job"}}  # fmt: skip
     api = APIRouter(prefix="/api/videos", tags=["videos"], dependencies=security, responses=errors)

@@ -24,10 +24,10 @@ from prefect.client.schemas.sorting import ArtifactSort
 from prefect.exceptions import ObjectNotFound
 from pydantic import BaseModel, Field
 
-from aura.progress import STAGE_WEIGHTS, parse_description
+from aura.options import STAGES
+from aura.progress import parse_description
 
 JOB_FLOW = "generate-video"
-STAGES = tuple(STAGE_WEIGHTS)
 JobState = Literal["scheduled", "running", "completed", "failed", "cancelled"]
 StageState = Literal["waiting", "running", "completed", "cached", "failed"]
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from uuid import UUID
 
-from prefect.client.orchestration import PrefectClient, get_client
+from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled, Scheduled
@@ -53,7 +53,7 @@ class DeploymentLauncher:
             self._deployment_id, parameters=_parameters(request, preset), tags=TAGS
         )
 
-    async def close(self) -> None:
+    async def close(self, client: PrefectClient) -> None:
         return None
 
 
@@ -96,20 +96,17 @@ class LocalLauncher:
                     self.children.discard(proc)
                     processes.forget(proc)
                 log.info("job %s: its process exited with %s", run_id, code)
-        except asyncio.CancelledError:
-            raise
         except Exception:  # noqa: BLE001 - the run's own state tells the user; the gateway keeps serving
             log.exception("job %s could not be run", run_id)
 
-    async def close(self) -> None:
+    async def close(self, client: PrefectClient) -> None:
         """On shutdown: jobs still waiting are cancelled in Prefect, running ones are stopped (SIGTERM)."""
-        async with get_client() as client:
-            for run_id in list(self.waiting):
-                try:
-                    stopped = Cancelled(message="the gateway stopped before it started this job")
-                    await client.set_flow_run_state(run_id, stopped, force=True)
-                except Exception:  # noqa: BLE001
-                    log.warning("could not cancel job %s", run_id, exc_info=True)
+        for run_id in list(self.waiting):
+            try:
+                stopped = Cancelled(message="the gateway stopped before it started this job")
+                await client.set_flow_run_state(run_id, stopped, force=True)
+            except Exception:  # noqa: BLE001
+                log.warning("could not cancel job %s", run_id, exc_info=True)
         # SIGTERM: Prefect marks each run Crashed and its children die; finished stages stay checkpointed
         await asyncio.gather(*(asyncio.to_thread(processes.stop, proc, 20.0) for proc in list(self.children)))
         for task in list(self._tasks):
