@@ -40,9 +40,9 @@ def read_requests(source: str, store_url: str) -> list[VideoRequest]:
         raise BatchInputError(f"requests_file: {location} cannot be read: {exc}") from None
     lower = location.lower()
     if lower.endswith(".csv"):
-        rows = _csv_rows(text)
+        rows = _csv_rows(text, location)
     elif lower.endswith((".jsonl", ".ndjson", ".json")):
-        rows = _jsonl_rows(text)
+        rows = _jsonl_rows(text, location)
     else:
         raise BatchInputError(f"requests_file: {location}: use a .jsonl or .csv file")
     return validate_requests(rows, location)
@@ -68,7 +68,7 @@ def validate_requests(rows: list[tuple[int, object]], where: str = "requests") -
     return requests
 
 
-def _jsonl_rows(text: str) -> list[tuple[int, object]]:
+def _jsonl_rows(text: str, where: str) -> list[tuple[int, object]]:
     rows = []
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
@@ -77,20 +77,29 @@ def _jsonl_rows(text: str) -> list[tuple[int, object]]:
         try:
             rows.append((number, json.loads(line)))
         except json.JSONDecodeError as exc:
-            raise BatchInputError(f"line {number}: not JSON ({exc.msg}): write one JSON object per line") from None
+            raise BatchInputError(f"{where} line {number}: not JSON ({exc.msg}): write one JSON object per line") from None
     return rows
 
 
-def _csv_rows(text: str) -> list[tuple[int, object]]:
+def _csv_rows(text: str, where: str) -> list[tuple[int, object]]:
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or "brief" not in reader.fieldnames:
-        raise BatchInputError("the CSV needs a header row with at least a 'brief' column (and any VideoRequest field)")
+        raise BatchInputError(f"{where}: the CSV needs a header row with at least a 'brief' column (and any VideoRequest field)")
     rows = []
     for row in reader:
         # an empty cell means "the default", not an empty value
         cells = {k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip() != ""}
         for name in _LIST_FIELDS & cells.keys():
-            value = cells[name]
-            cells[name] = json.loads(value) if value.startswith("[") else [p.strip() for p in value.split(";") if p.strip()]
+            cells[name] = _list_cell(cells[name], f"{where} line {reader.line_num}: {name}")
         rows.append((reader.line_num, cells))
     return rows
+
+
+def _list_cell(value: str, where: str) -> object:
+    """A CSV cell that holds a list: a JSON array, or items separated by semicolons."""
+    if not value.startswith("["):
+        return [part.strip() for part in value.split(";") if part.strip()]
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise BatchInputError(f"{where}: not a JSON array ({exc.msg}): write [\"a.md\", \"b.md\"] or a.md; b.md") from None

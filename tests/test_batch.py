@@ -38,9 +38,10 @@ def test_csv_requests_take_any_request_field_as_a_column(tmp_path):
     ("name", "text", "message"),
     [
         ("bad.jsonl", '{"brief": "ok"}\n{"brief": "ok", "duration_seconds": 5000}\n', "line 2: duration_seconds"),
-        ("bad.jsonl", '{"brief": "ok"}\n{"brief": \n', "line 2: not JSON"),
+        ("bad.jsonl", '{"brief": "ok"}\n{"brief": \n', "bad.jsonl line 2: not JSON"),
         ("bad.jsonl", '{"brief": "ok", "colour": "red"}\n', "line 1: colour"),
-        ("bad.csv", "title\nHello\n", "'brief' column"),
+        ("bad.csv", "title\nHello\n", "bad.csv: the CSV needs a header row with at least a 'brief' column"),
+        ("refs.csv", 'brief,references\nBees,"[""a.md"", "\n', "refs.csv line 2: references: not a JSON array"),
         ("empty.jsonl", "\n# nothing\n", "no requests"),
         ("requests.txt", "brief\n", "use a .jsonl or .csv file"),
     ],
