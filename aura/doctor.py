@@ -125,6 +125,8 @@ def run_checks() -> list[Check]:
             check = _from_status(get_image_provider(name).status(), name == chosen)
         except AuraError as exc:
             check = Check("images", name, False, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a plugin whose own check breaks is reported, not fatal to doctor
+            check = Check("images", name, False, f"its status check failed ({type(exc).__name__}: {exc})")
         if name == chosen:
             check.detail += f": {reason}"
         checks.append(check)

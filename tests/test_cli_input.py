@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aura.cli import app
+from aura.providers.images import registry
 
 BRIEF = "How volcanoes form"
 
@@ -91,6 +92,21 @@ def isolated_settings(tmp_path, monkeypatch, fresh_settings):
     monkeypatch.setenv("AURA_GTTS_TIMEOUT_S", "2")
     fresh_settings()
     return tmp_path / "videos"
+
+
+def test_doctor_reports_an_image_provider_whose_own_check_breaks(runner, isolated_settings, monkeypatch):
+    class Crashing:
+        name = "crashing"
+
+        def status(self):
+            raise RuntimeError("no driver")
+
+    monkeypatch.setitem(registry._factories, "crashing", Crashing)
+    result = runner.invoke(app, ["doctor", "--json"])
+    by_name = {check["name"]: check for check in json.loads(result.stdout)}
+    assert by_name["crashing"]["usable"] is False
+    assert "RuntimeError: no driver" in by_name["crashing"]["detail"]
+    assert by_name["slides"]["usable"] is True  # the rest is still checked
 
 
 def test_doctor_json_lists_every_provider(runner, isolated_settings):

@@ -18,7 +18,7 @@ from aura.media.ffmpeg import ffmpeg_path
 from aura.media.probe import probe
 from aura.models import VideoRequest
 from aura.options import PipelineOptions, StagePolicy
-from aura.providers.images.registry import register_image_provider
+from aura.providers.images import registry
 from flows.generate_video import generate_video
 
 pytestmark = pytest.mark.e2e
@@ -113,7 +113,7 @@ class _BrokenImages:
 
 
 def test_visuals_failure_falls_back_to_slides(prefect_server, tmp_path, monkeypatch, fresh_settings):
-    register_image_provider("broken", _BrokenImages)
+    monkeypatch.setitem(registry._factories, "broken", _BrokenImages)  # registered for this test only
     monkeypatch.setenv("AURA_IMAGE_PROVIDER", "broken")
     fresh_settings()
     options = PipelineOptions(visuals=StagePolicy(retries=0, timeout_s=60))
