@@ -10,8 +10,8 @@ pools `cpu` and `gpu` (process type; `gpu` limited to one run per GPU); deploys
 prefect.yaml; and starts N `cpu` workers (queue `default`, videos), one
 `batch-worker` (pool `cpu`, queue `batch`: batches only wait on their videos,
 so they must not hold a video's slot) and one `gpu` worker per GPU (one on a
-machine without a GPU, where Stable Diffusion runs on the CPU). Every process is detached, logs to the state folder, and
-is recorded in state.json for `down`.
+machine without a GPU, where Stable Diffusion runs on the CPU). Every process
+is detached, logs to the state folder, and is recorded in state.json for `down`.
 """
 
 from __future__ import annotations
