@@ -17,7 +17,16 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Aura: a brief in, a narrated video out.")
+# no pretty tracebacks: main() turns every unexpected error into one line (--verbose shows the detail)
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    help="Aura: a brief in, a narrated video out.",
+)  # fmt: skip
+server_app = typer.Typer(
+    no_args_is_help=True,
+    help="A Prefect server that stays up between runs (aura generate uses it instead of starting a temporary one).",
+)
+app.add_typer(server_app, name="server")
 err = Console(stderr=True)
 
 STAGE_LABELS = {"brief": "Brief", "script": "Script", "voice": "Voice", "visuals": "Visuals", "compose": "Compose"}
@@ -41,6 +50,31 @@ def _silence_prefect_console() -> None:
         for handler in getattr(logger, "handlers", []):
             if isinstance(handler, PrefectConsoleHandler):
                 handler.setLevel(logging.CRITICAL + 1)
+
+
+def _settings_or_exit():
+    """The AURA_* settings; a bad value is one line naming the variable, before any work."""
+    from aura.settings import get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "AURA_" + ".".join(str(p) for p in first["loc"]).upper()
+        err.print(f"[red]aura: invalid {escape(name)}: {escape(first['msg'].removeprefix('Value error, '))}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _drain_prefect_workers() -> None:
+    """Send the run's last logs and events while the server is still there (a temporary one stops next)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        try:
+            worker.drain_all(timeout=5)
+        except Exception:  # noqa: BLE001 - logs that cannot be sent never fail the command
+            logging.getLogger("aura.cli").debug("could not drain %s", worker.__name__, exc_info=True)
 
 
 def _field_error(exc: ValidationError) -> str:
@@ -138,27 +172,47 @@ def generate(
     if preset not in PRESETS:
         fail(f"invalid preset: {preset!r} is not one of {', '.join(PRESETS)}", code=2)
 
+    settings = _settings_or_exit()
     _prefect_environment()
-    from aura import progress
-    from flows.generate_video import generate_video
+    from aura import prefect_server, progress
 
-    if not verbose:
-        _silence_prefect_console()
+    # the temporary server (if one is needed) boots while the inputs are checked and the flow is imported
+    with prefect_server.Connection() as connection:
+        from aura.errors import SystemCheckError
+        from aura.stages.brief import check_inputs
 
-    bars = _StageProgress(enabled=not as_json and err.is_terminal)
-    progress.add_listener(bars)
-    # `kill <pid>`: the flow stops its stages (Prefect's own handler, during the run), then we exit
-    # through Python's shutdown, so the temporary Prefect server is stopped too instead of orphaned
-    signal.signal(signal.SIGTERM, _terminated)
-    try:
-        with bars.bars:
-            state = generate_video(request, preset=preset, output=out, return_state=True)
-    except KeyboardInterrupt:
-        fail("interrupted", code=130)
-    except _Terminated:
-        fail("terminated (SIGTERM): the run was stopped", code=143)
-    finally:
-        progress.remove_listener(bars)
+        try:
+            check_inputs(request, settings)
+        except SystemCheckError as exc:
+            fail(f"invalid {exc}", code=2)
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        from flows.generate_video import generate_video
+
+        try:
+            server = connection.resolve(settings.prefect_start_timeout_s)
+        except prefect_server.PrefectServerError as exc:
+            fail(str(exc))
+        started = connection.temporary.ready_after_s if server.source == "temporary" else None
+        if not verbose:
+            _silence_prefect_console()
+
+        bars = _StageProgress(enabled=not as_json and err.is_terminal)
+        progress.add_listener(bars)
+        # `kill <pid>`: the flow stops its stages (Prefect's own handler, during the run), then we exit
+        # through the `with`, so the temporary Prefect server is stopped too instead of orphaned
+        signal.signal(signal.SIGTERM, _terminated)
+        try:
+            with temporary_settings({PREFECT_API_URL: server.api_url}):
+                with bars.bars:
+                    state = generate_video(request, preset=preset, output=out, return_state=True)
+                _drain_prefect_workers()
+        except KeyboardInterrupt:
+            fail("interrupted", code=130)
+        except _Terminated:
+            fail("terminated (SIGTERM): the run was stopped", code=143)
+        finally:
+            progress.remove_listener(bars)
 
     run_id = str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
     if state.is_cancelled():
@@ -176,6 +230,7 @@ def generate(
             "duration": result.duration, "width": result.width, "height": result.height,
             "stage_seconds": result.stage_seconds, "providers": result.providers, "warnings": result.warnings,
             "stages": {name: report.model_dump(mode="json") for name, report in result.stages.items()},
+            "prefect_server": {"api_url": server.api_url, "source": server.source, "start_seconds": started},
         }))  # fmt: skip
         return
     for warning in result.warnings:
@@ -184,6 +239,8 @@ def generate(
     cached = [name for name, report in result.stages.items() if report.cached]
     if cached:
         err.print(f"reused from checkpoints: {', '.join(cached)} (--fresh runs every stage again)", highlight=False)
+    if started is not None:  # said once, with the result: what the temporary server cost and how to avoid it
+        err.print(f"[dim]a temporary Prefect server took {started:.1f} s of this run; {prefect_server.KEEP_ONE_RUNNING}[/dim]", soft_wrap=True)
     err.print(f"[green]Done[/green]: {result.duration:.1f} s, {result.width}x{result.height}, flow run {run_id}")
     print(paths["video"])
 
@@ -238,45 +295,81 @@ def serve(
     sends jobs to that deployment's workers); without, it starts a temporary
     Prefect server of its own and makes the videos itself.
     """
+    settings = _settings_or_exit()
     _prefect_environment()
-    import socket
+    from aura import prefect_server
 
-    import uvicorn
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    from aura.api.app import create_app
-    from aura.settings import get_settings
-
-    try:
-        settings = get_settings()
-    except ValidationError as exc:
-        err.print(f"[red]error:[/red] {escape(_field_error(exc))}")
-        raise typer.Exit(2) from None
     if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_token:
         err.print("[yellow]warning:[/yellow] no AURA_API_TOKEN: anyone who reaches this port can start jobs and read videos")
-    temporary = None
-    api_url = PREFECT_API_URL.value()
-    if not api_url:
-        from prefect.server.api.server import SubprocessASGIServer
+    with prefect_server.Connection() as connection:
+        import uvicorn
+        from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        with socket.socket() as probe:  # a free port of our own, never the one the gateway asked for
-            probe.bind(("127.0.0.1", 0))
-            free = probe.getsockname()[1]
-        temporary = SubprocessASGIServer(port=free)
-        temporary.start(timeout=180)
-        api_url = temporary.api_url
-        err.print(f"temporary Prefect server at {api_url} (set PREFECT_API_URL to use your own)")
-    # uvicorn shuts down gracefully on SIGINT/SIGTERM (the gateway's own runs are stopped first), then
-    # raises the signal again with the handlers it found: ours turns that into a normal exit, after cleanup
-    signal.signal(signal.SIGTERM, _terminated)
+        from aura.api.app import create_app
+
+        try:
+            # a configured server that is down is not fatal: the gateway answers 503 until it is back
+            server = connection.resolve(settings.prefect_start_timeout_s, require_answer=False)
+        except prefect_server.PrefectServerError as exc:
+            err.print(f"[red]aura: {escape(str(exc))}[/red]", highlight=False)
+            raise typer.Exit(1) from None
+        if server.source == "temporary":
+            err.print(f"temporary Prefect server at {server.api_url} ({prefect_server.KEEP_ONE_RUNNING})", highlight=False)
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM (the gateway's own runs are stopped first), then
+        # raises the signal again with the handlers it found: ours turns that into a normal exit, after cleanup
+        signal.signal(signal.SIGTERM, _terminated)
+        try:
+            with temporary_settings({PREFECT_API_URL: server.api_url}):
+                uvicorn.run(create_app(settings, server.api_url), host=host, port=port, log_level="info")
+        except (_Terminated, KeyboardInterrupt):
+            pass
+
+
+@server_app.command("start")
+def server_start() -> None:
+    """Start a Prefect server in the background (PREFECT_SERVER_API_HOST:PORT, 127.0.0.1:4200 by default).
+
+    Every `aura generate` then uses it instead of starting a temporary one, the
+    Prefect UI shows every run at its address, and it stays up until `aura
+    server stop` (or `prefect server stop`).
+    """
+    settings = _settings_or_exit()
+    _prefect_environment()
+    from aura import prefect_server
+
     try:
-        with temporary_settings({PREFECT_API_URL: api_url}):
-            uvicorn.run(create_app(settings, api_url), host=host, port=port, log_level="info")
-    except (_Terminated, KeyboardInterrupt):
-        pass
-    finally:
-        if temporary is not None:
-            temporary.stop()
+        status = prefect_server.start_background(prefect_server.start_budget_s(settings.prefect_start_timeout_s))
+    except prefect_server.PrefectServerError as exc:
+        err.print(f"[red]aura: {escape(str(exc))}[/red]", highlight=False)
+        raise typer.Exit(1) from None
+    ui = status.api_url.removesuffix("/api")
+    pid = f" (pid {status.pid})" if status.pid else ""
+    err.print(f"Prefect server at {status.api_url}{pid}; its UI at {ui}. Stop it with: aura server stop", highlight=False)
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the Prefect server that `aura server start` (or `prefect server start --background`) left running."""
+    _prefect_environment()
+    from aura import prefect_server
+
+    pid = prefect_server.stop_background()
+    err.print(f"Prefect server (pid {pid}) stopped" if pid else "no Prefect server was running in the background", highlight=False)
+
+
+@server_app.command("status")
+def server_status() -> None:
+    """Whether a Prefect server answers where `aura generate` looks for one (exit 1 when none does)."""
+    _prefect_environment()
+    from aura import prefect_server
+
+    status = prefect_server.background_status()
+    pid = f" (pid {status.pid})" if status.pid else ""
+    if status.answering:
+        err.print(f"Prefect server at {status.api_url}{pid} answers: aura generate uses it", highlight=False)
+        return
+    err.print(f"no Prefect server answers at {status.api_url}: aura generate starts a temporary one (aura server start keeps one up)", highlight=False)
+    raise typer.Exit(1)
 
 
 @app.command()
@@ -316,11 +409,39 @@ def voices(
     Console().print(table)
 
 
+def _verbose() -> bool:
+    return any(arg in ("--verbose", "-v") for arg in sys.argv[1:]) or os.environ.get("AURA_VERBOSE", "") not in ("", "0")
+
+
+def _quiet_thread_errors(args: threading.ExceptHookArgs) -> None:
+    """An error in a helper thread is logged, never printed as a traceback (the run reports its own outcome)."""
+    logging.getLogger("aura.cli").debug("error in thread %s", args.thread, exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+
+def _one_line(exc: BaseException) -> str:
+    """An unexpected error as the one line a user reads, with what to do."""
+    text = " ".join(str(exc).split())[:300] or type(exc).__name__
+    if "Failed to reach API" in text or type(exc).__name__ in ("ConnectError", "ConnectTimeout", "RemoteProtocolError"):
+        return f"lost the Prefect server ({text}): check that it is still running (aura server status) and run again"
+    return f"unexpected error: {type(exc).__name__}: {text} (run again with --verbose for the details)"
+
+
 def main() -> None:
+    verbose = _verbose()
+    if not verbose:
+        threading.excepthook = _quiet_thread_errors
     try:
         app()
     except BrokenPipeError:  # `aura voices | head`
         sys.stderr.close()
+    except KeyboardInterrupt:
+        err.print("[red]aura: interrupted[/red]")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - no traceback ever reaches the terminal unless asked for
+        if verbose:
+            err.print_exception()
+        err.print(f"[red]aura: {escape(_one_line(exc))}[/red]", highlight=False, soft_wrap=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -118,6 +118,12 @@ class Settings(BaseSettings):
         default="generate-video/generate-video", description="The deployment batch-generate starts one run of per request."
     )
 
+    # --- the Prefect server ---
+    prefect_start_timeout_s: float | None = Field(
+        default=None, gt=0, le=3600,
+        description="Seconds a temporary Prefect server may take to start; unset: 90 s, more on a busy machine.",
+    )  # fmt: skip
+
     # --- REST gateway (aura serve) ---
     api_token: SecretStr | None = Field(
         default=None,

@@ -14,7 +14,9 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
@@ -26,6 +28,40 @@ from aura.models import MediaRef
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+# a temporary file names its writer (pid and host), so a later run can tell a dead writer's leftovers from live work
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+_WRITER = re.compile(r"^\.tmp-(\d+)\.([0-9a-f]{8})-")
+FOREIGN_TEMPORARY_AGE_S = 24 * 3600  # another machine's leftovers (a shared folder): swept only when this old
+UNNAMED_TEMPORARY_AGE_S = 3600  # leftovers that do not name their writer (older versions, probes)
+
+
+def _temporary_prefix() -> str:
+    return f".tmp-{os.getpid()}.{_HOST}-"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def is_stale_temporary(path: Path, now: float | None = None) -> bool:
+    """A `.tmp-*` file whose writer is gone: a dead process of this machine, or an old enough file of another."""
+    match = _WRITER.match(path.name)
+    try:
+        age = (now or time.time()) - path.stat().st_mtime
+    except OSError:
+        return False
+    if match is None:
+        return age > UNNAMED_TEMPORARY_AGE_S
+    pid, host = int(match.group(1)), match.group(2)
+    if host != _HOST:
+        return age > FOREIGN_TEMPORARY_AGE_S
+    return pid != os.getpid() and not _pid_alive(pid)
 
 
 def sha256_of(path: Path) -> str:
@@ -48,6 +84,22 @@ class ArtifactStore:
         self.url = url
         self.fs, self.root = fsspec.core.url_to_fs(url)
         self.is_local = "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
+
+    def sweep_stale_temporaries(self) -> int:
+        """Remove what killed runs left half-written in any job's folder (their `.tmp-*` files); how many.
+
+        Only files whose writer is gone are touched: another run writing at the
+        same time keeps its files.
+        """
+        base = Path(self.root) if self.is_local else Path(tempfile.gettempdir()) / "aura-staging"
+        swept = 0
+        now = time.time()
+        for pattern in ("*/.tmp-*", "*/*/.tmp-*"):  # keys are `name` or `work/name`
+            for leftover in base.glob(pattern):
+                if leftover.is_file() and is_stale_temporary(leftover, now):
+                    leftover.unlink(missing_ok=True)
+                    swept += 1
+        return swept
 
     def job(self, job_id: str) -> JobStore:
         if not _JOB_ID.match(job_id):
@@ -79,7 +131,7 @@ class JobStore:
         """
         final = self.path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=suffix or final.suffix, dir=final.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=_temporary_prefix(), suffix=suffix or final.suffix, dir=final.parent)
         os.close(fd)
         tmp = Path(tmp_name)
         try:
@@ -152,7 +204,7 @@ class JobStore:
         path = self.path(key)
         if not path.is_file() and not self.store.is_local:
             path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f".tmp-fetch-{path.name}")  # a download cut short is never taken for the file
+            partial = path.with_name(f"{_temporary_prefix()}{path.name}")  # a download cut short is never taken for the file
             try:
                 self.store.fs.get_file(self._remote(key), str(partial))
                 os.replace(partial, path)

@@ -58,6 +58,9 @@ def generate_video(
     if deployment:  # a name that points nowhere fails now, not after the script is written
         require_deployment(deployment, "AURA_VISUALS_DEPLOYMENT")
     job.remove_temporaries()  # left by an earlier attempt of this run that was killed
+    swept = job.store.sweep_stale_temporaries()  # and by other runs that were killed (kill -9, a lost machine)
+    if swept:
+        logger.info("removed %d half-written file(s) that killed runs left behind", swept)
     monitor = RunMonitor(job_id, control)
     status, error, result = "failed", None, None
     try:

@@ -151,16 +151,16 @@ def test_cli_generate_json(tmp_path):
     assert all(stage["status"] == "completed" and not stage["cached"] for stage in stages.values())
 
 
-def test_cli_failure_is_one_line_and_leaves_no_video(tmp_path):
-    """A run that fails at a stage: one line naming it, a non-zero exit, nothing half-written."""
+def test_cli_missing_input_is_one_line_before_any_work(tmp_path):
+    """A request naming a file that is not there: one line naming the field, exit 2, nothing written."""
     out = tmp_path / "cli"
     proc = subprocess.run(
         [sys.executable, "-m", "aura.cli", "generate", "How tides work", "--duration", "10",
          "--music", str(tmp_path / "missing.mp3"), "--out", str(out)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
     assert len(lines) == 1, proc.stderr
-    assert "brief stage failed" in lines[0] and "music" in lines[0] and "missing.mp3" in lines[0]
-    assert not list(out.rglob("*.mp4")) and not list(out.rglob(".tmp-*"))
+    assert lines[0].startswith("aura: invalid music") and "missing.mp3" in lines[0]
+    assert not out.exists()  # checked before any work: no job folder, no run

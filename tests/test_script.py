@@ -1,4 +1,4 @@
-"""The script stage: the offline writer through litellm, the parser, the repair round, a dead model."""
+"""The script stage: the offline writer, the parser, the repair round, a dead model."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def test_word_budget_grows_with_duration_and_pace():
 # --- offline writer ---------------------------------------------------------------------------
 
 
-def test_offline_writer_answers_through_litellm_with_the_json_asked_for():
+def test_offline_writer_answers_with_the_json_asked_for():
     spec = spec_for(VideoRequest(brief=VOLCANO, duration_seconds=60), WPM)
     answer = complete(build_messages(spec), OFFLINE_MODEL).text
     data = json.loads(answer)

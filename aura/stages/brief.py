@@ -134,6 +134,18 @@ def check_llm_budget(settings: Settings, script_timeout_s: float | None) -> list
     ]
 
 
+def check_inputs(request: VideoRequest, settings: Settings) -> None:
+    """What the request names must be there: its voice or language, its music, its reference documents.
+
+    The `aura` command calls this before it starts anything, so a typo costs
+    a second, not a server start; the brief stage checks again where the run is.
+    """
+    check_voice(request, settings.tts_provider[0])
+    if request.music:
+        check_music(request.music)
+    check_references([*request.references, *([settings.reference_dir] if settings.reference_dir else [])])
+
+
 def check_request(
     request: VideoRequest, output_folder: Path, settings: Settings | None = None, script_timeout_s: float | None = None
 ) -> BriefReport:
@@ -165,10 +177,7 @@ def check_request(
             f"{_FFMPEG_MEMORY[request.resolution] / 2**20:.0f} MiB needed, {available / 2**20:.0f} MiB available: "
             "close other programs or use --resolution 720p"
         )
-    check_voice(request, settings.tts_provider[0])
-    if request.music:
-        check_music(request.music)
-    check_references([*request.references, *([settings.reference_dir] if settings.reference_dir else [])])
+    check_inputs(request, settings)
     warnings += check_visuals(request, settings)
     warnings += check_llm_budget(settings, script_timeout_s)
     if settings.llm_model == OFFLINE_MODEL and request.language.split("-")[0] != "en":

@@ -1,4 +1,4 @@
-"""The offline script writer: deterministic and rule-based, served as litellm model `aura/offline`.
+"""The offline script writer: deterministic and rule-based, the model `aura/offline`.
 
 It cannot know facts a brief does not hold, so it does what a careful human
 would with no sources: it uses the brief's own sentences first, in order, then
@@ -12,11 +12,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import time
-
-import litellm
-from litellm import CustomLLM
-from litellm.types.utils import ModelResponse
 
 from aura.providers.llm.prompts import ScriptBrief, spec_from_messages
 from aura.providers.rag.chunking import split_sentences
@@ -344,24 +339,6 @@ def _as_json(title: str, scenes: list[tuple[str, str]], topic: str, style: str) 
     }
 
 
-class OfflineWriter(CustomLLM):
-    """litellm custom provider: `litellm.completion(model="aura/offline", messages=...)`."""
-
-    def completion(self, *args, **kwargs) -> ModelResponse:
-        messages = kwargs.get("messages") or (args[1] if len(args) > 1 else [])
-        spec = spec_from_messages(messages)
-        content = json.dumps(write_script(spec), ensure_ascii=False)
-        return litellm.ModelResponse(
-            model=f"{PROVIDER}/{MODEL}",
-            created=int(time.time()),
-            choices=[{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
-        )
-
-
-def register() -> None:
-    """Make `aura/offline` a litellm model (idempotent)."""
-    if not any(item.get("provider") == PROVIDER for item in litellm.custom_provider_map):
-        litellm.custom_provider_map.append({"provider": PROVIDER, "custom_handler": OfflineWriter()})
-    from litellm.utils import custom_llm_setup
-
-    custom_llm_setup()
+def answer(messages: list[dict[str, str]]) -> str:
+    """The writer's reply to a chat (the prompt built by aura.providers.llm.prompts), as JSON text."""
+    return json.dumps(write_script(spec_from_messages(messages)), ensure_ascii=False)
