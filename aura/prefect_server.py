@@ -161,7 +161,8 @@ class TemporaryServer:
             # its own session (Ctrl-C reaches the command, which stops its run before the server goes),
             # and SIGKILL when the command dies, however it dies
             self.proc = processes.start(
-                _server_command("127.0.0.1", self.port), stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env
+                _server_command("127.0.0.1", self.port), stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+                serves_requests=True,
             )
 
     def wait(self, budget_s: float) -> str:

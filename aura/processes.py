@@ -7,7 +7,10 @@ Every ffmpeg (and any other helper binary) is started through `run`, which
   `kill -9` of the worker leaves no orphaned ffmpeg behind;
 - registers it with the current owner (a stage's scope, see aura.supervision), which kills
   it when the stage times out or the run is cancelled;
-- kills it on any exception in the waiting thread (Ctrl-C, Prefect's own timeout).
+- kills it on any exception in the waiting thread (Ctrl-C, Prefect's own timeout);
+- runs it at the render priority (nice 10 by default, AURA_RENDER_NICE): ffmpeg and job
+  processes yield the CPU to the processes that answer requests (a Prefect server, the
+  gateway), which otherwise wait seconds behind them on a small machine.
 
 No Prefect in here: media and providers use it directly.
 """
@@ -72,16 +75,26 @@ def _load_prctl():
 _prctl = _load_prctl()
 
 
-def _die_with(parent: int) -> Callable[[], None] | None:
-    """A preexec hook that makes the child get SIGKILL when `parent` (this process) dies."""
-    if _prctl is None:
+def render_nice() -> int:
+    """The niceness render work runs at (AURA_RENDER_NICE, 0 to 19)."""
+    from aura.settings import get_settings
+
+    return get_settings().render_nice
+
+
+def _die_with(parent: int, nice: int) -> Callable[[], None] | None:
+    """A preexec hook: SIGKILL for the child when `parent` (this process) dies, and at least `nice`."""
+    if _prctl is None and not nice:
         return None
 
     def hook() -> None:
-        # runs in the child between fork and exec: only the pre-resolved libc call, no imports
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(137)
+        # runs in the child between fork and exec: only the pre-resolved libc call and os calls, no imports
+        if nice and os.getpriority(os.PRIO_PROCESS, 0) < nice:
+            os.setpriority(os.PRIO_PROCESS, 0, nice)
+        if _prctl is not None:
+            _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != parent:  # the parent died before prctl took effect
+                os._exit(137)
 
     return hook
 
@@ -102,11 +115,17 @@ class ChildTimeout(Exception):
         self.stderr = stderr
 
 
-def start(cmd: Sequence[str], *, cwd=None, stdin=None, stdout=None, stderr=None, env=None) -> subprocess.Popen:
-    """Start an owned child (see the module docstring); `run` is the usual way in."""
+def start(
+    cmd: Sequence[str], *, cwd=None, stdin=None, stdout=None, stderr=None, env=None, serves_requests: bool = False
+) -> subprocess.Popen:
+    """Start an owned child (see the module docstring); `run` is the usual way in.
+
+    `serves_requests`: a child that answers others (a Prefect server) keeps this process's priority.
+    """
+    nice = 0 if serves_requests else render_nice()
     proc = subprocess.Popen(
         list(cmd), cwd=cwd, stdin=stdin, stdout=stdout, stderr=stderr, env=env,
-        start_new_session=True, preexec_fn=_die_with(os.getpid()),
+        start_new_session=True, preexec_fn=_die_with(os.getpid(), nice),
     )  # fmt: skip
     with _live_lock:
         _live[proc.pid] = proc

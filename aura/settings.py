@@ -118,6 +118,12 @@ class Settings(BaseSettings):
         default="generate-video/generate-video", description="The deployment batch-generate starts one run of per request."
     )
 
+    # --- processes ---
+    render_nice: int = Field(
+        default=10, ge=0, le=19,
+        description="CPU niceness of render work (ffmpeg, the gateway's job processes): below the servers that answer requests.",
+    )  # fmt: skip
+
     # --- the Prefect server ---
     prefect_start_timeout_s: float | None = Field(
         default=None, gt=0, le=3600,

@@ -3,8 +3,10 @@
 It starts `aura serve` (with a temporary Prefect server of its own and a bearer
 token), sends --count generate requests at once, follows every job's SSE
 stream to `done`, downloads every video and checks it (H.264 + AAC, the size
-the aspect asks for, the narration's duration). It prints the latencies of the
-202 answers and of the first event, each job's time to done, and the
+the aspect asks for, the narration's duration). Meanwhile it sends one status
+request a second, as a user watching a page would, while the jobs start and
+render. It prints the latencies of the 202 answers, of the first event and
+of those single requests (median, p95, max), each job's time to done, and the
 throughput. Bounded: at most 20 jobs, and --limit-s seconds in all.
 Not a test: it prints figures. Run: .venv/bin/python bench/gateway_load.py
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -90,10 +93,37 @@ async def one_job(client: httpx.AsyncClient, index: int, duration: int, folder: 
             "events": events, "bytes": video.stat().st_size, "valid": valid}  # fmt: skip
 
 
-async def run_load(url: str, token: str, count: int, duration: int, folder: Path) -> list[dict]:
-    limits = httpx.Limits(max_connections=3 * count)
+async def single_requests(client: httpx.AsyncClient, done: asyncio.Event, every_s: float = 1.0) -> list[float]:
+    """One status request a second until the jobs are done: how long each took to answer."""
+    latencies = []
+    job_id = (await client.post("/api/videos/generate", json={"brief": "Why owls hoot", "duration_seconds": 10})).json()["jobId"]
+    while not done.is_set():
+        started = time.perf_counter()
+        (await client.get(f"/api/videos/{job_id}/status")).raise_for_status()
+        latencies.append(time.perf_counter() - started)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(done.wait(), every_s)
+    return latencies
+
+
+async def run_load(url: str, token: str, count: int, duration: int, folder: Path) -> tuple[list[dict], list[float]]:
+    limits = httpx.Limits(max_connections=3 * count + 2)
     async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=None, limits=limits) as client:
-        return await asyncio.gather(*(one_job(client, i, duration, folder) for i in range(count)))
+        done = asyncio.Event()
+
+        async def jobs() -> list[dict]:
+            try:
+                return await asyncio.gather(*(one_job(client, i, duration, folder) for i in range(count)))
+            finally:
+                done.set()
+
+        results, probes = await asyncio.gather(jobs(), single_requests(client, done))
+        return results, probes
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -126,7 +156,7 @@ def main() -> None:
                 time.sleep(0.3)
             print(f"gateway up (with its temporary Prefect server) in {time.perf_counter() - started:.1f} s")
             began = time.perf_counter()
-            results = asyncio.run(asyncio.wait_for(run_load(url, token, args.count, args.duration, folder), args.limit_s))
+            results, probes = asyncio.run(asyncio.wait_for(run_load(url, token, args.count, args.duration, folder), args.limit_s))
             wall = time.perf_counter() - began
         finally:
             gateway.send_signal(signal.SIGTERM)
@@ -136,7 +166,9 @@ def main() -> None:
     first = sorted(r["first_event_s"] for r in results)
     done = sorted(r["done_s"] for r in results)
     print(f"{args.count} concurrent jobs of {args.duration} s (720p, quick_demo), {args.local_runs} made at once:")
-    print(f"  202 answer:     median {statistics.median(accepted) * 1000:6.0f} ms, max {accepted[-1] * 1000:6.0f} ms")
+    print(f"  202 answer:     median {statistics.median(accepted) * 1000:6.0f} ms, p95 {percentile(accepted, 0.95) * 1000:6.0f} ms, max {accepted[-1] * 1000:6.0f} ms")
+    print(f"  single status requests while they run ({len(probes)}): median {statistics.median(probes) * 1000:6.0f} ms, "
+          f"p95 {percentile(probes, 0.95) * 1000:6.0f} ms, max {max(probes) * 1000:6.0f} ms")
     print(f"  first event:    median {statistics.median(first) * 1000:6.0f} ms, max {first[-1] * 1000:6.0f} ms")
     print(f"  done:           first {done[0]:6.1f} s, median {statistics.median(done):6.1f} s, last {done[-1]:6.1f} s")
     print(f"  wall {wall:.1f} s: {args.count / wall * 60:.1f} videos/min; {sum(r['events'] for r in results)} events")

@@ -105,10 +105,12 @@ def create_pools(api_url: str, gpus: int) -> None:
 
 
 def worker_env(api_url: str) -> dict[str, str]:
-    """What every worker (and the flow runs it starts) needs: the API, the checkout, absolute stores."""
+    """What every worker (and the flow runs it starts) needs: the API and absolute stores.
+
+    No AURA_CHECKOUT: the runs work from the checkout `prefect deploy` recorded (this one).
+    """
     env = dict(os.environ)
     env["PREFECT_API_URL"] = api_url
-    env["AURA_CHECKOUT"] = str(CHECKOUT)
     for name, default in (("AURA_OUTPUT", "out"), ("AURA_RESULT_STORAGE", None)):
         value = env.get(name, default)
         if value and "://" not in value:  # one folder for every worker, whatever its working directory

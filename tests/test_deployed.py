@@ -137,7 +137,8 @@ def cluster(tmp_path_factory, s3_env):
     home = tmp_path_factory.mktemp("cluster")
     store = f"s3://{BUCKET}/store"
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_API", "AURA_FFMPEG"))}
+    # no AURA_CHECKOUT either: the workers run from the checkout `prefect deploy` recorded
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "AURA_FFMPEG", "AURA_CHECKOUT"))}
     env.update(
         s3_env,
         AURA_OUTPUT=store,
@@ -178,6 +179,10 @@ def test_pools_and_deployments_are_set_up_as_prefect_yaml_says(cluster):
     assert deployments["render-visuals"]["work_pool_name"] == "gpu"
     assert deployments["batch-generate"]["work_pool_name"] == "cpu"
     assert deployments["render-visuals"]["global_concurrency_limit"]["limit"] == 1
+    # workers without AURA_CHECKOUT work from the checkout the deployments were made from
+    for deployment in deployments.values():
+        [step] = deployment["pull_steps"]
+        assert step["flows.checkout.enter_checkout"]["made_from"] == str(ROOT)
     # the UI renders the VideoRequest parameter as a form from this schema
     schema = deployments["generate-video"]["parameter_openapi_schema"]
     assert schema["required"] == ["request"]
@@ -188,6 +193,23 @@ def test_pools_and_deployments_are_set_up_as_prefect_yaml_says(cluster):
     # the nightly batch is there, and off until someone turns it on
     [schedule] = cluster.call("GET", f"/deployments/{deployments['batch-generate']['id']}/schedules").json()
     assert schedule["schedule"]["cron"] == "0 2 * * *" and schedule["active"] is False
+
+
+def test_a_worker_without_the_checkout_fails_the_run_naming_the_variable(cluster):
+    # a deployment made on another machine: its recorded checkout is not on this worker's machine
+    made = cluster.deployment("generate-video/generate-video")
+    elsewhere = {"flows.checkout.enter_checkout": {"directory": "{{ $AURA_CHECKOUT }}", "made_from": "/nowhere/aura"}}
+    body = {
+        "name": "made-elsewhere", "flow_id": made["flow_id"], "entrypoint": made["entrypoint"], "work_pool_name": "cpu",
+        "pull_steps": [elsewhere], "parameter_openapi_schema": made["parameter_openapi_schema"],
+    }  # fmt: skip
+    response = cluster.call("POST", "/deployments/", json=body)
+    assert response.status_code in (200, 201), response.text
+    run = cluster.call("POST", f"/deployments/{response.json()['id']}/create_flow_run", json={"parameters": {"request": request_json("Tides")}})
+    run = cluster.wait(run.json()["id"])
+    assert run["state"]["type"] == "FAILED", run["state"]
+    message = run["state"]["message"]
+    assert "AURA_CHECKOUT" in message and "/nowhere/aura" in message and "\n" not in message
 
 
 def test_a_bad_parameter_is_rejected_by_the_api_with_the_field_named(cluster):

@@ -165,3 +165,16 @@ def test_ffmpeg_reports_its_own_progress():
     run_ffmpeg(["-f", "lavfi", "-i", "testsrc=d=2:s=160x120:r=25", "-f", "null", "-"], on_progress=seen.append, total_seconds=2)
     assert seen and seen[-1] == 1.0
     assert seen == sorted(seen)
+
+
+def test_render_work_runs_below_the_servers_that_answer_requests():
+    render = processes.start([*SLEEPER, "33.5"])
+    server = processes.start([*SLEEPER, "33.6"], serves_requests=True)
+    try:
+        assert psutil.Process(render.pid).nice() == processes.render_nice() == 10
+        assert psutil.Process(server.pid).nice() == psutil.Process().nice()
+    finally:
+        for proc in (render, server):
+            processes.kill(proc)
+            proc.wait(5)
+            processes.forget(proc)

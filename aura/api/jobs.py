@@ -84,8 +84,11 @@ async def read_job(client: PrefectClient, job_id: UUID, base_url: str = "") -> J
         raise JobNotFound(str(job_id)) from None
     if await _flow_name(client, run.flow_id) != JOB_FLOW:  # another flow's run is not a video job
         raise JobNotFound(str(job_id))
-    stages = await _stage_states(client, job_id)
-    percent, stage, message = await _progress(client, job_id)
+    if run.start_time is None:  # not started yet: no stage and no progress to ask the server for
+        stages, (percent, stage, message) = dict.fromkeys(STAGES, "waiting"), (0.0, None, "")
+    else:
+        stages = await _stage_states(client, job_id)
+        percent, stage, message = await _progress(client, job_id)
     state = run.state
     status = _JOB_STATES.get(state.type.value if state else "SCHEDULED", "scheduled")
     if status == "completed":
