@@ -185,7 +185,7 @@ def generate(
             check_inputs(request, settings)
         except SystemCheckError as exc:
             fail(f"invalid {exc}", code=2)
-        from prefect.settings import PREFECT_API_URL, temporary_settings
+        from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
         from flows.generate_video import generate_video
 
@@ -203,7 +203,9 @@ def generate(
         # through the `with`, so the temporary Prefect server is stopped too instead of orphaned
         signal.signal(signal.SIGTERM, _terminated)
         try:
-            with temporary_settings({PREFECT_API_URL: server.api_url}):
+            # no heartbeats: they tell a server that a worker's run died, and this run is watched in this
+            # terminal; their thread also holds every flow's end by up to a second (its 1 s sleeps)
+            with temporary_settings({PREFECT_API_URL: server.api_url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
                 with bars.bars:
                     state = generate_video(request, preset=preset, output=out, return_state=True)
                 _drain_prefect_workers()
