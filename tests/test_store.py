@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import time
 
 import pytest
 
@@ -189,6 +190,41 @@ def test_remove_temporaries_cleans_leftovers(job):
     assert leftovers(job) == []
     assert job.path("video.mp4").read_bytes() == b"keep me"
     assert job.path("work/scene-01.png").read_bytes() == b"keep me too"
+
+
+def test_a_later_run_sweeps_what_dead_writers_left_in_other_jobs_and_spares_live_ones(tmp_path):
+    import subprocess
+    import sys
+
+    from aura import store as store_module
+
+    store = ArtifactStore(str(tmp_path / "out"))
+    killed, running = store.job("killed-run"), store.job("running-run")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    host = store_module._HOST
+    (killed.folder / "work").mkdir(parents=True)
+    left = [killed.folder / f".tmp-{dead}.{host}-abc.mp4", killed.folder / "work" / f".tmp-{dead}.{host}-xyz.wav"]
+    for path in left:
+        path.write_bytes(b"half")
+    killed.write_bytes("work/narration.wav", b"finished work")
+    running.folder.mkdir(parents=True)
+    live = running.folder / f".tmp-{os.getppid()}.{host}-enc.mp4"  # a writer that is alive (the test's parent)
+    foreign = running.folder / f".tmp-{dead}.0badc0de-enc.mp4"  # another machine's, on a shared folder
+    old_unnamed = running.folder / ".tmp-old.png"  # an older version's leftover, an hour old
+    for path in (live, foreign, old_unnamed):
+        path.write_bytes(b"in progress")
+    os.utime(old_unnamed, (time.time() - 7200, time.time() - 7200))
+
+    assert store.sweep_stale_temporaries() == 3
+    assert not any(path.exists() for path in left) and not old_unnamed.exists()
+    assert live.exists() and foreign.exists()
+    assert killed.path("work/narration.wav").read_bytes() == b"finished work"
+
+
+def test_writers_name_themselves_in_their_temporaries(job):
+    with job.writing("video.mp4") as tmp:
+        assert tmp.name.startswith(f".tmp-{os.getpid()}.")
+        tmp.write_bytes(b"x")
 
 
 def test_same_job_id_reopens_the_same_folder(tmp_path):
