@@ -173,18 +173,20 @@ def generate(
         fail(f"invalid preset: {preset!r} is not one of {', '.join(PRESETS)}", code=2)
 
     settings = _settings_or_exit()
+    from aura.errors import SystemCheckError
+    from aura.stages.inputs import check_inputs
+
+    # the files the request names, before anything starts: a typo costs a fraction of a second (and a
+    # temporary server is never stopped half-way through making a new Prefect database)
+    try:
+        check_inputs(request, settings)
+    except SystemCheckError as exc:
+        fail(f"invalid {exc}", code=2)
     _prefect_environment()
     from aura import prefect_server, progress
 
-    # the temporary server (if one is needed) boots while the inputs are checked and the flow is imported
+    # the temporary server (if one is needed) boots while Prefect and the flow are imported
     with prefect_server.Connection() as connection:
-        from aura.errors import SystemCheckError
-        from aura.stages.brief import check_inputs
-
-        try:
-            check_inputs(request, settings)
-        except SystemCheckError as exc:
-            fail(f"invalid {exc}", code=2)
         from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
         from flows.generate_video import generate_video

@@ -41,6 +41,9 @@ from aura.errors import AuraError
 START_BUDGET_S = 90.0  # an idle 2-core machine starts a fresh server in 8-10 s, a migrated one in 2-4 s
 MAX_START_BUDGET_S = 900.0
 STOP_GRACE_S = 10.0
+# a server stopped before it answered may be making its database: SIGTERM lets it finish the
+# migration first (measured: it exits ~6 s later with the schema at head); never SIGKILL it mid-way
+UNREADY_STOP_GRACE_S = 120.0
 PID_FILE = "server.pid"  # Prefect's own name (prefect.cli._server_utils.SERVER_PID_FILE_NAME)
 LOG_FILE = "server.log"
 KEEP_ONE_RUNNING = "keep one running for faster runs: aura server start"
@@ -189,7 +192,7 @@ class TemporaryServer:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        processes.stop(self.proc, grace_s=STOP_GRACE_S)
+        processes.stop(self.proc, grace_s=STOP_GRACE_S if self.ready_after_s is not None else UNREADY_STOP_GRACE_S)
         processes.forget(self.proc)
         self._log.unlink(missing_ok=True)
 

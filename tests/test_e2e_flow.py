@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import wave
@@ -129,12 +130,13 @@ def test_visuals_failure_falls_back_to_slides(prefect_server, tmp_path, monkeypa
     assert "GPU caught fire" in str(state.result(raise_on_failure=False))
 
 
-def test_cli_generate_json(tmp_path):
-    """The command a user types, in its own process with its own temporary Prefect server."""
+def test_cli_generate_json(tmp_path, prefect_api_url):
+    """The command a user types, in its own process (on the session's server: test_cli_server covers a temporary one)."""
+    env = {**os.environ, "PREFECT_API_URL": prefect_api_url}
     out = tmp_path / "cli"
     args = [sys.executable, "-m", "aura.cli", "generate", "How tides work", "--duration", "10", "--aspect", "1:1",
             "--preset", "quick_demo", "--out", str(out), "--json"]  # fmt: skip
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout)
     assert report["ok"] and report["flow_run_id"]
@@ -145,7 +147,7 @@ def test_cli_generate_json(tmp_path):
     assert {name: stage["status"] for name, stage in report["stages"].items()} == dict.fromkeys(report["stage_seconds"], "completed")
 
     # the same request again with --fresh: the checkpoints of the first run are not used
-    again = subprocess.run([*args, "--fresh"], capture_output=True, text=True, timeout=300)
+    again = subprocess.run([*args, "--fresh"], capture_output=True, text=True, timeout=300, env=env)
     assert again.returncode == 0, again.stderr[-2000:]
     stages = json.loads(again.stdout)["stages"]
     assert all(stage["status"] == "completed" and not stage["cached"] for stage in stages.values())

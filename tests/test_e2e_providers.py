@@ -41,11 +41,12 @@ def tiny_sd_model(tmp_path_factory) -> Path:
     return build_tiny_sd_pipeline(tmp_path_factory.mktemp("sd") / "tiny-sd")
 
 
-def test_cli_makes_stable_diffusion_scenes_despite_dead_llm_and_tts(tmp_path, tiny_sd_model, silent_proxy, refused_port):
+def test_cli_makes_stable_diffusion_scenes_despite_dead_llm_and_tts(tmp_path, tiny_sd_model, silent_proxy, refused_port, prefect_api_url):
     notes = tmp_path / "zarnok.md"
     notes.write_text(REFERENCE, encoding="utf-8")
     env = {
         **os.environ, **SD_ENV,
+        "PREFECT_API_URL": prefect_api_url,  # the session's server (test_cli_server covers a temporary one)
         "AURA_SD_MODEL": str(tiny_sd_model),
         # the LLM: a port nobody listens on; the offline writer closes the chain
         "AURA_LLM_MODEL": "openai/gpt-4o-mini", "AURA_LLM_API_BASE": f"http://127.0.0.1:{refused_port}/v1",

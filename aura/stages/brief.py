@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
@@ -13,20 +12,15 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from aura import progress
-from aura.errors import MediaError, SystemCheckError
+from aura.errors import SystemCheckError
 from aura.media.ffmpeg import INSTALL_HINT, capabilities, ffprobe_path
 from aura.media.fonts import find_font
-from aura.media.probe import probe
 from aura.models import BriefReport, VideoRequest
-from aura.providers.tts import EspeakTTS, TTSError
-from aura.providers.tts.edge_provider import VOICE_NAME as EDGE_VOICE_NAME
-from aura.providers.tts.edge_provider import edge_voice_for
-from aura.providers.tts.gtts_provider import gtts_voice_for
 from aura.providers.images.registry import choose_image_provider
-from aura.providers.rag.documents import ReferenceDocumentError, document_files
 from aura.providers.images.stable_diffusion import StableDiffusionProvider, pick_device
 from aura.settings import OFFLINE_MODEL, Settings, get_settings
 from aura.stages.common import supervised
+from aura.stages.inputs import check_inputs
 
 # rough encoded size per second of video (H.264 at our CRF on stills) and per scene of work files
 _VIDEO_BYTES_PER_S = {"720p": 350_000, "1080p": 700_000}
@@ -61,38 +55,6 @@ def check_output_folder(folder: Path) -> int:
     return shutil.disk_usage(folder).free
 
 
-def check_music(music: str) -> None:
-    path = Path(music).expanduser()
-    if not path.is_file():
-        raise SystemCheckError(f"music: file {music} does not exist or is not a file")
-    if not os.access(path, os.R_OK):
-        raise SystemCheckError(f"music: file {music} is not readable")
-    try:
-        info = probe(path)
-    except MediaError as exc:
-        raise SystemCheckError(f"music: {music} is not a readable audio file ({exc})") from exc
-    if not info.of_kind("audio"):
-        raise SystemCheckError(f"music: {music} has no audio stream")
-
-
-def check_voice(request: VideoRequest, tts_engine: str = "espeak-ng") -> None:
-    """The narration's language and voice exist in the engine that will speak first, before any work."""
-    field = "voice" if request.voice else "language"
-    try:
-        if tts_engine == "gtts":
-            gtts_voice_for(request.voice or request.language)
-        elif tts_engine == "edge-tts":
-            if request.voice and not EDGE_VOICE_NAME.match(request.voice):
-                raise TTSError(f"edge-tts voices look like en-US-AriaNeural, not {request.voice!r} (`aura voices`)")
-            if not request.voice:
-                edge_voice_for(request.language)
-        else:
-            # one word costs milliseconds and exercises exactly the lookup the voice stage will do
-            EspeakTTS().synthesize("ok", language=request.language, voice=request.voice)
-    except TTSError as exc:
-        raise SystemCheckError(f"{field}: {exc}") from None
-
-
 def check_visuals(request: VideoRequest, settings: Settings) -> list[str]:
     """Warnings about the images to come; an error when generated images are required and cannot be made."""
     if settings.visuals_deployment:
@@ -113,15 +75,6 @@ def check_visuals(request: VideoRequest, settings: Settings) -> list[str]:
     return []
 
 
-def check_references(references: list[str]) -> None:
-    """Every reference document exists and is a kind the script stage can read (nothing is read yet)."""
-    for index, entry in enumerate(references):
-        try:
-            document_files(Path(entry).expanduser())
-        except ReferenceDocumentError as exc:
-            raise SystemCheckError(f"references[{index}]: {exc}") from None
-
-
 def check_llm_budget(settings: Settings, script_timeout_s: float | None) -> list[str]:
     """Warn when hanging models could outlast the script stage, so the fallback would never be reached."""
     worst = settings.llm_worst_case_s
@@ -132,18 +85,6 @@ def check_llm_budget(settings: Settings, script_timeout_s: float | None) -> list
         f"after {script_timeout_s:.0f} s: lower AURA_LLM_TIMEOUT_S or AURA_LLM_RETRIES, or raise the script timeout, "
         "so the offline writer can still serve"
     ]
-
-
-def check_inputs(request: VideoRequest, settings: Settings) -> None:
-    """What the request names must be there: its voice or language, its music, its reference documents.
-
-    The `aura` command calls this before it starts anything, so a typo costs
-    a second, not a server start; the brief stage checks again where the run is.
-    """
-    check_voice(request, settings.tts_provider[0])
-    if request.music:
-        check_music(request.music)
-    check_references([*request.references, *([settings.reference_dir] if settings.reference_dir else [])])
 
 
 def check_request(
