@@ -213,25 +213,29 @@ def down(args: argparse.Namespace) -> None:
     if state is None:
         print("nothing to stop")
         return
-    # workers first, so none picks up a run while the server goes away
-    pids = sorted(state["processes"].items(), key=lambda item: item[0] == "server")
-    for _, pid in pids:
-        stop(pid)
+    # the workers first, all at once (each takes a second or two to stop), so none picks up a run
+    # while the server goes away; then the server
+    processes = state["processes"]
+    workers = [pid for name, pid in processes.items() if name != "server"]
+    stop(workers)
+    stop([pid for name, pid in processes.items() if name == "server"])
     state_file.unlink()
-    print(f"stopped {', '.join(name for name, _ in pids) or 'nothing'}")
+    print(f"stopped {', '.join(processes) or 'nothing'}")
 
 
-def stop(pid: int, grace_s: float = 15) -> None:
-    """SIGTERM to the process group, SIGKILL after the grace period."""
+def stop(pids: list[int], grace_s: float = 15) -> None:
+    """SIGTERM to each process group, SIGKILL to what is left after the grace period."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            return
+        for pid in pids:
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                pass
         deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
             time.sleep(0.2)
-        if not _alive(pid):
+        pids = [pid for pid in pids if _alive(pid)]
+        if not pids:
             return
 
 

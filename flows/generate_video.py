@@ -7,6 +7,7 @@ import time
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.states import Cancelled
 
 from aura import progress
@@ -120,9 +121,12 @@ def _visuals(
     deployment = get_settings().visuals_deployment
     outcome = calls.outcomes.setdefault("visuals", StageOutcome())
     if not deployment:
-        # no persisted result: this process reads the return value, and the stages keep their own checkpoints
+        # no persisted result: this process reads the return value, and the stages keep their own checkpoints;
+        # no heartbeats of its own: the parent's say this process is alive, and their thread would hold the
+        # subflow's end by up to a second (it sleeps in whole seconds)
         in_process = render_visuals.with_options(persist_result=False, result_storage=calls.storage)
-        drawn = in_process(script, request, calls.job.job_id, policy, output)
+        with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            drawn = in_process(script, request, calls.job.job_id, policy, output)
         return _record(outcome, drawn, drawn.visuals.provider)
     try:
         remote = draw_on_deployment(deployment, script, request, calls.job.job_id, policy, output, control)

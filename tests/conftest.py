@@ -25,8 +25,12 @@ def prefect_server(tmp_path_factory):
     from prefect.testing.utilities import prefect_test_harness
 
     # results must not land in the user's ~/.prefect: the harness isolates the database only
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
     os.environ["PREFECT_LOCAL_STORAGE_PATH"] = str(tmp_path_factory.mktemp("prefect-results"))
-    with prefect_test_harness(server_startup_timeout=120):
+    # flows run in this process need no heartbeats (nothing here watches for crashed runs), and their
+    # thread holds each flow's end by up to a second; runs under the tests' workers keep them
+    with prefect_test_harness(server_startup_timeout=120), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield
 
 
