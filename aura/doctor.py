@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,14 +54,21 @@ def _system_checks(output: str) -> list[Check]:
 
 
 def _prefect_check() -> Check:
+    """The Prefect server `aura generate` would use, found as it finds it (aura.prefect_server)."""
+    from aura.prefect_server import default_api_url, healthy
+
     url = os.environ.get("PREFECT_API_URL")
-    if not url:
-        return Check("orchestration", "prefect", True, "no PREFECT_API_URL: each run starts a temporary local server")
-    try:
-        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=3) as response:
-            return Check("orchestration", "prefect", response.status == 200, f"server at {url} is healthy")
-    except OSError as exc:
-        return Check("orchestration", "prefect", False, f"server at {url} unreachable ({exc}): start it with `prefect server start`")
+    if url:
+        if healthy(url):
+            return Check("orchestration", "prefect", True, f"server at {url} (PREFECT_API_URL) is healthy")
+        return Check("orchestration", "prefect", False, f"server at {url} (PREFECT_API_URL) does not answer: start it (aura server start)")
+    running = default_api_url()
+    if healthy(running, timeout_s=1.0):
+        return Check("orchestration", "prefect", True, f"server at {running} answers: every run uses it")
+    return Check(
+        "orchestration", "prefect", True,
+        f"no server at {running}: each run starts a temporary one (aura server start keeps one running)",
+    )  # fmt: skip
 
 
 def _checkpoint_check(settings) -> Check:

@@ -114,6 +114,9 @@ def test_a_server_started_with_aura_server_start_serves_every_run_until_stopped(
         assert up.returncode == 0, up.stderr
         assert f"http://127.0.0.1:{port}/api" in up.stderr and "aura server stop" in up.stderr
         assert aura("server", "status", env=env).returncode == 0
+        doctor = json.loads(aura("doctor", "--json", env=env).stdout)
+        [prefect] = [check for check in doctor if check["name"] == "prefect"]
+        assert f":{port}/api answers" in prefect["detail"]
         pid = int((prefect_home / "server.pid").read_text())  # where Prefect's own `prefect server stop` looks
 
         run = aura("generate", "How bees dance", "--duration", "10", "--preset", "quick_demo", "--out", str(tmp_path / "out"), "--json", env=env)
