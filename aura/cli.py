@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import ValidationError
@@ -16,6 +16,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from aura.settings import Settings
 
 # no pretty tracebacks: main() turns every unexpected error into one line (--verbose shows the detail)
 app = typer.Typer(
@@ -52,7 +55,7 @@ def _silence_prefect_console() -> None:
                 handler.setLevel(logging.CRITICAL + 1)
 
 
-def _settings_or_exit():
+def _settings_or_exit() -> Settings:
     """The AURA_* settings; a bad value is one line naming the variable, before any work."""
     from aura.settings import get_settings
 
@@ -295,9 +298,9 @@ def serve(
 ) -> None:
     """Run the REST gateway and its page at /: jobs are Prefect runs of generate-video.
 
-    With PREFECT_API_URL it works with that server (and AURA_GATEWAY_DEPLOYMENT
-    sends jobs to that deployment's workers); without, it starts a temporary
-    Prefect server of its own and makes the videos itself.
+    It works with the Prefect server `aura generate` would use (PREFECT_API_URL,
+    a running one, else a temporary one of its own); AURA_GATEWAY_DEPLOYMENT
+    sends jobs to that deployment's workers, else the gateway makes the videos.
     """
     settings = _settings_or_exit()
     _prefect_environment()
@@ -315,7 +318,7 @@ def serve(
             # a configured server that is down is not fatal: the gateway answers 503 until it is back
             server = connection.resolve(settings.prefect_start_timeout_s, require_answer=False)
         except prefect_server.PrefectServerError as exc:
-            err.print(f"[red]aura: {escape(str(exc))}[/red]", highlight=False)
+            err.print(f"[red]aura: {escape(str(exc))}[/red]", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         if server.source == "temporary":
             err.print(f"temporary Prefect server at {server.api_url} ({prefect_server.KEEP_ONE_RUNNING})", highlight=False)
@@ -348,7 +351,7 @@ def server_start() -> None:
         raise typer.Exit(1) from None
     ui = status.api_url.removesuffix("/api")
     pid = f" (pid {status.pid})" if status.pid else ""
-    err.print(f"Prefect server at {status.api_url}{pid}; its UI at {ui}. Stop it with: aura server stop", highlight=False)
+    err.print(f"Prefect server at {status.api_url}{pid}; its UI at {ui}. Stop it with: aura server stop", highlight=False, soft_wrap=True)
 
 
 @server_app.command("stop")
@@ -358,7 +361,7 @@ def server_stop() -> None:
     from aura import prefect_server
 
     pid = prefect_server.stop_background()
-    err.print(f"Prefect server (pid {pid}) stopped" if pid else "no Prefect server was running in the background", highlight=False)
+    err.print(f"Prefect server (pid {pid}) stopped" if pid else "no Prefect server was running in the background", highlight=False, soft_wrap=True)
 
 
 @server_app.command("status")
@@ -370,9 +373,12 @@ def server_status() -> None:
     status = prefect_server.background_status()
     pid = f" (pid {status.pid})" if status.pid else ""
     if status.answering:
-        err.print(f"Prefect server at {status.api_url}{pid} answers: aura generate uses it", highlight=False)
+        err.print(f"Prefect server at {status.api_url}{pid} answers: aura generate uses it", highlight=False, soft_wrap=True)
         return
-    err.print(f"no Prefect server answers at {status.api_url}: aura generate starts a temporary one (aura server start keeps one up)", highlight=False)
+    err.print(
+        f"no Prefect server answers at {status.api_url}: aura generate starts a temporary one (aura server start keeps one up)",
+        highlight=False, soft_wrap=True,
+    )  # fmt: skip
     raise typer.Exit(1)
 
 

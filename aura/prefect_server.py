@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -264,8 +265,15 @@ def _read_pid(pid_file: Path) -> int | None:
         return None
 
 
+def _listen_address() -> tuple[str, int]:
+    """PREFECT_SERVER_API_HOST and PORT as Prefect reads them (environment, profile, prefect.toml)."""
+    from prefect.settings import PREFECT_SERVER_API_HOST, PREFECT_SERVER_API_PORT
+
+    return PREFECT_SERVER_API_HOST.value(), int(PREFECT_SERVER_API_PORT.value())
+
+
 def background_status() -> BackgroundStatus:
-    api_url = default_api_url()
+    api_url = default_api_url(*_listen_address())
     return BackgroundStatus(api_url, _read_pid(_pid_file()), healthy(api_url, timeout_s=2.0))
 
 
@@ -274,8 +282,7 @@ def start_background(budget_s: float) -> BackgroundStatus:
     status = background_status()
     if status.answering:
         return status
-    host = os.environ.get("PREFECT_SERVER_API_HOST", "127.0.0.1")
-    port = int(os.environ.get("PREFECT_SERVER_API_PORT", "4200"))
+    host, port = _listen_address()
     home = prefect_home()
     home.mkdir(parents=True, exist_ok=True)
     log_path = home / LOG_FILE
@@ -305,7 +312,7 @@ def stop_background(grace_s: float = 20.0) -> int | None:
     if pid is None:
         return None
     with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, 15)
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
         try:
@@ -316,5 +323,5 @@ def stop_background(grace_s: float = 20.0) -> int | None:
             os.waitpid(pid, os.WNOHANG)
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, 9)
+        os.kill(pid, signal.SIGKILL)
     return pid
