@@ -62,9 +62,7 @@ def _settings_or_exit() -> Settings:
     try:
         return get_settings()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        name = "AURA_" + ".".join(str(p) for p in first["loc"]).upper()
-        err.print(f"[red]aura: invalid {escape(name)}: {escape(first['msg'].removeprefix('Value error, '))}[/red]", highlight=False)
+        err.print(f"[red]aura: {escape(_field_error(exc, prefix='AURA_'))}[/red]", highlight=False)
         raise typer.Exit(2) from None
 
 
@@ -80,9 +78,11 @@ def _drain_prefect_workers() -> None:
             logging.getLogger("aura.cli").debug("could not drain %s", worker.__name__, exc_info=True)
 
 
-def _field_error(exc: ValidationError) -> str:
+def _field_error(exc: ValidationError, prefix: str = "") -> str:
+    """'invalid <field>: <why>' for the first error; `prefix` names a setting as its variable (AURA_CRF)."""
     first = exc.errors()[0]
     field = ".".join(str(p) for p in first["loc"]) or "request"
+    field = f"{prefix}{field.upper()}" if prefix else field
     message = first["msg"].removeprefix("Value error, ")
     return f"invalid {field}: {message}"
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -35,6 +34,8 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 from aura import processes
 from aura.errors import AuraError
@@ -133,6 +134,27 @@ def _server_command(host: str, port: int) -> list[str]:
     ]  # fmt: skip
 
 
+def _server_env(**extra: str) -> dict[str, str]:
+    """A server's environment: no analytics, Prefect's last-app optimisations, and never a client's API URL."""
+    env = {**os.environ, "PREFECT__SERVER_FINAL": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **extra}
+    env.pop("PREFECT_API_URL", None)
+    return env
+
+
+class _Exited(Exception):
+    """The server process ended before it answered; the message is its last log line."""
+
+
+def _await_answer(proc: subprocess.Popen, api_url: str, deadline: float, log: Path) -> None:
+    """Until the server at `api_url` answers; _Exited when it ends first, TimeoutError past `deadline`."""
+    while not healthy(api_url, timeout_s=2.0):
+        if proc.poll() is not None:
+            raise _Exited(_last_line(log, f"it exited with status {proc.returncode}"))
+        if time.monotonic() >= deadline:
+            raise TimeoutError
+        time.sleep(0.1)
+
+
 def _last_line(log: Path | None, fallback: str) -> str:
     if log is None or not log.is_file():
         return fallback
@@ -152,15 +174,8 @@ class TemporaryServer:
     def _spawn(self) -> None:
         self.port = _free_port()
         self.api_url = f"http://127.0.0.1:{self.port}/api"
-        env = {
-            **os.environ,
-            # what Prefect's own temporary server sets: no UI, no background services beyond a run's needs
-            "PREFECT_UI_ENABLED": "0",
-            "PREFECT__SERVER_EPHEMERAL": "1",
-            "PREFECT__SERVER_FINAL": "1",
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        }
-        env.pop("PREFECT_API_URL", None)
+        # what Prefect's own temporary server sets: no UI, no background services beyond a run's needs
+        env = _server_env(PREFECT_UI_ENABLED="0", PREFECT__SERVER_EPHEMERAL="1")
         with open(self._log, "wb") as log:
             # its own session (Ctrl-C reaches the command, which stops its run before the server goes),
             # and SIGKILL when the command dies, however it dies
@@ -173,24 +188,23 @@ class TemporaryServer:
         """The API URL once the server answers; PrefectServerError if it exits or runs past the budget."""
         deadline = self.started + budget_s
         while True:
-            if self.proc.poll() is not None:
-                reason = _last_line(self._log, f"it exited with status {self.proc.returncode}")
-                if "address already in use" in reason.lower() and time.monotonic() < deadline:
+            try:
+                _await_answer(self.proc, self.api_url, deadline, self._log)
+            except _Exited as exited:
+                if "address already in use" in str(exited).lower() and time.monotonic() < deadline:
                     processes.forget(self.proc)
                     self._spawn()  # another process took the free port first
                     continue
                 self.stop()
-                raise PrefectServerError(f"the temporary Prefect server did not start: {reason}")
-            if healthy(self.api_url, timeout_s=2.0):
-                self.ready_after_s = time.monotonic() - self.started
-                return self.api_url
-            if time.monotonic() >= deadline:
+                raise PrefectServerError(f"the temporary Prefect server did not start: {exited}") from None
+            except TimeoutError:
                 self.stop()
                 raise PrefectServerError(
                     f"the temporary Prefect server did not answer within {budget_s:.0f} s (the machine is busy?): "
                     f"start one yourself (aura server start) and run again, or set AURA_PREFECT_START_TIMEOUT_S"
-                )
-            time.sleep(0.1)
+                ) from None
+            self.ready_after_s = time.monotonic() - self.started
+            return self.api_url
 
     def stop(self) -> None:
         processes.stop(self.proc, grace_s=STOP_GRACE_S if self.ready_after_s is not None else UNREADY_STOP_GRACE_S)
@@ -210,7 +224,8 @@ class Connection:
 
     def __init__(self) -> None:
         self.temporary: TemporaryServer | None = None
-        if not os.environ.get("PREFECT_API_URL") and not healthy(default_api_url(), timeout_s=1.0):
+        self._knocked = default_api_url()  # from the environment only: Prefect is not imported yet
+        if not os.environ.get("PREFECT_API_URL") and not healthy(self._knocked, timeout_s=1.0):
             self.temporary = TemporaryServer()
 
     def resolve(self, budget_s: float | None = None, *, require_answer: bool = True) -> ServerChoice:
@@ -225,12 +240,12 @@ class Connection:
                     "start), or unset PREFECT_API_URL and aura starts a temporary one"
                 )
             return ServerChoice(api_url, "PREFECT_API_URL")
-        if self.temporary is None or (listening != default_api_url() and healthy(listening, timeout_s=1.0)):
-            if healthy(listening, timeout_s=2.0):
-                self.close()
-                return ServerChoice(listening, "running")
-            if self.temporary is None:  # it answered a moment ago and is gone: start one after all
-                self.temporary = TemporaryServer()
+        # knock again where it answered a moment ago, or where the profile says a server listens
+        if (self.temporary is None or listening != self._knocked) and healthy(listening, timeout_s=2.0):
+            self.close()
+            return ServerChoice(listening, "running")
+        if self.temporary is None:  # it answered a moment ago and is gone: start one after all
+            self.temporary = TemporaryServer()
         return ServerChoice(self.temporary.wait(start_budget_s(budget_s)), "temporary")
 
     def close(self) -> None:
@@ -257,12 +272,12 @@ def _pid_file() -> Path:
 
 
 def _read_pid(pid_file: Path) -> int | None:
+    """The pid in Prefect's pid file, if that process still runs."""
     try:
         pid = int(pid_file.read_text().strip())
-        os.kill(pid, 0)
-        return pid
     except (OSError, ValueError):
         return None
+    return pid if psutil.pid_exists(pid) else None
 
 
 def _listen_address() -> tuple[str, int]:
@@ -286,21 +301,20 @@ def start_background(budget_s: float) -> BackgroundStatus:
     home = prefect_home()
     home.mkdir(parents=True, exist_ok=True)
     log_path = home / LOG_FILE
-    env = {**os.environ, "PREFECT__SERVER_FINAL": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    env.pop("PREFECT_API_URL", None)
     command = _server_command(host, port)
     command[command.index("--log-level") + 1] = "warning"
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=_server_env(), start_new_session=True
+        )
     _pid_file().write_text(str(proc.pid))
-    deadline = time.monotonic() + budget_s
-    while not healthy(status.api_url, timeout_s=2.0):
-        if proc.poll() is not None:
-            _pid_file().unlink(missing_ok=True)
-            raise PrefectServerError(f"the Prefect server did not start: {_last_line(log_path, 'see ' + str(log_path))}")
-        if time.monotonic() >= deadline:
-            raise PrefectServerError(f"the Prefect server did not answer within {budget_s:.0f} s: see {log_path}")
-        time.sleep(0.2)
+    try:
+        _await_answer(proc, status.api_url, time.monotonic() + budget_s, log_path)
+    except _Exited as exited:
+        _pid_file().unlink(missing_ok=True)
+        raise PrefectServerError(f"the Prefect server did not start: {exited}") from None
+    except TimeoutError:
+        raise PrefectServerError(f"the Prefect server did not answer within {budget_s:.0f} s: see {log_path}") from None
     return BackgroundStatus(status.api_url, proc.pid, True)
 
 
@@ -311,17 +325,11 @@ def stop_background(grace_s: float = 20.0) -> int | None:
     pid_file.unlink(missing_ok=True)
     if pid is None:
         return None
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
+    with contextlib.suppress(psutil.NoSuchProcess):
+        server = psutil.Process(pid)
+        server.terminate()
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return pid
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+            server.wait(grace_s)
+        except psutil.TimeoutExpired:
+            server.kill()
     return pid

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 import fsspec
+import psutil
 
 from aura.errors import AuraError
 from aura.models import MediaRef
@@ -39,16 +40,6 @@ def _temporary_prefix() -> str:
     return f".tmp-{os.getpid()}.{_HOST}-"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's
-        return True
-    return True
-
-
 def is_stale_temporary(path: Path, now: float | None = None) -> bool:
     """A `.tmp-*` file whose writer is gone: a dead process of this machine, or an old enough file of another."""
     match = _WRITER.match(path.name)
@@ -61,7 +52,7 @@ def is_stale_temporary(path: Path, now: float | None = None) -> bool:
     pid, host = int(match.group(1)), match.group(2)
     if host != _HOST:
         return age > FOREIGN_TEMPORARY_AGE_S
-    return pid != os.getpid() and not _pid_alive(pid)
+    return pid != os.getpid() and not psutil.pid_exists(pid)
 
 
 def sha256_of(path: Path) -> str:

@@ -24,8 +24,9 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
+
+from aura.prefect_server import healthy
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 DEFAULT_HOME = CHECKOUT / "deployments" / ".local"
@@ -46,14 +47,6 @@ def gpu_count() -> int:
     except (OSError, subprocess.SubprocessError):
         return 0
     return sum(line.startswith("GPU ") for line in out.splitlines())
-
-
-def healthy(api_url: str, timeout_s: float = 2.0) -> bool:
-    try:
-        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout_s) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def _spawn(command: list[str], log: Path, env: dict[str, str]) -> int:
