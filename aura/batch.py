@@ -5,11 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import fsspec
 from pydantic import ValidationError
 
 from aura.errors import AuraError
+from aura.input_rules import STORE_PREFIX, InputRefused, allowed_path, is_local_caller, parse
+from aura.keys import check_key
 from aura.models import VideoRequest
 
 MAX_BATCH = 500  # one schedule tick should not start more runs than a server can list at once
@@ -22,10 +25,36 @@ class BatchInputError(AuraError):
 
 
 def requests_location(source: str, store_url: str) -> str:
-    """Where a requests file is: a URL or absolute path as given, a relative path inside the artifact store."""
-    if "://" in source or source.startswith("/"):
-        return source
-    return f"{store_url.rstrip('/')}/{source.removeprefix('./')}"
+    """Where a requests file is: a relative path or a store key inside the artifact store; a path or URL
+    elsewhere only where aura.input_rules lets this run read it (the `aura` command, AURA_INPUT_ROOTS)."""
+    store = store_url.rstrip("/")
+    where = "requests_file"
+    try:
+        if source.startswith(STORE_PREFIX):
+            parsed = parse(source)
+            return f"{store}/{parsed.folder}/{parsed.key}"
+        if "://" in source:
+            if source.startswith(f"{store}/") and check_key(source[len(store) + 1 :]):
+                return source  # a URL inside the artifact store
+            if is_local_caller():
+                return source
+            raise BatchInputError(
+                f"{where}: {source[:80]!r} is a URL outside the artifact store: name the file relative to the store "
+                "(e.g. batch/requests.jsonl)"
+            )
+        if source.startswith(("/", "~")):
+            try:
+                return str(allowed_path(Path(source).expanduser(), source))
+            except InputRefused:
+                raise BatchInputError(
+                    f"{where}: {source[:80]!r} is a path outside the artifact store and outside AURA_INPUT_ROOTS: "
+                    "put the file in the store and name it relative to it (e.g. batch/requests.jsonl)"
+                ) from None
+        return f"{store}/{check_key(source.removeprefix('./'))}"
+    except BatchInputError:
+        raise
+    except (InputRefused, AuraError) as exc:
+        raise BatchInputError(f"{where}: {exc}") from None
 
 
 def read_requests(source: str, store_url: str) -> list[VideoRequest]:

@@ -153,8 +153,11 @@ def generate(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's logs."),
 ) -> None:
     """Make a narrated video from a brief."""
+    from aura.input_rules import trust_local_paths
     from aura.models import VideoRequest
     from aura.options import PRESETS
+
+    trust_local_paths()  # this is the user's own machine: the files they name are theirs to read
 
     def fail(message: str, code: int = 1, **extra: Any) -> None:
         if as_json:
@@ -178,11 +181,12 @@ def generate(
     settings = _settings_or_exit()
     from aura.errors import SystemCheckError
     from aura.stages.inputs import check_inputs
+    from aura.store import ArtifactStore
 
     # the files the request names, before anything starts: a typo costs a fraction of a second (and a
     # temporary server is never stopped half-way through making a new Prefect database)
     try:
-        check_inputs(request, settings)
+        check_inputs(request, settings, ArtifactStore(settings.store_url(out)))
     except SystemCheckError as exc:
         fail(f"invalid {exc}", code=2)
     _prefect_environment()

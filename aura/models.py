@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from aura.input_rules import InputRefused, check
+
 Style = Literal["documentary", "explainer", "promo", "tutorial", "story"]
 Aspect = Literal["16:9", "9:16", "1:1"]
 Resolution = Literal["720p", "1080p"]
@@ -24,6 +26,7 @@ DURATION_MAX_S = 1200
 REFERENCE_EXTENSIONS = (".txt", ".md", ".markdown", ".rst", ".pdf")
 MAX_REFERENCES = 20
 MUSIC_EXTENSIONS = (".mp3", ".wav", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".flac")
+MAX_INPUT_CHARS = 1000  # one entry of references or music: a path, an upload ref or a store key
 
 # Short side of the frame per resolution; the aspect decides the long side.
 _SHORT_SIDE = {"720p": 720, "1080p": 1080}
@@ -56,6 +59,14 @@ def clean_text(value: str) -> str:
     return "\n".join(line for line in lines if line).strip()
 
 
+def _check_source(field: str, text: str):
+    """Where an input file comes from, when this run may read it (aura.input_rules); the error names the field."""
+    try:
+        return check(text)
+    except InputRefused as exc:
+        raise ValueError(f"{field}: {exc}") from None
+
+
 def frame_size(aspect: str, resolution: str) -> tuple[int, int]:
     """Output (width, height) for an aspect and resolution: 9:16 at 720p is 720x1280."""
     short = _SHORT_SIDE[resolution]
@@ -83,7 +94,11 @@ class VideoRequest(BaseModel):
     fps: Fps = Field(default=30, description="Frames per second.")
     language: str = Field(default="en", description="BCP-47 language tag of the narration, e.g. en, en-US, fr, pt-BR.")
     voice: str | None = Field(default=None, description="Voice id of the TTS engine (`aura voices` lists them).")
-    music: str | None = Field(default=None, description="Path of a background music file, ducked under the narration.")
+    music: str | None = Field(
+        default=None,
+        description="Background music, ducked under the narration: an upload's ref (upload:...), a store key "
+        "(store:<job>/<key>), or a path (the `aura` command, or inside AURA_INPUT_ROOTS).",
+    )
     seed: int | None = Field(default=None, ge=0, le=2**32 - 1, description="Seed for visuals and layout (0 to 4294967295).")
     visuals_required: bool = Field(
         default=False, description="Fail the run if the configured visuals provider fails, instead of falling back to slides."
@@ -91,7 +106,9 @@ class VideoRequest(BaseModel):
     references: list[str] = Field(
         default_factory=list,
         max_length=MAX_REFERENCES,
-        description="Reference documents for the script: paths of .txt, .md or .pdf files, or folders of them (at most 20).",
+        description="Reference documents for the script (.txt, .md, .rst or .pdf, at most 20): upload refs "
+        "(upload:...), store keys (store:<job>/<key>), or paths of files and folders (the `aura` command, or inside "
+        "AURA_INPUT_ROOTS).",
     )
     fresh: bool = Field(
         default=False,
@@ -150,18 +167,25 @@ class VideoRequest(BaseModel):
         if value is None or not value.strip():
             return None
         value = value.strip()
+        if len(value) > MAX_INPUT_CHARS:
+            raise ValueError(f"music is {len(value):,} characters long: the limit is {MAX_INPUT_CHARS:,}")
         if not value.lower().endswith(MUSIC_EXTENSIONS):
             raise ValueError(f"music must be an audio file ({', '.join(MUSIC_EXTENSIONS)})")
+        _check_source("music", value)
         return value
 
     @field_validator("references")
     @classmethod
     def _check_references(cls, value: list[str]) -> list[str]:
-        # whether each path exists and is a document is checked by the brief stage, on the worker
+        # where each may be read from is checked here; whether it exists and is a document, by the brief stage
         cleaned = [entry.strip() for entry in value if entry.strip()]
-        too_long = next((entry for entry in cleaned if len(entry) > 1000), None)
-        if too_long:
-            raise ValueError(f"reference path is {len(too_long)} characters: the limit is 1,000")
+        for index, entry in enumerate(cleaned):
+            field = f"references[{index}]"
+            if len(entry) > MAX_INPUT_CHARS:
+                raise ValueError(f"{field} is {len(entry):,} characters long: the limit is {MAX_INPUT_CHARS:,}")
+            source = _check_source(field, entry)
+            if source.kind != "path" and source.suffix not in REFERENCE_EXTENSIONS:
+                raise ValueError(f"{field}: {entry[:80]!r} is not a document: accepted are {', '.join(REFERENCE_EXTENSIONS)}")
         return cleaned
 
     @field_validator("fps", mode="before")
@@ -207,10 +231,13 @@ class Scene(BaseModel):
 class ReferenceSource(BaseModel):
     """A passage of a reference document that was put into the script prompt."""
 
-    source: str = Field(description="The document's file name.")
+    source: str = Field(description="The document's name: its file name, an upload's name, or a store key.")
     chunk: int = Field(ge=0, description="Passage number inside the document.")
     score: float = Field(description="Similarity to the brief (cosine for embeddings).")
     excerpt: str = Field(description="The passage's first words.")
+    origin: Literal["request", "operator"] = Field(
+        default="request", description="request: a document the request named; operator: one of AURA_REFERENCE_DIR."
+    )
 
 
 class Script(BaseModel):

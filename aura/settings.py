@@ -130,6 +130,14 @@ class Settings(BaseSettings):
         description="Seconds a temporary Prefect server may take to start; unset: 90 s, more on a busy machine.",
     )  # fmt: skip
 
+    # --- inputs a run may read ---
+    input_roots: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated folders whose files any run may name by path (gateway, Prefect UI and API, "
+        "batches); unset, only the local `aura` command reads paths, every other run reads uploads and store keys.",
+    )
+    upload_max_mb: int = Field(default=50, ge=1, le=4096, description="Largest file POST /api/uploads accepts (MiB).")
+
     # --- REST gateway (aura serve) ---
     api_token: SecretStr | None = Field(
         default=None,
@@ -151,7 +159,7 @@ class Settings(BaseSettings):
     x264_preset: str = Field(default="veryfast", description="libx264 preset for the final encode.")
     crf: int = Field(default=21, ge=0, le=51, description="libx264 quality (lower is better, larger).")
 
-    @field_validator("llm_fallbacks", "tts_provider", mode="before")
+    @field_validator("llm_fallbacks", "tts_provider", "input_roots", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         return _comma_list(value)

@@ -18,17 +18,17 @@ import socket
 import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import fsspec
 import psutil
 
 from aura.errors import AuraError
+from aura.keys import check_job_id, check_key
 from aura.models import MediaRef
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-_JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 # a temporary file names its writer (pid and host), so a later run can tell a dead writer's leftovers from live work
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 _WRITER = re.compile(r"^\.tmp-(\d+)\.([0-9a-f]{8})-")
@@ -63,13 +63,6 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check_key(key: str) -> str:
-    parts = PurePosixPath(key).parts
-    if not parts or key.startswith("/") or any(p in ("..", ".") or p.startswith(".tmp-") for p in parts):
-        raise AuraError(f"invalid artifact key {key!r}: keys are relative paths inside the job folder")
-    return key
-
-
 class ArtifactStore:
     def __init__(self, url: str):
         self.url = url
@@ -93,9 +86,7 @@ class ArtifactStore:
         return swept
 
     def job(self, job_id: str) -> JobStore:
-        if not _JOB_ID.match(job_id):
-            raise AuraError(f"invalid job id {job_id!r}: letters, digits, '-', '_' and '.' only")
-        return JobStore(self, job_id)
+        return JobStore(self, check_job_id(job_id))
 
 
 class JobStore:
@@ -111,7 +102,7 @@ class JobStore:
 
     def path(self, key: str) -> Path:
         """The local path of a key (which may not exist yet)."""
-        return self.folder / _check_key(key)
+        return self.folder / check_key(key)
 
     @contextlib.contextmanager
     def writing(self, key: str, suffix: str | None = None) -> Iterator[Path]:
@@ -146,6 +137,12 @@ class JobStore:
         with self.writing(key) as tmp:
             tmp.write_bytes(data)
         return self.ref(key)
+
+    def exists(self, key: str) -> bool:
+        """The job holds a file under `key`, here or in the remote store (nothing is fetched)."""
+        if self.path(key).is_file():
+            return True
+        return not self.store.is_local and self.store.fs.isfile(self._remote(key))
 
     def ref(self, key: str) -> MediaRef:
         path = self.path(key)

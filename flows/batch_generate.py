@@ -66,8 +66,8 @@ def batch_generate(
 ) -> list[BatchItem]:
     """Make one video per request: `requests` as a parameter, or `requests_file` (JSONL or CSV).
 
-    `requests_file` is a path inside the artifact store (e.g. batch/requests.jsonl),
-    an absolute path, or any fsspec URL. At most `max_concurrent` videos are in
+    `requests_file` is a path inside the artifact store (e.g. batch/requests.jsonl)
+    or a store key (store:<job>/<key>); a path elsewhere only inside AURA_INPUT_ROOTS. At most `max_concurrent` videos are in
     the making at once. The run fails when any request failed; the `aura-batch`
     table artifact lists every request with its status and video link.
     """

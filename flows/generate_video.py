@@ -92,8 +92,8 @@ def _pipeline(
     job_id = job.job_id
     # a remote store stages files in the temp folder: that is where the disk must have room
     local_folder = store_url if "://" not in store_url else tempfile.gettempdir()
-    report: BriefReport = calls.run("brief", brief_task, opts.brief, request, local_folder, opts.script.timeout_s)
-    script: Script = calls.run("script", script_task, opts.script, request)
+    report: BriefReport = calls.run("brief", brief_task, opts.brief, request, local_folder, opts.script.timeout_s, store_url)
+    script: Script = calls.run("script", script_task, opts.script, request, store_url)
     calls.outcomes["script"].provider = script.writer
 
     # voice and visuals need only the script: voice in the task runner, visuals here (or on the gpu pool)

@@ -52,6 +52,15 @@ def fresh_settings(monkeypatch):
     reload_settings()
 
 
+@pytest.fixture
+def local_paths():
+    """The test is the `aura` command on its user's machine: the paths it names are its own to read."""
+    from aura.input_rules import local_caller
+
+    with local_caller():
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _fresh_tts_breakers():
     """Circuit breakers are process-wide: one test's failing provider must not skip it in the next."""

@@ -23,7 +23,7 @@ def test_jsonl_requests_are_read_from_the_artifact_store(tmp_path):
     assert requests[0].duration_seconds == 20 and requests[1].size == (720, 720)
 
 
-def test_csv_requests_take_any_request_field_as_a_column(tmp_path):
+def test_csv_requests_take_any_request_field_as_a_column(tmp_path, local_paths):
     (tmp_path / "todo.csv").write_text(
         "brief,duration_seconds,aspect,visuals_required\n"
         '"Why cats purr, and when",30,9:16,true\n'

@@ -89,7 +89,7 @@ def test_ffmpeg_without_libx264_and_libass_is_refused(tmp_path, monkeypatch, fre
     assert "apt-get install ffmpeg" in message
 
 
-def test_music_that_is_missing_or_not_audio_names_the_field(tmp_path):
+def test_music_that_is_missing_or_not_audio_names_the_field(tmp_path, local_paths):
     with pytest.raises(SystemCheckError, match=r"^music: file .*nope\.mp3 does not exist"):
         check_request(VideoRequest(brief="x", music=str(tmp_path / "nope.mp3")), tmp_path)
     fake = tmp_path / "fake.mp3"
@@ -98,7 +98,7 @@ def test_music_that_is_missing_or_not_audio_names_the_field(tmp_path):
         check_request(VideoRequest(brief="x", music=str(fake)), tmp_path)
 
 
-def test_real_music_passes(tmp_path):
+def test_real_music_passes(tmp_path, local_paths):
     music = tmp_path / "bed.mp3"
     subprocess.run([ffmpeg_path(), "-v", "error", "-f", "lavfi", "-i", "sine=d=1", str(music)], check=True)
     assert check_request(VideoRequest(brief="x", music=str(music)), tmp_path).warnings == []
@@ -120,7 +120,7 @@ def test_unknown_voice_or_language_is_refused_before_any_work(tmp_path):
     check_request(VideoRequest(brief="x", language="pt-BR", voice="pt-BR"), tmp_path)
 
 
-def test_reference_paths_are_checked_before_any_work(tmp_path):
+def test_reference_paths_are_checked_before_any_work(tmp_path, local_paths):
     notes = tmp_path / "notes.md"
     notes.write_text("# Notes\nMagma rises.", encoding="utf-8")
     check_request(VideoRequest(brief="x", references=[str(notes), str(tmp_path)]), tmp_path)

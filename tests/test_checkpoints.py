@@ -81,7 +81,7 @@ def test_stable_diffusion_knobs_matter_only_when_it_draws_the_images():
     assert changed(keys(settings=Settings(_env_file=None, **sd)), keys(settings=Settings(_env_file=None, sd_steps=2, **sd))) == {"visuals"}
 
 
-def test_editing_a_reference_document_rewrites_the_script(tmp_path):
+def test_editing_a_reference_document_rewrites_the_script(tmp_path, local_paths):
     notes = tmp_path / "notes.md"
     notes.write_text("Basalt is runny.")
     request = REQUEST.model_copy(update={"references": [str(tmp_path)]})
@@ -90,7 +90,7 @@ def test_editing_a_reference_document_rewrites_the_script(tmp_path):
     assert changed(before, keys(request)) == {"script"}
 
 
-def test_new_music_rerenders_only_the_composition(tmp_path):
+def test_new_music_rerenders_only_the_composition(tmp_path, local_paths):
     music = tmp_path / "bed.wav"
     music.write_bytes(b"one")
     request = REQUEST.model_copy(update={"music": str(music)})

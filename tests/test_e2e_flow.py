@@ -86,7 +86,7 @@ def test_twenty_second_video(prefect_server, tmp_path):
     assert metadata["providers"]["images"] == "slides"
 
 
-def test_portrait_with_music_and_metacharacters(prefect_server, tmp_path):
+def test_portrait_with_music_and_metacharacters(prefect_server, tmp_path, local_paths):
     music = tmp_path / "bed.wav"
     subprocess.run(
         [ffmpeg_path(), "-v", "error", "-f", "lavfi", "-i", "sine=f=330:d=4", "-ac", "2", str(music)], check=True

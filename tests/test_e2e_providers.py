@@ -41,7 +41,7 @@ def tiny_sd_model(tmp_path_factory) -> Path:
     return build_tiny_sd_pipeline(tmp_path_factory.mktemp("sd") / "tiny-sd")
 
 
-def test_cli_makes_stable_diffusion_scenes_despite_dead_llm_and_tts(tmp_path, tiny_sd_model, silent_proxy, refused_port, prefect_api_url):
+def test_cli_makes_stable_diffusion_scenes_despite_dead_llm_and_tts(tmp_path, tiny_sd_model, silent_proxy, refused_port, prefect_api_url, local_paths):
     notes = tmp_path / "zarnok.md"
     notes.write_text(REFERENCE, encoding="utf-8")
     env = {

@@ -199,7 +199,7 @@ def test_music_that_is_not_audio_is_rejected(music):
     assert "audio" in message and ".mp3" in message
 
 
-def test_music_audio_files_are_accepted():
+def test_music_audio_files_are_accepted(local_paths):
     assert VideoRequest(brief=BRIEF, music="/data/bed.MP3").music == "/data/bed.MP3"
     assert VideoRequest(brief=BRIEF, music="calm loop.flac").music == "calm loop.flac"
 

@@ -1,5 +1,6 @@
-"""The REST gateway (`aura serve`): five endpoints over Prefect, a live SSE stream, and a small page.
+"""The REST gateway (`aura serve`): endpoints over Prefect, a live SSE stream, uploads, and a small page.
 
+    POST /api/uploads                   a document or audio file in (multipart `file`), {ref, ...} out (201)
     POST /api/videos/generate           a VideoRequest in, {jobId, status, createdAt} out at once (202)
     GET  /api/videos/{id}/status        where the job stands
     GET  /api/videos/{id}/stream        Server-Sent Events: progress, stage-complete, done, error
@@ -9,11 +10,14 @@
 
 The job id is the Prefect flow run id and Prefect is the only store of job
 state: the gateway keeps none of its own. Files are read from the artifact
-store by job id and a fixed key, so no request can name a path.
+store by job id and a fixed key, and a request names its input files by
+upload ref or store key (aura.input_rules), so no request can name a path;
+nothing it answers carries one (aura.api.public).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from datetime import datetime
@@ -22,7 +26,7 @@ from typing import Literal
 from uuid import UUID
 
 import httpx
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPBearer
@@ -34,13 +38,17 @@ from aura import __version__
 from aura.api.auth import BearerAuth
 from aura.api.jobs import JobNotFound, JobState, JobStatus, read_job
 from aura.api.launch import DeploymentLauncher, LaunchError, LocalLauncher
+from aura.api.limits import MULTIPART_SLACK_BYTES, BodyLimit
+from aura.api.public import public_metadata
 from aura.api.stream import job_events
-from aura.errors import AuraError
+from aura.errors import AuraError, SystemCheckError
 from aura.models import VideoRequest
 from aura.options import PresetName
 from aura.settings import Settings, get_settings
 from aura.stages.compose import META_KEY, VIDEO_KEY
+from aura.stages.inputs import check_stored_inputs
 from aura.store import ArtifactStore
+from aura.uploads import UploadedFile, UploadRefused, receive
 
 PAGE = Path(__file__).with_name("static") / "index.html"
 
@@ -82,6 +90,11 @@ def create_app(settings: Settings | None = None, api_url: str | None = None) -> 
         "every endpoint needs `Authorization: Bearer <AURA_API_TOKEN>` when the gateway has a token.",
         lifespan=lifespan,
     )
+    upload_limit = settings.upload_max_mb * 2**20
+    # bodies are judged as they arrive; the token is checked before any of it is read (added last: outermost)
+    app.add_middleware(BodyLimit, limits={
+        "/api/uploads": (upload_limit + MULTIPART_SLACK_BYTES, f"an upload may be at most {settings.upload_max_mb} MiB (AURA_UPLOAD_MAX_MB)"),
+    })  # fmt: skip
     if token:
         app.add_middleware(BearerAuth, token=token)
     # declared for the OpenAPI schema (clients learn of the bearer scheme); BearerAuth enforces it
@@ -100,7 +113,14 @@ def create_app(settings: Settings | None = None, api_url: str | None = None) -> 
     @api.post("/generate", status_code=202, response_model=JobCreated, operation_id="generate_video",
               responses={503: {"model": Problem, "description": "The job could not be started"}})  # fmt: skip
     async def generate(request: Request, body: VideoRequest, preset: PresetName = Query("default")) -> JobCreated:
-        """Start a video job. The request is validated first (422 names the field); the answer comes at once."""
+        """Start a video job. The request is validated first (422 names the field); the answer comes at once.
+
+        `references` and `music` name files by the `ref` POST /api/uploads answered (or `store:<job>/<key>`);
+        server paths are refused unless the operator allows their folder (AURA_INPUT_ROOTS)."""
+        try:
+            await asyncio.to_thread(check_stored_inputs, body, store)
+        except SystemCheckError as exc:
+            return _unprocessable(str(exc))
         try:
             run = await request.app.state.launcher.start(request.app.state.client, body, preset)
         except LaunchError as exc:
@@ -138,7 +158,7 @@ def create_app(settings: Settings | None = None, api_url: str | None = None) -> 
     async def metadata(request: Request, job_id: UUID) -> JSONResponse:
         """The job's metadata.json: request, script, timings, providers, stage reports, outputs."""
         path = await _finished_file(request, job_id, META_KEY)
-        return JSONResponse(json.loads(path.read_text(encoding="utf-8")))
+        return JSONResponse(public_metadata(json.loads(path.read_text(encoding="utf-8"))))
 
     async def _finished_file(request: Request, job_id: UUID, key: str) -> Path:
         job = await job_or_404(request, job_id)
@@ -150,6 +170,22 @@ def create_app(settings: Settings | None = None, api_url: str | None = None) -> 
             raise HTTPException(404, f"job {job_id} completed but its {key} is not in the artifact store") from None
 
     app.include_router(api)
+
+    @app.post("/api/uploads", status_code=201, response_model=UploadedFile, tags=["uploads"], operation_id="upload_file",
+              dependencies=security,
+              responses={401: {"model": Problem, "description": "No or wrong bearer token"},
+                         413: {"model": Problem, "description": "Larger than AURA_UPLOAD_MAX_MB"},
+                         415: {"model": Problem, "description": "Not a document or audio file, by its content"}})  # fmt: skip
+    async def upload(
+        file: UploadFile = File(description="A document (.txt .md .markdown .rst .pdf) for references, or audio for music."),
+    ) -> UploadedFile:
+        """Keep a file for later requests: the answer's `ref` goes into `references` or `music` as it is.
+
+        The type is checked by content (a PDF is a PDF, audio is probed); the same bytes always get the same ref."""
+        try:
+            return await asyncio.to_thread(receive, store, file.filename, file.file, upload_limit)
+        except UploadRefused as exc:
+            raise HTTPException(exc.status, str(exc)) from None
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:
@@ -171,11 +207,31 @@ def create_app(settings: Settings | None = None, api_url: str | None = None) -> 
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        """422 with the field named in words, besides FastAPI's own list of errors."""
-        details = exc.errors()
-        first = details[0] if details else {}
-        field = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")) or "request"
-        body = {"detail": json.loads(json.dumps(details, default=str)), "message": f"{field}: {first.get('msg', 'invalid')}"}
-        return JSONResponse(body, status_code=422)
+        """422 with the field named in words, besides the list of errors; the values sent are never echoed."""
+        details = [
+            {"loc": [str(p) for p in error.get("loc", ())], "msg": _short(error.get("msg", "invalid")), "type": error.get("type", "")}
+            for error in exc.errors()
+        ]  # fmt: skip
+        first = details[0] if details else {"loc": [], "msg": "invalid"}
+        field = ".".join(p for p in first["loc"] if p not in ("body", "query", "path")) or "request"
+        return JSONResponse({"detail": details, "message": _named(field, first["msg"])}, status_code=422)
 
     return app
+
+
+def _short(message: str, limit: int = 400) -> str:
+    message = " ".join(str(message).removeprefix("Value error, ").split())
+    return message if len(message) <= limit else message[: limit - 1] + "…"
+
+
+def _named(field: str, message: str) -> str:
+    """'<field>: <why>', unless the message names its field already ('references[0]: ...')."""
+    return message if message.startswith((f"{field}:", f"{field}[")) else f"{field}: {message}"
+
+
+def _unprocessable(message: str) -> JSONResponse:
+    """A 422 shaped like a validation error, for what only the store can tell (an upload that is not there)."""
+    field = message.split(":", 1)[0]
+    loc = ["body", *field.replace("[", ".").replace("]", "").split(".")]
+    error = {"loc": loc, "msg": _short(message), "type": "input_not_found"}
+    return JSONResponse({"detail": [error], "message": _short(message)}, status_code=422)

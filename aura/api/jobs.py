@@ -3,7 +3,8 @@
 A job is a flow run of `generate-video` (its id is the job id). Its status is
 the run's state, its progress artifact (the weighted total and what the
 current stage is doing), and the states of its stage task runs, those of its
-subflows included (render-visuals runs the visuals stage in one).
+subflows included (render-visuals runs the visuals stage in one). Its
+messages carry no server path (aura.api.public).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from prefect.client.schemas.sorting import ArtifactSort
 from prefect.exceptions import ObjectNotFound
 from pydantic import BaseModel, Field
 
+from aura.api.public import without_paths
 from aura.options import STAGES
 from aura.progress import parse_description
 
@@ -99,7 +101,7 @@ async def read_job(client: PrefectClient, job_id: UUID, base_url: str = "") -> J
     job = JobStatus(
         jobId=str(job_id), status=status, state=state.name if state else "Scheduled",
         createdAt=run.created, updatedAt=state.timestamp if state else None,
-        progress=round(percent, 1), stage=stage, message=message, stages=stages,
+        progress=round(percent, 1), stage=stage, message=without_paths(message), stages=stages,
     )  # fmt: skip
     prefix = f"{base_url.rstrip('/')}/api/videos/{job_id}"
     if status == "completed":
@@ -108,7 +110,7 @@ async def read_job(client: PrefectClient, job_id: UUID, base_url: str = "") -> J
         failed = [name for name in STAGES if stages[name] == "failed"]
         job.error = JobError(
             stage=failed[0] if failed else stage,
-            message=" ".join((state.message if state else "").split()) or status,
+            message=without_paths(" ".join((state.message if state else "").split())) or status,
         )
     return job
 

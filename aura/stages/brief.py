@@ -21,6 +21,7 @@ from aura.providers.images.stable_diffusion import StableDiffusionProvider, pick
 from aura.settings import OFFLINE_MODEL, Settings, get_settings
 from aura.stages.common import supervised
 from aura.stages.inputs import check_inputs
+from aura.store import ArtifactStore
 
 # rough encoded size per second of video (H.264 at our CRF on stills) and per scene of work files
 _VIDEO_BYTES_PER_S = {"720p": 350_000, "1080p": 700_000}
@@ -88,9 +89,16 @@ def check_llm_budget(settings: Settings, script_timeout_s: float | None) -> list
 
 
 def check_request(
-    request: VideoRequest, output_folder: Path, settings: Settings | None = None, script_timeout_s: float | None = None
+    request: VideoRequest,
+    output_folder: Path,
+    settings: Settings | None = None,
+    script_timeout_s: float | None = None,
+    store: ArtifactStore | None = None,
 ) -> BriefReport:
-    """Everything the render needs, checked up front; each failure says what to install or free."""
+    """Everything the render needs, checked up front; each failure says what to install or free.
+
+    `store` holds the request's uploads and store keys (default: the output folder as the store).
+    """
     settings = settings or Settings(_env_file=None)
     started = time.perf_counter()
     warnings: list[str] = []
@@ -118,7 +126,7 @@ def check_request(
             f"{_FFMPEG_MEMORY[request.resolution] / 2**20:.0f} MiB needed, {available / 2**20:.0f} MiB available: "
             "close other programs or use --resolution 720p"
         )
-    check_inputs(request, settings)
+    check_inputs(request, settings, store or ArtifactStore(str(output_folder)))
     warnings += check_visuals(request, settings)
     warnings += check_llm_budget(settings, script_timeout_s)
     if settings.llm_model == OFFLINE_MODEL and request.language.split("-")[0] != "en":
@@ -142,6 +150,9 @@ def check_request(
 
 # never cached: it checks this machine as it is now (disk, memory, ffmpeg), and costs a fraction of a second
 @task(name="brief", retries=0, cache_policy=NO_CACHE, persist_result=False)
-def brief_task(request: VideoRequest, output_folder: str, script_timeout_s: float | None = None) -> BriefReport:
+def brief_task(
+    request: VideoRequest, output_folder: str, script_timeout_s: float | None = None, store_url: str | None = None
+) -> BriefReport:
     with supervised("brief"):
-        return check_request(request, Path(output_folder), get_settings(), script_timeout_s)
+        store = ArtifactStore(store_url or output_folder)
+        return check_request(request, Path(output_folder), get_settings(), script_timeout_s, store)

@@ -36,9 +36,9 @@ from aura.errors import AuraError
 from aura.models import Composition, Narration, Script, VideoRequest, Visuals
 from aura.options import PipelineOptions
 from aura.providers.images.registry import FALLBACK, choose_image_provider
-from aura.providers.rag.documents import ReferenceDocumentError, document_files
 from aura.settings import Settings, get_settings
-from aura.store import JobStore, sha256_of
+from aura.stages.inputs import music_file, reference_files
+from aura.store import ArtifactStore, JobStore, sha256_of
 
 # how every checkpointed stage task persists its output: JSON, readable, and never unpickled from shared storage
 PERSISTED = {"persist_result": True, "result_serializer": "json"}
@@ -78,24 +78,29 @@ def _file_digest(path: str | Path) -> str:
         return f"unreadable:{path}"  # the brief stage has already refused a missing file
 
 
-def _documents_digest(paths: list[str]) -> list[list[str]]:
+def _documents_digest(request: VideoRequest, settings: Settings, store_url: str | None) -> list[list[str]]:
     """Each reference document by its name and content: editing a note re-writes the script."""
-    found = []
-    for entry in paths:
-        try:
-            found += [[name, _file_digest(file)] for file, name in document_files(Path(entry).expanduser())]
-        except ReferenceDocumentError:
-            found.append([entry, "missing"])
-    return found
+    try:
+        files = reference_files(request, settings, ArtifactStore(store_url or settings.store_url()))
+    except AuraError as exc:  # the brief stage has refused it already; a key all the same
+        return [["unreadable", str(exc)]]
+    return [[file.source, file.origin, _file_digest(file.path)] for file in files]
 
 
-def _script_inputs(request: VideoRequest, settings: Settings) -> dict:
-    reference_paths = [*request.references, *([settings.reference_dir] if settings.reference_dir else [])]
+def _music_digest(request: VideoRequest, store_url: str | None, settings: Settings) -> str | None:
+    try:
+        music = music_file(request, ArtifactStore(store_url or settings.store_url()))
+    except AuraError as exc:
+        return f"unreadable: {exc}"
+    return _file_digest(music) if music else None
+
+
+def _script_inputs(request: VideoRequest, store_url: str | None, settings: Settings) -> dict:
     return {
         "request": request.model_dump(
             mode="json", include={"brief", "title", "audience", "style", "duration_seconds", "language"}
         ),
-        "references": _documents_digest(reference_paths),
+        "references": _documents_digest(request, settings, store_url),
         "settings": {
             "llm_chain": settings.llm_chain,
             "llm_api_base": settings.llm_api_base,
@@ -137,11 +142,12 @@ def _visuals_inputs(script: Script, request: VideoRequest, settings: Settings, p
 
 
 def _compose_inputs(
-    request: VideoRequest, script: Script, narration: Narration, visuals: Visuals, options: PipelineOptions, settings: Settings
-) -> dict:
+    request: VideoRequest, script: Script, narration: Narration, visuals: Visuals, options: PipelineOptions,
+    store_url: str | None, settings: Settings,
+) -> dict:  # fmt: skip
     return {
         "request": request.model_dump(mode="json", exclude={"fresh", "references"}),
-        "music": _file_digest(request.music) if request.music else None,
+        "music": _music_digest(request, store_url, settings),
         "script": _narration_text(script),
         "narration": narration.model_dump(mode="json", exclude={"job_id", "elapsed_s", "warnings", "provider", "voice"}),
         "visuals": [visuals.size, [ref.sha256 for ref in visuals.images]],
@@ -157,7 +163,7 @@ def _compose_inputs(
 def cache_inputs(stage: str, inputs: dict[str, Any], settings: Settings) -> dict:
     """What of a stage's inputs and settings makes its output (see the module docstring)."""
     if stage == "script":
-        return _script_inputs(inputs["request"], settings)
+        return _script_inputs(inputs["request"], inputs.get("store_url"), settings)
     if stage == "voice":
         return _voice_inputs(inputs["script"], inputs["request"], settings)
     if stage == "visuals":
@@ -166,7 +172,7 @@ def cache_inputs(stage: str, inputs: dict[str, Any], settings: Settings) -> dict
         return _visuals_inputs(inputs["script"], inputs["request"], settings, FALLBACK)
     if stage == "compose":
         keys = ("request", "script", "narration", "visuals", "options")
-        return _compose_inputs(*(inputs[k] for k in keys), settings)
+        return _compose_inputs(*(inputs[k] for k in keys), inputs.get("store_url"), settings)
     raise ValueError(f"no checkpoint rule for stage {stage!r}")
 
 

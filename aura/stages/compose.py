@@ -24,6 +24,7 @@ from aura.options import PipelineOptions
 from aura.settings import get_settings
 from aura.stages.checkpoints import PERSISTED, StageCachePolicy
 from aura.stages.common import open_job, supervised
+from aura.stages.inputs import music_file
 from aura.stages.visuals import base_seed
 from aura.store import JobStore
 
@@ -117,7 +118,7 @@ def compose_video(
     clips, total_frames = plan_clips(
         images, [s.start for s in narration.scenes], narration.duration, request.fps, motions_for(request, len(images))
     )
-    music = Path(request.music).expanduser().resolve() if request.music else None
+    music = music_file(request, job.store)
     progress.report("compose", 0.15, f"rendering {total_frames} frames at {width}x{height}")
     with job.writing(VIDEO_KEY) as tmp:
         plan = CompositionPlan(

@@ -2,7 +2,9 @@
 
 No Prefect in here: the `aura` command runs these before it starts anything
 (a typo costs a fraction of a second, not a server start), and the brief
-stage runs them again on the machine that does the work.
+stage runs them again on the machine that does the work. The files are
+found here too, for the stages that read them: uploads and store keys in the
+artifact store, paths only where aura.input_rules lets this run read them.
 """
 
 from __future__ import annotations
@@ -10,29 +12,96 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from aura.errors import MediaError, SystemCheckError
+from aura.errors import AuraError, MediaError, SystemCheckError
+from aura.input_rules import InputRefused, InputSource, allowed_path, check
 from aura.media.probe import probe
 from aura.models import VideoRequest
-from aura.providers.rag.documents import ReferenceDocumentError, document_files
+from aura.providers.rag.documents import DocumentFile, ReferenceDocumentError, check_document_name, document_files
 from aura.providers.tts import EspeakTTS, TTSError
 from aura.providers.tts.edge_provider import VOICE_NAME as EDGE_VOICE_NAME
 from aura.providers.tts.edge_provider import edge_voice_for
 from aura.providers.tts.gtts_provider import gtts_voice_for
 from aura.settings import Settings
+from aura.store import ArtifactStore
+from aura.uploads import upload_name
 
 
-def check_music(music: str) -> None:
-    path = Path(music).expanduser()
+def _stored_file(store: ArtifactStore, source: InputSource) -> Path:
+    """The local copy of an upload or a store key's file; the error names the ref, never a server path."""
+    try:
+        return store.job(source.folder).fetch(source.key)
+    except AuraError:
+        raise InputRefused(_not_stored(source)) from None
+
+
+def _not_stored(source: InputSource) -> str:
+    if source.kind == "upload":
+        return f"{source.text} is no upload of this artifact store: upload the file (POST /api/uploads) and pass the ref it answers"
+    return f"{source.text} is not in the artifact store: name a file that a job holds"
+
+
+def check_stored_inputs(request: VideoRequest, store: ArtifactStore) -> None:
+    """The uploads and store keys the request names are in the store (nothing is fetched: the gateway asks this)."""
+    named = [("music", request.music), *((f"references[{i}]", entry) for i, entry in enumerate(request.references))]
+    for field, entry in named:
+        source = check(entry) if entry else None
+        if source is not None and source.path is None and not store.job(source.folder).exists(source.key):
+            raise SystemCheckError(f"{field}: {_not_stored(source)}")
+
+
+def music_file(request: VideoRequest, store: ArtifactStore) -> Path | None:
+    """The request's music as a local file this run may read (None without music)."""
+    if not request.music:
+        return None
+    try:
+        source = check(request.music)
+        if source.path is not None:
+            return allowed_path(source.path, request.music)
+        return _stored_file(store, source)
+    except InputRefused as exc:
+        raise SystemCheckError(f"music: {exc}") from None
+
+
+def reference_files(request: VideoRequest, settings: Settings, store: ArtifactStore) -> list[DocumentFile]:
+    """Every document the script may read: the request's (by ref or allowed path), then AURA_REFERENCE_DIR's."""
+    files: list[DocumentFile] = []
+    for index, entry in enumerate(request.references):
+        try:
+            files += _documents_of(entry, store)
+        except (InputRefused, ReferenceDocumentError) as exc:
+            raise SystemCheckError(f"references[{index}]: {exc}") from None
+    if settings.reference_dir:  # the operator's own folder: read as configured
+        try:
+            files += document_files(Path(settings.reference_dir).expanduser(), origin="operator")
+        except ReferenceDocumentError as exc:
+            raise SystemCheckError(f"AURA_REFERENCE_DIR: {exc}") from None
+    return files
+
+
+def _documents_of(entry: str, store: ArtifactStore) -> list[DocumentFile]:
+    source = check(entry)
+    if source.path is None:
+        path = _stored_file(store, source)
+        name = upload_name(store.job(source.folder), source.key) if source.kind == "upload" else source.key
+        check_document_name(source.key, source.text)
+        return [DocumentFile(path, name, shown=f"{name!r} ({source.text})")]
+    found = document_files(source.path)
+    for file in found:  # a folder's files one by one: a link inside a root may lead out of it
+        allowed_path(file.path, str(file.path))
+    return found
+
+
+def check_music(path: Path, shown: str) -> None:
     if not path.is_file():
-        raise SystemCheckError(f"music: file {music} does not exist or is not a file")
+        raise SystemCheckError(f"music: file {shown} does not exist or is not a file")
     if not os.access(path, os.R_OK):
-        raise SystemCheckError(f"music: file {music} is not readable")
+        raise SystemCheckError(f"music: file {shown} is not readable")
     try:
         info = probe(path)
-    except MediaError as exc:
-        raise SystemCheckError(f"music: {music} is not a readable audio file ({exc})") from exc
+    except MediaError:
+        raise SystemCheckError(f"music: {shown} is not a readable audio file (ffprobe cannot read it)") from None
     if not info.of_kind("audio"):
-        raise SystemCheckError(f"music: {music} has no audio stream")
+        raise SystemCheckError(f"music: {shown} has no audio stream")
 
 
 def check_voice(request: VideoRequest, tts_engine: str = "espeak-ng") -> None:
@@ -53,18 +122,10 @@ def check_voice(request: VideoRequest, tts_engine: str = "espeak-ng") -> None:
         raise SystemCheckError(f"{field}: {exc}") from None
 
 
-def check_references(references: list[str]) -> None:
-    """Every reference document exists and is a kind the script stage can read (nothing is read yet)."""
-    for index, entry in enumerate(references):
-        try:
-            document_files(Path(entry).expanduser())
-        except ReferenceDocumentError as exc:
-            raise SystemCheckError(f"references[{index}]: {exc}") from None
-
-
-def check_inputs(request: VideoRequest, settings: Settings) -> None:
+def check_inputs(request: VideoRequest, settings: Settings, store: ArtifactStore) -> None:
     """What the request names must be there: its voice or language, its music, its reference documents."""
     check_voice(request, settings.tts_provider[0])
-    if request.music:
-        check_music(request.music)
-    check_references([*request.references, *([settings.reference_dir] if settings.reference_dir else [])])
+    music = music_file(request, store)
+    if music is not None:
+        check_music(music, request.music or "")
+    reference_files(request, settings, store)

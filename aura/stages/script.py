@@ -20,6 +20,8 @@ from aura.providers.rag import Retrieval, prompt_references, reference_sources, 
 from aura.settings import Settings, get_settings
 from aura.stages.checkpoints import PERSISTED, StageCachePolicy
 from aura.stages.common import supervised
+from aura.stages.inputs import reference_files
+from aura.store import ArtifactStore
 from aura.supervision import call_interruptibly
 
 # narration timeline: a breath before the first scene, a pause between scenes, a beat at the end
@@ -115,19 +117,24 @@ def model_chain(settings: Settings) -> list[ModelConfig]:
     ]
 
 
-def find_references(request: VideoRequest, settings: Settings) -> Retrieval | None:
+def find_references(request: VideoRequest, settings: Settings, store: ArtifactStore | None = None) -> Retrieval | None:
     """The reference passages nearest the brief, from the request's documents and AURA_REFERENCE_DIR."""
-    paths = [*request.references, *([settings.reference_dir] if settings.reference_dir else [])]
-    if not paths:
+    if not request.references and not settings.reference_dir:
         return None
-    progress.report("script", 0.05, f"reading {len(paths)} reference source(s)")
+    files = reference_files(request, settings, store or ArtifactStore(settings.store_url()))
+    progress.report("script", 0.05, f"reading {len(files)} reference document(s)")
     query = " ".join(part for part in (request.title, request.brief, request.audience) if part)
-    return retrieve(query, paths, top_k=settings.reference_top_k)
+    return retrieve(query, files, top_k=settings.reference_top_k)
 
 
-def write_script(request: VideoRequest, settings: Settings, chain: list[ModelConfig] | None = None) -> Script:
-    """Ask the chain of models; an unusable answer gets one repair round, then the next model takes over."""
-    found = find_references(request, settings)
+def write_script(
+    request: VideoRequest, settings: Settings, chain: list[ModelConfig] | None = None, store: ArtifactStore | None = None
+) -> Script:
+    """Ask the chain of models; an unusable answer gets one repair round, then the next model takes over.
+
+    `store` holds the request's uploaded references (default: AURA_OUTPUT's).
+    """
+    found = find_references(request, settings, store)
     passages = found.passages if found else []
     spec = spec_for(request, settings.words_per_minute, prompt_references(passages))
     chain = list(chain or model_chain(settings))
@@ -180,10 +187,11 @@ def _earlier(failures: list[str]) -> str:
     name="script", retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=2),
     cache_policy=StageCachePolicy(stage="script"), **PERSISTED,
 )  # fmt: skip
-def script_task(request: VideoRequest) -> Script:
+def script_task(request: VideoRequest, store_url: str | None = None) -> Script:
     started = time.perf_counter()
     with supervised("script"):
-        script = write_script(request, get_settings())
+        settings = get_settings()
+        script = write_script(request, settings, store=ArtifactStore(store_url or settings.store_url()))
     progress.report("script", 1.0, f"{len(script.scenes)} scenes, {script.word_count} words ({time.perf_counter() - started:.1f} s)")
     return script
 

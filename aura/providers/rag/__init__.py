@@ -5,7 +5,7 @@ and keyword ranking takes over where the `rag` extra is not installed.
 """
 
 from aura.providers.rag.chunking import chunk_text, split_sentences
-from aura.providers.rag.documents import Document, ReferenceDocumentError, load_documents
+from aura.providers.rag.documents import Document, DocumentFile, ReferenceDocumentError, load_documents
 from aura.providers.rag.embedding import MINILM_NAME, Embedder, MiniLMEmbedder
 from aura.providers.rag.keyword import KeywordScorer
 from aura.providers.rag.retrieve import (
@@ -21,6 +21,7 @@ from aura.providers.rag.retrieve import (
 __all__ = [
     "MINILM_NAME",
     "Document",
+    "DocumentFile",
     "Embedder",
     "EmbeddingScorer",
     "KeywordScorer",

@@ -1,4 +1,8 @@
-"""Reference documents from paths: files (.txt, .md, .markdown, .rst, .pdf) or folders of them, as plain text."""
+"""Reference documents from paths: files (.txt, .md, .markdown, .rst, .pdf) or folders of them, as plain text.
+
+Which paths a run may read is decided before (aura.input_rules); here a
+document is read and a folder walked.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import codecs
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from aura.errors import ProviderError
 from aura.models import REFERENCE_EXTENSIONS, clean_text
@@ -29,53 +33,69 @@ class ReferenceDocumentError(ProviderError):
 
 
 @dataclass(frozen=True)
+class DocumentFile:
+    """A document to read, and how the script and metadata name it."""
+
+    path: Path
+    source: str  # the file name, its path inside the folder it was found in, or an upload's name
+    origin: str = "request"  # request: the caller supplied it; operator: AURA_REFERENCE_DIR
+    shown: str = ""  # how errors name it, when not by its path (an upload: by its ref and name)
+
+
+@dataclass(frozen=True)
 class Document:
     source: str  # the file name, or its path relative to the folder it was found in
     text: str
+    origin: str = "request"
 
 
-def load_documents(paths: list[str | os.PathLike]) -> list[Document]:
-    """Every document under `paths`, in the order given (folders: sorted, recursively)."""
-    files: list[tuple[Path, str]] = []
-    for entry in paths:
-        files.extend(document_files(Path(entry).expanduser()))
+def load_documents(entries: list[str | os.PathLike | DocumentFile]) -> list[Document]:
+    """Every document of `entries` (files found already, or paths: folders sorted, recursively), in order."""
+    files: list[DocumentFile] = []
+    for entry in entries:
+        files.extend([entry] if isinstance(entry, DocumentFile) else document_files(Path(entry).expanduser()))
     seen, unique = set(), []
-    for path, source in files:  # a file named twice (itself and in its folder) is read once, where first named
-        if path.resolve() not in seen:
-            seen.add(path.resolve())
-            unique.append((path, source))
+    for file in files:  # a file named twice (itself and in its folder) is read once, where first named
+        if file.path.resolve() not in seen:
+            seen.add(file.path.resolve())
+            unique.append(file)
     if len(unique) > MAX_FILES:
         raise ReferenceDocumentError(
             f"reference documents: {len(unique)} files found, the limit is {MAX_FILES}; "
             "pass fewer files or a smaller folder"
         )
     documents, total = [], 0
-    for path, source in unique:
-        document = Document(source, _read(path))
+    for file in unique:
+        document = Document(file.source, read_document(file.path, file.shown or None), file.origin)
         total += len(document.text)
         if total > MAX_TOTAL_CHARS:
             raise ReferenceDocumentError(
-                f"reference documents hold more than {MAX_TOTAL_CHARS:,} characters of text (reached at {path}); "
+                f"reference documents hold more than {MAX_TOTAL_CHARS:,} characters of text (reached at {file.source}); "
                 "pass fewer or shorter documents"
             )
         documents.append(document)
     return documents
 
 
-def document_files(path: Path) -> list[tuple[Path, str]]:
-    """(file, source name) of every document at `path`: the file itself, or a folder's documents."""
+def document_files(path: Path, origin: str = "request") -> list[DocumentFile]:
+    """Every document at `path`: the file itself, or a folder's documents."""
     if path.is_dir():
-        found = [(file, file.relative_to(path).as_posix()) for file in _walk(path)]
+        found = [DocumentFile(file, file.relative_to(path).as_posix(), origin) for file in _walk(path)]
         if not found:
             raise ReferenceDocumentError(f"reference folder {path} holds no documents: accepted are {ACCEPTED} files")
         return found
     if not path.exists():
         raise ReferenceDocumentError(f"reference {path} does not exist: give a {ACCEPTED} file or a folder of them")
-    if path.suffix.lower() not in REFERENCE_EXTENSIONS:
+    check_document_name(path.name, str(path))
+    return [DocumentFile(path, path.name, origin)]
+
+
+def check_document_name(name: str, shown: str | None = None) -> None:
+    """A file name the reader knows how to read (by its extension)."""
+    if PurePosixPath(name).suffix.lower() not in REFERENCE_EXTENSIONS:
         raise ReferenceDocumentError(
-            f"reference {path} is not a supported document: accepted are {ACCEPTED} files or folders"
+            f"reference {shown or name} is not a supported document: accepted are {ACCEPTED} files or folders"
         )
-    return [(path, path.name)]
 
 
 def _walk(folder: Path) -> list[Path]:
@@ -90,26 +110,25 @@ def _walk(folder: Path) -> list[Path]:
     return files
 
 
-def _read(path: Path) -> str:
+def read_document(path: Path, shown: str | None = None) -> str:
+    """The document's plain text; errors name it as `shown` (its path by default)."""
+    shown = shown or str(path)
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise ReferenceDocumentError(f"reference {path} cannot be read: {exc.strerror or exc}") from exc
+        raise ReferenceDocumentError(f"reference {shown} cannot be read: {exc.strerror or exc}") from exc
     if size > MAX_FILE_BYTES:
         limit = MAX_FILE_BYTES // 2**20
-        raise ReferenceDocumentError(f"reference {path} is {size / 2**20:.0f} MiB: the limit is {limit} MiB")
+        raise ReferenceDocumentError(f"reference {shown} is {size / 2**20:.0f} MiB: the limit is {limit} MiB")
     suffix = path.suffix.lower()
-    text = _pdf_text(path) if suffix == ".pdf" else _tidy(_markup_text(suffix, _decode(path)))
+    text = _pdf_text(path, shown) if suffix == ".pdf" else _tidy(_markup_text(suffix, _decode(path, shown)))
     if not text:
-        raise ReferenceDocumentError(f"reference {path} holds no text")
+        raise ReferenceDocumentError(f"reference {shown} holds no text")
     return text
 
 
-def _decode(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ReferenceDocumentError(f"reference {path} cannot be read: {exc.strerror or exc}") from exc
+def decode_text(data: bytes) -> str:
+    """Bytes of a text file as text: UTF-16 with a byte-order mark, UTF-8, then Windows-1252, then Latin-1."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16", errors="replace")
     for encoding in _TEXT_ENCODINGS:
@@ -118,6 +137,13 @@ def _decode(path: Path) -> str:
         except UnicodeDecodeError:
             continue
     return data.decode("latin-1")
+
+
+def _decode(path: Path, shown: str) -> str:
+    try:
+        return decode_text(path.read_bytes())
+    except OSError as exc:
+        raise ReferenceDocumentError(f"reference {shown} cannot be read: {exc.strerror or exc}") from exc
 
 
 def _markup_text(suffix: str, source: str) -> str:
@@ -137,23 +163,23 @@ def _tidy(text: str) -> str:
     return "\n".join(line for i, line in enumerate(lines) if line or (i and lines[i - 1])).strip()
 
 
-def _pdf_text(path: Path) -> str:
+def _pdf_text(path: Path, shown: str) -> str:
     """Text of each page as one paragraph: PDF line breaks are layout, not structure."""
     from pypdf import PdfReader
 
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):  # an owner password alone still lets it be read
-            raise ReferenceDocumentError(f"reference {path} is an encrypted PDF: remove its password or give its text")
+            raise ReferenceDocumentError(f"reference {shown} is an encrypted PDF: remove its password or give its text")
         pages = [page.extract_text() or "" for page in reader.pages]
     except ReferenceDocumentError:
         raise
     except Exception as exc:  # pypdf raises many types on a damaged file: all mean "not a readable PDF"
-        raise ReferenceDocumentError(f"reference {path} is not a readable PDF: {str(exc)[:200]}") from exc
+        raise ReferenceDocumentError(f"reference {shown} is not a readable PDF: {str(exc)[:200]}") from exc
     text = "\n\n".join(_unwrap_page(page) for page in pages if page.strip())
     if not text:
         raise ReferenceDocumentError(
-            f"reference {path} is a PDF without extractable text (a scan?): give a PDF with a text layer or a .txt file"
+            f"reference {shown} is a PDF without extractable text (a scan?): give a PDF with a text layer or a .txt file"
         )
     return text
 

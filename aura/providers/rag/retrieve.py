@@ -10,7 +10,7 @@ from typing import Protocol
 from aura.errors import ProviderUnavailable
 from aura.models import ReferenceSource
 from aura.providers.rag.chunking import CHUNK_CHARS, chunk_text
-from aura.providers.rag.documents import Document, load_documents
+from aura.providers.rag.documents import Document, DocumentFile, load_documents
 from aura.providers.rag.embedding import Embedder, MiniLMEmbedder
 from aura.providers.rag.keyword import KeywordScorer
 
@@ -27,6 +27,7 @@ class Passage:
     chunk: int  # passage number inside its document
     text: str
     score: float
+    origin: str = "request"  # request: a document the caller supplied; operator: AURA_REFERENCE_DIR
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def default_scorer() -> tuple[Scorer, list[str]]:
 
 def retrieve(
     query: str,
-    paths: list[str | os.PathLike],
+    paths: list[str | os.PathLike | DocumentFile],
     top_k: int = 4,
     max_chars: int = PROMPT_CHARS,
     *,
@@ -93,7 +94,7 @@ def retrieve(
         )
         candidates = _shortlist(query, candidates, max_compared)
     scores = scorer.score(query, [p.text for p in candidates])
-    scored = [Passage(p.source, p.chunk, p.text, round(s, 4)) for p, s in zip(candidates, scores)]
+    scored = [Passage(p.source, p.chunk, p.text, round(s, 4), p.origin) for p, s in zip(candidates, scores)]
     if sum(len(p.text) for p in scored) <= max_chars:
         chosen = _whole(scored)
     else:
@@ -109,7 +110,7 @@ def _passages(documents: list[Document], chunk_chars: int) -> list[Passage]:
             key = " ".join(text.casefold().split())
             if key not in seen:
                 seen.add(key)
-                passages.append(Passage(document.source, index, text, 0.0))
+                passages.append(Passage(document.source, index, text, 0.0, document.origin))
     return passages
 
 
@@ -148,7 +149,10 @@ def _best(passages: list[Passage], top_k: int, max_chars: int) -> list[Passage]:
 
 def reference_sources(passages: list[Passage]) -> list[ReferenceSource]:
     """The passages as recorded on the Script: where each came from and how it begins."""
-    return [ReferenceSource(source=p.source, chunk=p.chunk, score=p.score, excerpt=excerpt(p.text)) for p in passages]
+    return [
+        ReferenceSource(source=p.source, chunk=p.chunk, score=p.score, excerpt=excerpt(p.text), origin=p.origin)
+        for p in passages
+    ]
 
 
 def prompt_references(passages: list[Passage]) -> list[dict[str, str]]:

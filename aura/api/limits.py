@@ -1,0 +1,100 @@
+"""Request bodies are bounded while they stream in: past the limit the answer is a small 413.
+
+A pure ASGI middleware, outside FastAPI, so no body is ever read whole before
+it is judged: a declared Content-Length over the limit is refused before a
+byte is read, and a chunked body is counted as it arrives. What is left of a
+refused body is read and dropped (up to DRAIN_BYTES) before the answer goes
+out: a client still sending would otherwise see its connection reset and
+never read the 413.
+"""
+
+from __future__ import annotations
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+JSON_LIMIT_BYTES = 1 << 20  # a VideoRequest is a few KiB at most (4,000-character brief, 20 references)
+MULTIPART_SLACK_BYTES = 1 << 20  # an upload's body: the file, its part headers and boundaries
+DRAIN_BYTES = 64 << 20  # read and dropped at most, so that the client reads the 413
+
+
+class _TooLarge(Exception):
+    pass
+
+
+DEFAULT_LIMIT = (JSON_LIMIT_BYTES, "a request body may be at most 1 MiB")
+
+
+class BodyLimit:
+    """`limits`: path -> (bytes, what the 413 says); other paths get DEFAULT_LIMIT."""
+
+    def __init__(self, app: ASGIApp, limits: dict[str, tuple[int, str]]):
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit, rule = self.limits.get(scope["path"], DEFAULT_LIMIT)
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            if declared <= limit + DRAIN_BYTES:
+                await _drain(receive)
+            await _refuse(rule, scope, send)
+            return
+        received = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    if message.get("more_body", False):
+                        await _drain(receive)
+                    raise _TooLarge
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except _TooLarge:
+            if started:
+                raise
+            await _refuse(rule, scope, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _drain(receive: Receive) -> None:
+    dropped = 0
+    while dropped <= DRAIN_BYTES:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        dropped += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
+async def _refuse(rule: str, scope: Scope, send: Send) -> None:
+    response = JSONResponse({"detail": f"{rule}: this one is larger"}, status_code=413, headers={"Connection": "close"})
+
+    async def no_body() -> Message:
+        return {"type": "http.disconnect"}
+
+    await response(scope, no_body, send)

@@ -1,0 +1,174 @@
+"""Files a caller sends (POST /api/uploads): checked by their content, kept once in the artifact store by sha256.
+
+An upload is a document (for `references`) or audio (for `music`). Its file
+name's extension says which it means to be, and the bytes must agree: a PDF
+begins `%PDF-` and has text pypdf can extract, a text file is text, audio
+has an audio stream ffprobe can read. It is received outside the store and
+committed under its content's key only once every check has passed, so the
+store never holds half an upload or a refused one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tempfile
+import unicodedata
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Literal
+
+from pydantic import BaseModel, Field
+
+from aura.errors import AuraError, MediaError
+from aura.input_rules import UPLOADS_FOLDER, upload_ref
+from aura.media.probe import probe
+from aura.models import MUSIC_EXTENSIONS, REFERENCE_EXTENSIONS, MediaRef
+from aura.providers.rag.documents import ReferenceDocumentError, decode_text, read_document
+from aura.store import ArtifactStore, JobStore
+
+NAME_MAX_CHARS = 200
+_CHUNK = 1 << 20
+# the first bytes of formats that are no text, whatever their name says
+_BINARY_MAGIC = (
+    b"%PDF-", b"PK\x03\x04", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"\x7fELF", b"ID3", b"RIFF", b"OggS", b"fLaC",
+    b"\x1f\x8b", b"BZh", b"7z\xbc\xaf", b"MZ", b"\xca\xfe\xba\xbe", b"SQLite format 3",
+)  # fmt: skip
+_MEDIA_TYPES = {
+    ".pdf": "application/pdf", ".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown",
+    ".rst": "text/x-rst", ".mp3": "audio/mpeg", ".wav": "audio/wav", ".m4a": "audio/mp4", ".aac": "audio/aac",
+    ".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/opus", ".flac": "audio/flac",
+}  # fmt: skip
+_CONTROL_SHARE = 0.01  # text with more control characters than this is binary data with a text name
+
+
+class UploadRefused(AuraError):
+    """An upload that is not kept; `status` is the HTTP answer (413 too large, 415 wrong type, 422 unusable)."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+class UploadedFile(BaseModel):
+    """A file kept in the artifact store; `ref` names it in `references` or `music`."""
+
+    ref: str = Field(description="Pass this in `references` (a document) or `music` (audio).")
+    name: str = Field(description="The file name it was sent with.")
+    size: int = Field(description="Bytes.")
+    sha256: str
+    kind: Literal["document", "audio"]
+    media_type: str
+    field: Literal["references", "music"] = Field(description="The request field it is meant for.")
+
+
+def clean_name(name: str | None) -> str:
+    """The file name as sent, for display only: its last part, no control characters, at most 200 characters."""
+    last = re.split(r"[/\\]", name or "")[-1]  # browsers may send C:\fakepath\notes.md
+    kept = "".join(ch for ch in last if unicodedata.category(ch)[0] != "C").strip()
+    if len(kept) > NAME_MAX_CHARS:
+        stem, suffix = kept[: -len(PurePosixPath(kept).suffix) or None], PurePosixPath(kept).suffix
+        kept = stem[: NAME_MAX_CHARS - len(suffix)] + suffix
+    return kept
+
+
+def receive(store: ArtifactStore, name: str | None, stream: BinaryIO, max_bytes: int) -> UploadedFile:
+    """Check an upload and keep it under its content's key; UploadRefused says why not."""
+    shown = clean_name(name)
+    if not shown:
+        raise UploadRefused("file: the upload has no file name: send it as multipart form field `file` with its name", 422)
+    suffix = PurePosixPath(shown).suffix.lower()
+    kind: Literal["document", "audio"]
+    if suffix in REFERENCE_EXTENSIONS:
+        kind = "document"
+    elif suffix in MUSIC_EXTENSIONS:
+        kind = "audio"
+    else:
+        raise UploadRefused(
+            f"file: {shown!r} is not a type uploads take: documents ({', '.join(REFERENCE_EXTENSIONS)}) for references, "
+            f"audio ({', '.join(MUSIC_EXTENSIONS)}) for music",
+            415,
+        )
+    with tempfile.TemporaryDirectory(prefix="aura-upload-") as folder:  # outside the store until it passes
+        staged = Path(folder) / f"upload{suffix}"
+        size, sha256 = _copy_limited(stream, staged, max_bytes, shown)
+        if size == 0:
+            raise UploadRefused(f"file: {shown!r} is empty", 422)
+        if kind == "document":
+            _confirm_document(staged, suffix, shown)
+        else:
+            _confirm_audio(staged, shown)
+        uploads = store.job(UPLOADS_FOLDER)
+        key = f"{sha256}{suffix}"
+        if not uploads.holds(MediaRef(key=key, size=size, sha256=sha256)):
+            uploads.commit_file(staged, key)
+    record = UploadedFile(
+        ref=upload_ref(sha256, suffix), name=shown, size=size, sha256=sha256, kind=kind,
+        media_type=_MEDIA_TYPES[suffix], field="references" if kind == "document" else "music",
+    )  # fmt: skip
+    # the name it was last sent with: how a script's sources and the metadata name it
+    uploads.write_bytes(_record_key(key), record.model_dump_json().encode("utf-8"))
+    return record
+
+
+def upload_name(uploads: JobStore, key: str) -> str:
+    """The name an upload was sent with (its key when the record is gone)."""
+    try:
+        return json.loads(uploads.fetch(_record_key(key)).read_text(encoding="utf-8"))["name"] or key
+    except (AuraError, OSError, ValueError, KeyError, TypeError):
+        return key
+
+
+def _record_key(key: str) -> str:
+    return f"{key}.json"
+
+
+def _copy_limited(stream: BinaryIO, target: Path, max_bytes: int, shown: str) -> tuple[int, str]:
+    """Copy and hash; more than `max_bytes` stops the copy at once with a 413."""
+    digest, size = hashlib.sha256(), 0
+    with open(target, "wb") as out:
+        while block := stream.read(_CHUNK):
+            size += len(block)
+            if size > max_bytes:
+                raise UploadRefused(
+                    f"file: {shown!r} is larger than the upload limit of {max_bytes / 2**20:g} MiB (AURA_UPLOAD_MAX_MB)", 413
+                )
+            digest.update(block)
+            out.write(block)
+    return size, digest.hexdigest()
+
+
+def _confirm_document(path: Path, suffix: str, shown: str) -> None:
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if suffix == ".pdf":
+        if b"%PDF-" not in head[:1024]:  # the PDF header may follow a little junk, never much
+            raise UploadRefused(f"file: {shown!r} is named .pdf but is not a PDF", 415)
+    else:
+        _confirm_text(path, head, shown)
+    try:
+        read_document(path, repr(shown))  # the reader the script stage uses: a scan or a locked PDF fails here
+    except ReferenceDocumentError as exc:
+        raise UploadRefused(f"file: {exc}", 422) from None
+
+
+def _confirm_text(path: Path, head: bytes, shown: str) -> None:
+    if head.startswith(_BINARY_MAGIC):
+        raise UploadRefused(f"file: {shown!r} is named as text but holds binary data", 415)
+    data = path.read_bytes()
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if b"\x00" in data and not utf16:
+        raise UploadRefused(f"file: {shown!r} is named as text but holds binary data", 415)
+    text = decode_text(data)
+    control = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f\v")
+    if control > _CONTROL_SHARE * len(text):
+        raise UploadRefused(f"file: {shown!r} is named as text but holds binary data", 415)
+
+
+def _confirm_audio(path: Path, shown: str) -> None:
+    try:
+        info = probe(path)
+    except MediaError:
+        info = None
+    if info is None or not info.of_kind("audio") or info.duration <= 0:
+        raise UploadRefused(f"file: {shown!r} is not audio: ffprobe finds no audio stream in it", 415)
