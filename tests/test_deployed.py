@@ -13,6 +13,7 @@ draws reach the cpu worker through the store, by key.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -29,12 +30,15 @@ from helpers.network import free_port
 from helpers.s3 import BUCKET, download, s3_filesystem, s3_server
 
 from aura.models import VideoRequest
+from aura.store import ArtifactStore
+from aura.uploads import receive
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / "deployments" / "local.py"
 RUN_TIMEOUT_S = 300
+GLACIER_FACT = "The Varnfjord glacier moves 41 meters a year down its valley"
 QUEUE_TIMEOUT_S = 30
 SHORT_QUEUE_TIMEOUT_S = 5  # for the run that must give up on the gpu pool: the wait is the test's cost
 
@@ -225,13 +229,33 @@ def test_a_bad_parameter_is_rejected_by_the_api_with_the_field_named(cluster):
     assert response.status_code in (409, 422) and "brief" in response.text
 
 
-def test_visuals_run_on_the_gpu_worker_and_the_rest_on_the_cpu_worker(cluster):
-    response = cluster.create_run("generate-video/generate-video", {"request": request_json("How glaciers carve valleys"), "preset": "quick_demo"})
+def test_a_server_path_in_references_is_refused_before_any_stage_runs(cluster):
+    # the parameter schema allows any string: the flow's own request model refuses it, on the worker
+    request = request_json("Tides", references=["/etc/aura/private-notes.md"])
+    response = cluster.create_run("generate-video/generate-video", {"request": request})
+    assert response.status_code == 201, response.text
+    run = cluster.wait(response.json()["id"])
+    assert run["state"]["type"] == "FAILED", run["state"]
+    message = run["state"]["message"]
+    assert "references[0]" in message and "POST /api/uploads" in message and "AURA_INPUT_ROOTS" in message
+    task_runs = cluster.call("POST", "/task_runs/filter", json={"flow_runs": {"id": {"any_": [run["id"]]}}})
+    assert task_runs.json() == []  # not even the brief ran
+
+
+def test_visuals_run_on_the_gpu_worker_and_the_rest_on_the_cpu_worker(cluster, monkeypatch):
+    # a reference uploaded into the shared store (as the gateway keeps it), named by its ref only
+    for name, value in cluster.s3_env.items():
+        monkeypatch.setenv(name, value)
+    notes = receive(ArtifactStore(cluster.store), "glacier-notes.md", io.BytesIO(f"# Glaciers\n\n{GLACIER_FACT}.\n".encode()), 2**20)
+    request = request_json("How glaciers carve valleys", references=[notes.ref])
+    response = cluster.create_run("generate-video/generate-video", {"request": request, "preset": "quick_demo"})
     assert response.status_code == 201, response.text
     run_id = response.json()["id"]
     run = cluster.wait(run_id)
     assert run["state"]["type"] == "COMPLETED", run["state"]["message"]
-    metadata = check_video(cluster.job(run_id), VideoRequest(**request_json("How glaciers carve valleys")))
+    metadata = check_video(cluster.job(run_id), VideoRequest(**request))
+    assert [ref["source"] for ref in metadata["references"]] == ["glacier-notes.md"]
+    assert "41 meters" in " ".join(scene["narration"] for scene in metadata["script"]["scenes"])
 
     assert run["work_pool_name"] == "cpu" and run["labels"]["prefect.worker.name"] == "cpu-worker-1"
     [child] = cluster.children(run_id)

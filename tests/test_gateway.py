@@ -12,10 +12,9 @@ import uuid
 
 import httpx
 import pytest
-from helpers.gateway import TOKEN, sse_events, start_gateway
+from helpers.gateway import TOKEN, sse_events, start_gateway, video_job_count
 from helpers.media import parse_srt
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 from prefect.states import Cancelling, Scheduled
 
 from aura.media.probe import probe
@@ -49,11 +48,6 @@ def finished_job(api):
     job = created.json()
     events = list(sse_events(api, f"/api/videos/{job['jobId']}/stream"))
     return job, events
-
-
-def video_job_count() -> int:
-    with get_client(sync_client=True) as client:
-        return client.count_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["generate-video"])))
 
 
 def test_generate_answers_at_once_with_the_job(finished_job):
@@ -185,6 +179,7 @@ def test_files_of_an_unfinished_job_are_a_409(api, prefect_server):
 @pytest.mark.parametrize(
     ("method", "path"),
     [("GET", "/"), ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/api/health"), ("POST", "/api/videos/generate"),
+     ("POST", "/api/uploads"),
      ("GET", "/api/videos/{job}/status"), ("GET", "/api/videos/{job}/stream"), ("GET", "/api/videos/{job}/download"),
      ("GET", "/api/videos/{job}/metadata")],
 )  # fmt: skip

@@ -1,20 +1,24 @@
 """The gateway's page in a real browser: headless Chromium (Debian's) driven by Selenium.
 
-A brief typed into the form becomes a job; the progress bar follows the SSE
-stream; when the job is done the player loads the MP4, and seeking fetches
-it by range. The screenshot is kept in AURA_SCREENSHOT_DIR when that is set.
+A brief typed into the form, with a reference document and a music file
+picked, becomes a job (the files go up through POST /api/uploads first);
+the progress bar follows the SSE stream; when the job is done the player
+loads the MP4, and seeking fetches it by range. The screenshot is kept in AURA_SCREENSHOT_DIR when that is set.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 from helpers.gateway import TOKEN, start_gateway
 from PIL import Image
+
+from aura.media.ffmpeg import ffmpeg_path
 
 pytestmark = [
     pytest.mark.e2e,
@@ -56,6 +60,11 @@ def test_the_page_turns_a_brief_into_a_video_that_plays(gateway, browser, tmp_pa
     duration.clear()
     duration.send_keys("10")
     Select(browser.find_element(By.ID, "aspect")).select_by_visible_text("9:16")
+    notes, music = tmp_path / "balloon-notes.md", tmp_path / "bed.wav"
+    notes.write_text("# Balloons\n\nThe Skylark balloon rose 1,200 meters on a single burner.\n")
+    subprocess.run([ffmpeg_path(), "-v", "error", "-f", "lavfi", "-i", "sine=f=60:d=5", "-ar", "8000", str(music)], check=True)
+    browser.find_element(By.ID, "references").send_keys(str(notes))
+    browser.find_element(By.ID, "music").send_keys(str(music))
     browser.find_element(By.ID, "make").click()
 
     # the bar moves with the stream: remember what it showed on the way
@@ -79,6 +88,13 @@ def test_the_page_turns_a_brief_into_a_video_that_plays(gateway, browser, tmp_pa
     browser.execute_script("arguments[0].currentTime = arguments[0].duration / 2", player)
     WebDriverWait(browser, 30).until(lambda b: not b.execute_script("return arguments[0].seeking", player))
     assert browser.execute_script("return arguments[0].videoWidth", player) == 720
+
+    # the picked files reached the job by their upload refs, named as the user named them
+    job_id = browser.find_element(By.ID, "job").get_attribute("data-job-id")
+    with gateway.client() as api:
+        metadata = api.get(f"/api/videos/{job_id}/metadata").json()
+    assert metadata["request"]["music"].startswith("upload:") and metadata["request"]["references"][0].startswith("upload:")
+    assert [ref["source"] for ref in metadata["references"]] == ["balloon-notes.md"]
 
     shot = tmp_path / "aura-page.png"
     browser.save_screenshot(str(shot))

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
-from pathlib import Path
 
+from helpers.media import MUSIC_HZ, band_level_db
 from PIL import Image
 
 from aura.media.audio import silence, write_wav
 from aura.media.compose import CompositionPlan, overscan_size, plan_clips, render
 from aura.media.ffmpeg import ffmpeg_path
 from aura.providers.tts import EspeakTTS
-
-MUSIC_HZ = 60  # below the voice's fundamental: a band-pass there hears the music, not the speech
-
-
-def _band_level_db(media: Path, start: float, end: float) -> float:
-    """RMS level of the music's band between two times, in dBFS."""
-    proc = subprocess.run(
-        [ffmpeg_path(), "-hide_banner", "-nostdin", "-i", str(media), "-vn",
-         "-af", f"atrim={start}:{end},pan=mono|c0=c0,bandpass=f={MUSIC_HZ}:width_type=h:w=8,astats=measure_overall=RMS_level:measure_perchannel=none",
-         "-f", "null", "-"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return float(re.findall(r"RMS level dB: (-?[\d.]+|-inf)", proc.stderr)[-1])
 
 
 def test_music_is_ducked_while_the_narrator_speaks(tmp_path):
@@ -48,8 +34,8 @@ def test_music_is_ducked_while_the_narrator_speaks(tmp_path):
     render(plan)
 
     speech_mid = lead + speech.duration / 2
-    during_speech = _band_level_db(output, speech_mid - 0.75, speech_mid + 0.75)
-    after_speech = _band_level_db(output, lead + speech.duration + 1.2, duration - 0.3)
+    during_speech = band_level_db(output, speech_mid - 0.75, speech_mid + 0.75)
+    after_speech = band_level_db(output, lead + speech.duration + 1.2, duration - 0.3)
     # the side-chain compressor pulls the music down by several dB under the voice
     assert after_speech - during_speech >= 4.0, (during_speech, after_speech)
     assert after_speech > -60, "the music is missing from the mix"

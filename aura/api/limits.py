@@ -10,6 +10,7 @@ never read the 413.
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,8 +19,11 @@ MULTIPART_SLACK_BYTES = 1 << 20  # an upload's body: the file, its part headers 
 DRAIN_BYTES = 64 << 20  # read and dropped at most, so that the client reads the 413
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """Raised from inside the app's read of the body: an HTTPException, so FastAPI answers it as it is (413)."""
+
+    def __init__(self, rule: str):
+        super().__init__(413, f"{rule}: this one is larger", headers={"Connection": "close"})
 
 
 DEFAULT_LIMIT = (JSON_LIMIT_BYTES, "a request body may be at most 1 MiB")
@@ -54,7 +58,7 @@ class BodyLimit:
                 if received > limit:
                     if message.get("more_body", False):
                         await _drain(receive)
-                    raise _TooLarge
+                    raise _TooLarge(rule)
             return message
 
         async def watched(message: Message) -> None:
@@ -64,7 +68,7 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted, watched)
-        except _TooLarge:
+        except _TooLarge:  # read outside FastAPI's handling (another middleware, a raw route)
             if started:
                 raise
             await _refuse(rule, scope, send)

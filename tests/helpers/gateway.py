@@ -70,6 +70,15 @@ def start_gateway(tmp: Path, api_url: str, token: str | None = TOKEN, **env: str
     raise RuntimeError(f"aura serve did not answer:\n{log.read_text()[-3000:]}")
 
 
+def video_job_count() -> int:
+    """generate-video runs the Prefect server knows (of every test so far)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    with get_client(sync_client=True) as client:
+        return client.count_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["generate-video"])))
+
+
 def sse_events(client: httpx.Client, path: str, limit_s: float = 300) -> Iterator[tuple[str, dict | None]]:
     """(event, data) of a stream as it arrives; comments (keep-alives) come as (':', None)."""
     deadline = time.monotonic() + limit_s

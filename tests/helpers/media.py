@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from aura.media.ffmpeg import ffmpeg_path
 
 _SRT_TIME = re.compile(r"(\d\d):(\d\d):(\d\d),(\d\d\d) --> (\d\d):(\d\d):(\d\d),(\d\d\d)")
 
@@ -48,3 +51,42 @@ def top_level_boxes(path: Path) -> list[str]:
             else:
                 fh.seek(size - 8, 1)
             boxes.append(kind)
+
+
+def pdf_bytes(pages: list[str]) -> bytes:
+    """A minimal valid PDF with one line of Helvetica text per page (no PDF writer library needed)."""
+    objects = ["<< /Type /Catalog /Pages 2 0 R >>", None, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    kids = []
+    for text in pages:
+        escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        stream = f"BT /F1 12 Tf 72 720 Td ({escaped}) Tj ET"
+        objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {len(objects)} 0 R "
+            "/Resources << /Font << /F1 3 0 R >> >> >>"
+        )
+        kids.append(f"{len(objects)} 0 R")
+    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>"
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n{body}\nendobj\n".encode("latin-1")
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += "".join(f"{offset:010d} 00000 n \n" for offset in offsets).encode()
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+MUSIC_HZ = 60  # below the voice's fundamental: a band-pass there hears the music, not the speech
+
+
+def band_level_db(media: Path, start: float, end: float) -> float:
+    """RMS level of the music's band (MUSIC_HZ) between two times, in dBFS."""
+    proc = subprocess.run(
+        [ffmpeg_path(), "-hide_banner", "-nostdin", "-i", str(media), "-vn",
+         "-af", f"atrim={start}:{end},pan=mono|c0=c0,bandpass=f={MUSIC_HZ}:width_type=h:w=8,astats=measure_overall=RMS_level:measure_perchannel=none",
+         "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return float(re.findall(r"RMS level dB: (-?[\d.]+|-inf)", proc.stderr)[-1])

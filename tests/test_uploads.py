@@ -1,0 +1,106 @@
+"""Uploads as the store keeps them: by content, checked by content, never half-written or kept when refused."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+
+import pytest
+from helpers.media import pdf_bytes
+
+from aura.input_rules import UPLOADS_FOLDER
+from aura.media.ffmpeg import ffmpeg_path
+from aura.models import VideoRequest
+from aura.settings import Settings
+from aura.stages.inputs import music_file, reference_files
+from aura.store import ArtifactStore, sha256_of
+from aura.uploads import UploadRefused, clean_name, receive
+
+LIMIT = 2 * 2**20
+
+
+@pytest.fixture
+def store(tmp_path):
+    return ArtifactStore(str(tmp_path / "store"))
+
+
+def kept(store: ArtifactStore) -> list[str]:
+    folder = store.job(UPLOADS_FOLDER).folder
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def tone(tmp_path, name="bed.wav", seconds=2) -> bytes:
+    path = tmp_path / name
+    subprocess.run([ffmpeg_path(), "-v", "error", "-f", "lavfi", "-i", f"sine=f=60:d={seconds}", str(path)], check=True)
+    return path.read_bytes()
+
+
+def test_a_document_is_kept_under_its_sha256_and_read_back_by_its_name(store):
+    data = "# Tides\n\nThe moon pulls the sea twice a day.\n".encode()
+    upload = receive(store, "tides.md", io.BytesIO(data), LIMIT)
+    assert upload.ref == f"upload:{upload.sha256}.md" and upload.kind == "document" and upload.field == "references"
+    assert upload.size == len(data) and upload.name == "tides.md" and upload.media_type == "text/markdown"
+    path = store.job(UPLOADS_FOLDER).path(f"{upload.sha256}.md")
+    assert sha256_of(path) == upload.sha256
+    [found] = reference_files(VideoRequest(brief="x", references=[upload.ref]), Settings(_env_file=None), store)
+    assert found.source == "tides.md" and found.path.read_bytes() == data
+
+
+def test_the_same_bytes_get_the_same_ref_and_are_kept_once(store):
+    first = receive(store, "a.txt", io.BytesIO(b"Same words."), LIMIT)
+    second = receive(store, "b.txt", io.BytesIO(b"Same words."), LIMIT)
+    assert first.ref == second.ref and second.name == "b.txt"
+    assert kept(store) == [f"{first.sha256}.txt", f"{first.sha256}.txt.json"]
+
+
+def test_pdf_and_audio_are_confirmed_by_content(store, tmp_path):
+    pdf = receive(store, "report.pdf", io.BytesIO(pdf_bytes(["Magma is molten rock."])), LIMIT)
+    assert pdf.kind == "document" and pdf.media_type == "application/pdf"
+    audio = receive(store, "bed.wav", io.BytesIO(tone(tmp_path)), LIMIT)
+    assert audio.kind == "audio" and audio.field == "music"
+    assert music_file(VideoRequest(brief="x", music=audio.ref), store).stat().st_size == audio.size
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "status", "words"),
+    [
+        ("tool.exe", b"MZ\x90\x00", 415, "not a type uploads take"),
+        ("notes", b"plain words", 415, "not a type uploads take"),
+        ("fake.pdf", b"just some words, no PDF here", 415, "not a PDF"),
+        ("image.md", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, 415, "binary data"),
+        ("nul.txt", b"text with a \x00 inside", 415, "binary data"),
+        ("song.mp3", b"These are words, not sound. " * 40, 415, "not audio"),
+        ("blank.pdf", pdf_bytes([""]), 422, "without extractable text"),
+        ("empty.txt", b"", 422, "is empty"),
+        ("spaces.txt", b"   \n\n  ", 422, "holds no text"),
+        ("", b"words", 422, "no file name"),
+    ],
+)  # fmt: skip
+def test_what_is_not_what_its_name_says_is_refused_and_not_kept(store, name, data, status, words):
+    with pytest.raises(UploadRefused) as info:
+        receive(store, name, io.BytesIO(data), LIMIT)
+    assert info.value.status == status and words in str(info.value) and str(info.value).startswith("file:")
+    assert kept(store) == []
+
+
+def test_a_file_over_the_limit_is_a_413_and_leaves_nothing(store, tmp_path):
+    with pytest.raises(UploadRefused) as info:
+        receive(store, "big.txt", io.BytesIO(b"word " * (LIMIT // 4)), LIMIT)
+    assert info.value.status == 413 and "2 MiB" in str(info.value) and "AURA_UPLOAD_MAX_MB" in str(info.value)
+    assert kept(store) == []
+
+
+def test_a_ref_of_one_store_is_no_upload_of_another(store, tmp_path):
+    upload = receive(store, "tides.md", io.BytesIO(b"The moon pulls the sea."), LIMIT)
+    other = ArtifactStore(str(tmp_path / "other"))
+    with pytest.raises(Exception, match=r"references\[0\]: upload:.* is no upload of this artifact store"):
+        reference_files(VideoRequest(brief="x", references=[upload.ref]), Settings(_env_file=None), other)
+
+
+@pytest.mark.parametrize(
+    ("sent", "shown"),
+    [("C:\\fakepath\\notes.md", "notes.md"), ("../../etc/passwd.md", "passwd.md"), ("a\x1b[31mb.md", "a[31mb.md"),
+     ("x" * 300 + ".md", "x" * 197 + ".md")],
+)  # fmt: skip
+def test_a_sent_name_is_only_a_label(sent, shown):
+    assert clean_name(sent) == shown
