@@ -17,7 +17,7 @@ import pytest
 from helpers.gateway import sse_events, start_gateway, video_job_count
 from helpers.media import MUSIC_HZ, band_level_db, parse_srt, pdf_bytes
 
-from aura.media.ffmpeg import ffmpeg_path
+from aura.media.ffmpeg import ffmpeg_path, ffprobe_path
 
 pytestmark = pytest.mark.e2e
 
@@ -26,6 +26,7 @@ FACT = "The Quellmoor lighthouse has 312 brass steps"
 OPERATOR_NOTE = "House style: every narration greets the viewer by saying good day to everyone watching"
 REQUEST = {"brief": "The Quellmoor lighthouse", "duration_seconds": 10, "aspect": "9:16", "seed": 3}
 UPLOAD_MAX_MB = 1
+TAGGED_PATH = "/home/someone/studio/bed-final.wav"
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +129,11 @@ def test_an_upload_nobody_sent_is_a_422_before_any_job(api):
 def uploaded_job(api, gateway, tmp_path_factory):
     """A document and a music bed uploaded, then named by their refs: the job, followed to its end."""
     music = tmp_path_factory.mktemp("music") / "bed.wav"
-    subprocess.run([ffmpeg_path(), "-v", "error", "-f", "lavfi", "-i", f"sine=f={MUSIC_HZ}:d=12", "-ar", "8000", str(music)], check=True)
+    subprocess.run(
+        [ffmpeg_path(), "-v", "error", "-f", "lavfi", "-i", f"sine=f={MUSIC_HZ}:d=12", "-ar", "8000",
+         "-metadata", f"comment=made on {TAGGED_PATH}", str(music)],
+        check=True,
+    )  # fmt: skip
     notes = upload(api, "quellmoor-notes.md", f"# Quellmoor\n\n{FACT}, each polished by the keeper.\n".encode())
     bed = upload(api, "bed.wav", music.read_bytes())
     assert notes.status_code == bed.status_code == 201, (notes.text, bed.text)
@@ -156,6 +161,11 @@ def test_an_uploaded_reference_reaches_the_subtitles_and_the_music_is_mixed_in(a
     video = tmp_path / "video.mp4"
     video.write_bytes(api.get(data["downloadUrl"]).content)
     assert band_level_db(video, 0.0, 9.5) > -60, "the uploaded music is not in the mix"
+    tags = subprocess.run(
+        [ffprobe_path(), "-v", "error", "-show_entries", "format_tags:stream_tags", "-of", "json", str(video)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert TAGGED_PATH not in tags  # no input's tags travel into the download
 
 
 def test_the_metadata_names_sources_by_upload_and_carries_no_server_path(api, gateway, uploaded_job, disk):

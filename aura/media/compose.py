@@ -188,6 +188,7 @@ def build_command(plan: CompositionPlan, ken_burns: bool = True) -> list[str]:
         *_inputs(plan),
         "-filter_complex", graph,
         "-map", "[vout]", "-map", "[aout]",
+        "-map_metadata", "-1",  # no tags of any input (a music file's title, comments) travel into the video
         "-c:v", "libx264", "-preset", plan.x264_preset, "-crf", str(plan.crf),
         "-pix_fmt", "yuv420p", "-r", str(plan.fps), "-g", str(plan.fps * 2),
         "-c:a", "aac", "-b:a", plan.audio_bitrate, "-ar", "48000",
