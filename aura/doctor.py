@@ -97,6 +97,16 @@ def _reference_check(settings) -> Check:
     return Check("references", "rag", True, f"{method}; documents {where}")
 
 
+def _input_roots_check(settings) -> Check:
+    """Which paths runs not started by `aura` may read: none, or the folders of AURA_INPUT_ROOTS."""
+    if not settings.input_roots:
+        return Check("inputs", "input_roots", True, "paths only from the aura command; other runs read uploads and store keys")
+    missing = [root for root in settings.input_roots if not Path(root).expanduser().is_dir()]
+    if missing:
+        return Check("inputs", "input_roots", False, f"AURA_INPUT_ROOTS names {missing[0]}, which is not a folder")
+    return Check("inputs", "input_roots", True, f"any run may read paths inside {', '.join(settings.input_roots)}")
+
+
 def run_checks() -> list[Check]:
     from aura.providers.breakers import breaker_for, open_until
     from aura.providers.images.registry import choose_image_provider, get_image_provider, image_provider_names
@@ -137,6 +147,7 @@ def run_checks() -> list[Check]:
             check.detail += f": {reason}"
         checks.append(check)
     checks.append(_reference_check(settings))
+    checks.append(_input_roots_check(settings))
     checks.append(_prefect_check())
     checks.append(_checkpoint_check(settings))
     return checks

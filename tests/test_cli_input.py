@@ -130,6 +130,14 @@ def test_doctor_json_lists_every_provider(runner, isolated_settings):
     assert "AURA_SD_MODEL is not set" in by_name["slides"]["detail"]
     assert by_name["rag"]["usable"] is True and "all-MiniLM-L6-v2" in by_name["rag"]["detail"]
     assert {"edge-tts", "gtts"} <= set(by_name)
+    assert by_name["input_roots"]["usable"] and "only from the aura command" in by_name["input_roots"]["detail"]
+
+
+def test_doctor_names_the_folders_other_runs_may_read(runner, isolated_settings, monkeypatch, fresh_settings, tmp_path):
+    monkeypatch.setenv("AURA_INPUT_ROOTS", f"{tmp_path}, {tmp_path / 'gone'}")
+    fresh_settings()
+    by_name = {check["name"]: check for check in json.loads(runner.invoke(app, ["doctor", "--json"]).stdout)}
+    assert by_name["input_roots"]["usable"] is False and "gone" in by_name["input_roots"]["detail"]
 
 
 def test_doctor_table_shows_which_provider_is_configured(runner, isolated_settings, monkeypatch):
