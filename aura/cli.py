@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -127,7 +128,21 @@ class _StageProgress:
         return self.active[-1] if self.active else None
 
 
+def _on_the_user_s_machine(command):
+    """The command reads any path its user names: the machine is theirs (aura.input_rules), for its run only."""
+
+    @functools.wraps(command)  # typer reads the options from the wrapped signature
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from aura.input_rules import local_caller
+
+        with local_caller():
+            return command(*args, **kwargs)
+
+    return run
+
+
 @app.command()
+@_on_the_user_s_machine
 def generate(
     brief: str = typer.Argument(..., help="What the video is about."),
     # numbers are taken as text so that VideoRequest reports a bad value like any other
@@ -153,11 +168,8 @@ def generate(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's logs."),
 ) -> None:
     """Make a narrated video from a brief."""
-    from aura.input_rules import trust_local_paths
     from aura.models import VideoRequest
     from aura.options import PRESETS
-
-    trust_local_paths()  # this is the user's own machine: the files they name are theirs to read
 
     def fail(message: str, code: int = 1, **extra: Any) -> None:
         if as_json:

@@ -71,11 +71,6 @@ def local_caller() -> Iterator[None]:
         _local_caller.reset(token)
 
 
-def trust_local_paths() -> None:
-    """The `aura` command's own process: every path its user names is theirs, for the rest of the command."""
-    _local_caller.set(True)
-
-
 def is_local_caller() -> bool:
     return _local_caller.get()
 

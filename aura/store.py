@@ -138,11 +138,16 @@ class JobStore:
             tmp.write_bytes(data)
         return self.ref(key)
 
-    def exists(self, key: str) -> bool:
-        """The job holds a file under `key`, here or in the remote store (nothing is fetched)."""
-        if self.path(key).is_file():
-            return True
-        return not self.store.is_local and self.store.fs.isfile(self._remote(key))
+    def stored(self, key: str, size: int | None = None) -> bool:
+        """The store itself holds `key` (of `size` bytes, if given): for a remote store the object, not a local copy."""
+        if self.store.is_local:
+            path = self.path(key)
+            return path.is_file() and (size is None or path.stat().st_size == size)
+        try:
+            info = self.store.fs.info(self._remote(key))
+        except FileNotFoundError:
+            return False
+        return info.get("type") == "file" and (size is None or info.get("size") == size)
 
     def ref(self, key: str) -> MediaRef:
         path = self.path(key)

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from aura.errors import AuraError, MediaError
 from aura.input_rules import UPLOADS_FOLDER, upload_ref
 from aura.media.probe import probe
-from aura.models import MUSIC_EXTENSIONS, REFERENCE_EXTENSIONS, MediaRef
+from aura.models import MUSIC_EXTENSIONS, REFERENCE_EXTENSIONS
 from aura.providers.rag.documents import ReferenceDocumentError, decode_text, read_document
 from aura.store import ArtifactStore, JobStore
 
@@ -100,7 +100,7 @@ def receive(store: ArtifactStore, name: str | None, stream: BinaryIO, max_bytes:
             _confirm_audio(staged, shown)
         uploads = store.job(UPLOADS_FOLDER)
         key = f"{sha256}{suffix}"
-        if not uploads.holds(MediaRef(key=key, size=size, sha256=sha256)):
+        if not uploads.stored(key, size):  # the same bytes sent again are kept once (the key is their sha256)
             uploads.commit_file(staged, key)
     record = UploadedFile(
         ref=upload_ref(sha256, suffix), name=shown, size=size, sha256=sha256, kind=kind,

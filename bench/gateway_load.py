@@ -17,12 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import secrets
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aura.media.probe import probe  # noqa: E402
+from bench.gateway import running_gateway  # noqa: E402
 
 BRIEFS = [
     "How volcanoes form", "Why the sea is salty", "How bees make honey", "Why leaves change colour",
@@ -43,12 +39,6 @@ BRIEFS = [
     "How compasses work", "Why the moon has phases", "How seeds know which way is up",
 ]  # fmt: skip
 ASPECTS = {"16:9": (1280, 720), "9:16": (720, 1280), "1:1": (720, 720)}
-
-
-def free_port() -> int:
-    with socket.socket() as probe_socket:
-        probe_socket.bind(("127.0.0.1", 0))
-        return probe_socket.getsockname()[1]
 
 
 async def one_job(client: httpx.AsyncClient, index: int, duration: int, folder: Path) -> dict:
@@ -133,35 +123,12 @@ def main() -> None:
     parser.add_argument("--local-runs", type=int, default=2, help="AURA_GATEWAY_LOCAL_RUNS: jobs made at once")
     parser.add_argument("--limit-s", type=float, default=1200, help="give up after this long")
     args = parser.parse_args()
-    token = secrets.token_urlsafe(16)
-    port = free_port()
     with tempfile.TemporaryDirectory(prefix="aura-bench-gateway-") as tmp:
         folder = Path(tmp)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "AURA_"))}
-        env.update(AURA_OUTPUT=str(folder / "out"), AURA_API_TOKEN=token, AURA_GATEWAY_LOCAL_RUNS=str(args.local_runs),
-                   LITELLM_LOCAL_MODEL_COST_MAP="True", PREFECT_SERVER_ANALYTICS_ENABLED="false")  # fmt: skip
-        log = open(folder / "gateway.log", "wb")
-        gateway = subprocess.Popen([sys.executable, "-m", "aura.cli", "serve", "--port", str(port)], env=env, stdout=log, stderr=log)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            started = time.perf_counter()
-            while True:
-                try:
-                    if httpx.get(f"{url}/api/health", headers={"Authorization": f"Bearer {token}"}, timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if gateway.poll() is not None or time.perf_counter() - started > 180:
-                    raise SystemExit(f"aura serve did not start: {(folder / 'gateway.log').read_text()[-2000:]}")
-                time.sleep(0.3)
-            print(f"gateway up (with its temporary Prefect server) in {time.perf_counter() - started:.1f} s")
+        with running_gateway(folder, AURA_GATEWAY_LOCAL_RUNS=str(args.local_runs)) as (url, token):
             began = time.perf_counter()
             results, probes = asyncio.run(asyncio.wait_for(run_load(url, token, args.count, args.duration, folder), args.limit_s))
             wall = time.perf_counter() - began
-        finally:
-            gateway.send_signal(signal.SIGTERM)
-            gateway.wait(60)
-            log.close()
     accepted = sorted(r["accepted_s"] for r in results)
     first = sorted(r["first_event_s"] for r in results)
     done = sorted(r["done_s"] for r in results)

@@ -63,7 +63,9 @@ def draw_on_deployment(
     logger = get_run_logger()
     parameters = {
         "script": script.model_dump(mode="json"),
-        "request": request.model_dump(mode="json"),
+        # the images need neither the music nor the documents: a path the `aura` command's user named stays on
+        # their machine, and the gpu worker (which reads no path) does not refuse the request for it
+        "request": request.model_dump(mode="json", exclude={"references", "music"}),
         "job_id": job_id,
         "policy": policy.model_dump(mode="json"),
         "output": output,

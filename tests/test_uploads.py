@@ -8,11 +8,12 @@ import subprocess
 import pytest
 from helpers.media import pdf_bytes
 
+from aura.errors import SystemCheckError
 from aura.input_rules import UPLOADS_FOLDER
 from aura.media.ffmpeg import ffmpeg_path
 from aura.models import VideoRequest
 from aura.settings import Settings
-from aura.stages.inputs import music_file, reference_files
+from aura.stages.inputs import check_stored_inputs, music_file, reference_files
 from aura.store import ArtifactStore, sha256_of
 from aura.uploads import UploadRefused, clean_name, receive
 
@@ -104,3 +105,20 @@ def test_a_ref_of_one_store_is_no_upload_of_another(store, tmp_path):
 )  # fmt: skip
 def test_a_sent_name_is_only_a_label(sent, shown):
     assert clean_name(sent) == shown
+
+
+def test_a_remote_store_is_asked_itself_not_the_local_copy(tmp_path):
+    """memory:// stands in for s3://: a local staging copy of an upload is no proof the store still holds it."""
+    import uuid
+
+    store = ArtifactStore(f"memory://aura-uploads-{uuid.uuid4().hex}")
+    upload = receive(store, "tides.md", io.BytesIO(b"The moon pulls the sea."), LIMIT)
+    remote = f"{store.root.rstrip('/')}/{UPLOADS_FOLDER}/{upload.sha256}.md"
+    assert store.fs.cat_file(remote) == b"The moon pulls the sea."
+    store.fs.rm(remote)  # the bucket lost it; this machine's staging copy is still there
+    assert store.job(UPLOADS_FOLDER).path(f"{upload.sha256}.md").is_file()
+    with pytest.raises(SystemCheckError, match=r"^references\[0\]: upload:.* is no upload of this artifact store"):
+        check_stored_inputs(VideoRequest(brief="x", references=[upload.ref]), store)
+    receive(store, "tides.md", io.BytesIO(b"The moon pulls the sea."), LIMIT)  # sent again: stored again
+    assert store.fs.cat_file(remote) == b"The moon pulls the sea."
+    check_stored_inputs(VideoRequest(brief="x", references=[upload.ref]), store)

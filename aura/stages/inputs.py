@@ -45,7 +45,7 @@ def check_stored_inputs(request: VideoRequest, store: ArtifactStore) -> None:
     named = [("music", request.music), *((f"references[{i}]", entry) for i, entry in enumerate(request.references))]
     for field, entry in named:
         source = check(entry) if entry else None
-        if source is not None and source.path is None and not store.job(source.folder).exists(source.key):
+        if source is not None and source.path is None and not store.job(source.folder).stored(source.key):
             raise SystemCheckError(f"{field}: {_not_stored(source)}")
 
 
