@@ -24,7 +24,7 @@ from aura.errors import AuraError, MediaError
 from aura.input_rules import UPLOADS_FOLDER, upload_ref
 from aura.media.probe import probe
 from aura.models import MUSIC_EXTENSIONS, REFERENCE_EXTENSIONS
-from aura.providers.rag.documents import ReferenceDocumentError, decode_text, read_document
+from aura.providers.rag.documents import MAX_FILE_BYTES, decode_text
 from aura.store import ArtifactStore, JobStore
 
 NAME_MAX_CHARS = 200
@@ -39,7 +39,8 @@ _MEDIA_TYPES = {
     ".rst": "text/x-rst", ".mp3": "audio/mpeg", ".wav": "audio/wav", ".m4a": "audio/mp4", ".aac": "audio/aac",
     ".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/opus", ".flac": "audio/flac",
 }  # fmt: skip
-_CONTROL_SHARE = 0.01  # text with more control characters than this is binary data with a text name
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")  # control characters text files do not hold (tabs, newlines, form feeds aside)
+_CONTROL_SHARE = 0.01  # text with more of them than this is binary data with a text name
 
 
 class UploadRefused(AuraError):
@@ -139,30 +140,50 @@ def _copy_limited(stream: BinaryIO, target: Path, max_bytes: int, shown: str) ->
 
 
 def _confirm_document(path: Path, suffix: str, shown: str) -> None:
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:  # the script stage reads no larger document: refused now, not when a video is made
+        raise UploadRefused(f"file: {shown!r} is {size / 2**20:.0f} MiB: a reference document may be {MAX_FILE_BYTES >> 20} MiB", 413)
     with open(path, "rb") as fh:
         head = fh.read(4096)
     if suffix == ".pdf":
         if b"%PDF-" not in head[:1024]:  # the PDF header may follow a little junk, never much
             raise UploadRefused(f"file: {shown!r} is named .pdf but is not a PDF", 415)
+        _confirm_pdf_text(path, shown)
     else:
         _confirm_text(path, head, shown)
-    try:
-        read_document(path, repr(shown))  # the reader the script stage uses: a scan or a locked PDF fails here
-    except ReferenceDocumentError as exc:
-        raise UploadRefused(f"file: {exc}", 422) from None
 
 
 def _confirm_text(path: Path, head: bytes, shown: str) -> None:
+    binary = UploadRefused(f"file: {shown!r} is named as text but holds binary data", 415)
     if head.startswith(_BINARY_MAGIC):
-        raise UploadRefused(f"file: {shown!r} is named as text but holds binary data", 415)
+        raise binary
     data = path.read_bytes()
-    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
-    if b"\x00" in data and not utf16:
-        raise UploadRefused(f"file: {shown!r} is named as text but holds binary data", 415)
+    if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):  # NUL bytes: only UTF-16 has them
+        raise binary
     text = decode_text(data)
-    control = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f\v")
-    if control > _CONTROL_SHARE * len(text):
-        raise UploadRefused(f"file: {shown!r} is named as text but holds binary data", 415)
+    if len(text) - len(_CONTROL.sub("", text)) > _CONTROL_SHARE * len(text):
+        raise binary
+    if not re.search(r"\w", text):
+        raise UploadRefused(f"file: {shown!r} holds no text", 422)
+
+
+def _confirm_pdf_text(path: Path, shown: str) -> None:
+    """A PDF the reader can open, with text on some page (the first that has any ends the search)."""
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise UploadRefused(f"file: {shown!r} is an encrypted PDF: remove its password or send its text", 422)
+        if any((page.extract_text() or "").strip() for page in reader.pages):
+            return
+    except UploadRefused:
+        raise
+    except Exception:  # pypdf raises many types on a damaged file: all mean "not a readable PDF"
+        raise UploadRefused(f"file: {shown!r} is not a readable PDF", 422) from None
+    raise UploadRefused(
+        f"file: {shown!r} is a PDF without extractable text (a scan?): send a PDF with a text layer or a .txt file", 422
+    )
 
 
 def _confirm_audio(path: Path, shown: str) -> None:

@@ -56,7 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="aura-bench-uploads-") as tmp:
         folder = Path(tmp)
-        files = [(f"notes-{mb}mib.md", text_of(mb * 2**20)) for mb in (1, 10, 45)]
+        files = [(f"notes-{mb}mib.md", text_of(mb * 2**20)) for mb in (1, 10, 19)]  # documents: 20 MiB at most
         files += [(f"bed-{s}s.wav", wav_of(s, folder)) for s in (10, 60, 240)]  # 1.7, 10 and 40 MiB
         with running_gateway(folder, AURA_UPLOAD_MAX_MB=str(args.max_mb)) as (url, token):
             with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=300) as api:

@@ -122,3 +122,13 @@ def test_a_remote_store_is_asked_itself_not_the_local_copy(tmp_path):
     receive(store, "tides.md", io.BytesIO(b"The moon pulls the sea."), LIMIT)  # sent again: stored again
     assert store.fs.cat_file(remote) == b"The moon pulls the sea."
     check_stored_inputs(VideoRequest(brief="x", references=[upload.ref]), store)
+
+
+def test_a_document_larger_than_the_script_reads_is_refused_at_upload(store, monkeypatch):
+    import aura.uploads
+
+    monkeypatch.setattr(aura.uploads, "MAX_FILE_BYTES", 1000)  # 20 MiB in the reader; a small figure for the test
+    with pytest.raises(UploadRefused) as info:
+        receive(store, "long.md", io.BytesIO(b"word " * 400), LIMIT)
+    assert info.value.status == 413 and "reference document may be" in str(info.value)
+    assert kept(store) == []

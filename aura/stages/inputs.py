@@ -10,6 +10,7 @@ artifact store, paths only where aura.input_rules lets this run read them.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from aura.errors import AuraError, MediaError, SystemCheckError
@@ -85,10 +86,8 @@ def _documents_of(entry: str, store: ArtifactStore) -> list[DocumentFile]:
         name = upload_name(store.job(source.folder), source.key) if source.kind == "upload" else source.key
         check_document_name(source.key, source.text)
         return [DocumentFile(path, name, shown=f"{name!r} ({source.text})")]
-    found = document_files(source.path)
-    for file in found:  # a folder's files one by one: a link inside a root may lead out of it
-        allowed_path(file.path, str(file.path))
-    return found
+    # a folder's files one by one (a link inside a root may lead out of it), each then read by its real path
+    return [replace(file, path=allowed_path(file.path, str(file.path))) for file in document_files(source.path)]
 
 
 def check_music(path: Path, shown: str) -> None:
