@@ -90,6 +90,7 @@ def test_the_page_turns_a_brief_into_a_video_that_plays(gateway, browser, tmp_pa
     assert browser.execute_script("return arguments[0].videoWidth", player) == 720
 
     # the picked files reached the job by their upload refs, named as the user named them
+    assert {"balloon-notes.md", "bed.wav"} <= set(browser.find_element(By.ID, "uploads").text.replace(",", " ").split())
     job_id = browser.find_element(By.ID, "job").get_attribute("data-job-id")
     with gateway.client() as api:
         metadata = api.get(f"/api/videos/{job_id}/metadata").json()
