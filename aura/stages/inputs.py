@@ -82,9 +82,9 @@ def reference_files(request: VideoRequest, settings: Settings, store: ArtifactSt
 def _documents_of(entry: str, store: ArtifactStore) -> list[DocumentFile]:
     source = check(entry)
     if source.path is None:
+        check_document_name(source.key, source.text)
         path = _stored_file(store, source)
         name = upload_name(store.job(source.folder), source.key) if source.kind == "upload" else source.key
-        check_document_name(source.key, source.text)
         return [DocumentFile(path, name, shown=f"{name!r} ({source.text})")]
     # a folder's files one by one (a link inside a root may lead out of it), each then read by its real path
     return [replace(file, path=allowed_path(file.path, str(file.path))) for file in document_files(source.path)]
