@@ -52,6 +52,13 @@ def fresh_settings(monkeypatch):
     reload_settings()
 
 
+@pytest.fixture(scope="module")
+def api(gateway):
+    """A client of the module's `gateway` fixture, with its token."""
+    with gateway.client() as client:
+        yield client
+
+
 @pytest.fixture
 def local_paths():
     """The test is the `aura` command on its user's machine: the paths it names are its own to read."""

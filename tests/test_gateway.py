@@ -12,7 +12,7 @@ import uuid
 
 import httpx
 import pytest
-from helpers.gateway import TOKEN, sse_events, start_gateway, video_job_count
+from helpers.gateway import TOKEN, serving, sse_events, video_job_count
 from helpers.media import parse_srt
 from prefect.client.orchestration import get_client
 from prefect.states import Cancelling, Scheduled
@@ -27,17 +27,9 @@ REQUEST = {"brief": "How glaciers carve valleys", "duration_seconds": 10, "aspec
 
 @pytest.fixture(scope="module")
 def gateway(prefect_api_url, tmp_path_factory):
-    gateway = start_gateway(
-        tmp_path_factory.mktemp("gateway"), prefect_api_url, AURA_IMAGE_PROVIDER="stable-diffusion", AURA_SD_MODEL=""
-    )
-    yield gateway
-    assert gateway.stop() == 0, gateway.log.read_text()[-3000:]
-
-
-@pytest.fixture(scope="module")
-def api(gateway):
-    with gateway.client() as client:
-        yield client
+    tmp = tmp_path_factory.mktemp("gateway")
+    with serving(tmp, prefect_api_url, AURA_IMAGE_PROVIDER="stable-diffusion", AURA_SD_MODEL="") as gateway:
+        yield gateway
 
 
 @pytest.fixture(scope="module")

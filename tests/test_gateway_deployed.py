@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 import schemathesis
-from helpers.gateway import start_gateway, sse_events
+from helpers.gateway import serving, sse_events, start_gateway
 from hypothesis import HealthCheck, settings
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
@@ -49,9 +49,8 @@ def unserved_deployment(prefect_server):
 
 @pytest.fixture(scope="module")
 def gateway(prefect_api_url, unserved_deployment, tmp_path_factory):
-    gateway = start_gateway(tmp_path_factory.mktemp("gateway-deployed"), prefect_api_url, AURA_GATEWAY_DEPLOYMENT=DEPLOYMENT)
-    yield gateway
-    assert gateway.stop() == 0, gateway.log.read_text()[-3000:]
+    with serving(tmp_path_factory.mktemp("gateway-deployed"), prefect_api_url, AURA_GATEWAY_DEPLOYMENT=DEPLOYMENT) as gateway:
+        yield gateway
 
 
 def test_jobs_are_runs_of_the_deployment(gateway, unserved_deployment):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers.gateway import sse_events, start_gateway, video_job_count
+from helpers.gateway import serving, sse_events, video_job_count
 from helpers.media import MUSIC_HZ, band_level_db, parse_srt, pdf_bytes
 
 from aura.media.ffmpeg import ffmpeg_path, ffprobe_path
@@ -48,19 +48,12 @@ def disk(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def gateway(prefect_api_url, tmp_path_factory, disk):
-    gateway = start_gateway(
+    with serving(
         tmp_path_factory.mktemp("gateway-inputs"), prefect_api_url,
         AURA_INPUT_ROOTS=str(disk["root"]), AURA_REFERENCE_DIR=str(disk["library"]),
         AURA_UPLOAD_MAX_MB=str(UPLOAD_MAX_MB),
-    )  # fmt: skip
-    yield gateway
-    assert gateway.stop() == 0, gateway.log.read_text()[-3000:]
-
-
-@pytest.fixture(scope="module")
-def api(gateway):
-    with gateway.client() as client:
-        yield client
+    ) as gateway:  # fmt: skip
+        yield gateway
 
 
 def uploads_kept(gateway) -> list[str]:

@@ -48,7 +48,6 @@ class BodyLimit:
             await _refuse(rule, scope, send)
             return
         received = 0
-        started = False
 
         async def counted() -> Message:
             nonlocal received
@@ -58,20 +57,10 @@ class BodyLimit:
                 if received > limit:
                     if message.get("more_body", False):
                         await _drain(receive)
-                    raise _TooLarge(rule)
+                    raise _TooLarge(rule)  # Starlette's exception middleware answers it, from any route
             return message
 
-        async def watched(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted, watched)
-        except _TooLarge:  # read outside FastAPI's handling (another middleware, a raw route)
-            if started:
-                raise
-            await _refuse(rule, scope, send)
+        await self.app(scope, counted, send)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -96,7 +85,8 @@ async def _drain(receive: Receive) -> None:
 
 
 async def _refuse(rule: str, scope: Scope, send: Send) -> None:
-    response = JSONResponse({"detail": f"{rule}: this one is larger"}, status_code=413, headers={"Connection": "close"})
+    refused = _TooLarge(rule)
+    response = JSONResponse({"detail": refused.detail}, status_code=refused.status_code, headers=refused.headers)
 
     async def no_body() -> Message:
         return {"type": "http.disconnect"}

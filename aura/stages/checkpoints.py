@@ -81,7 +81,7 @@ def _file_digest(path: str | Path) -> str:
 def _documents_digest(request: VideoRequest, settings: Settings, store_url: str | None) -> list[list[str]]:
     """Each reference document by its name and content: editing a note re-writes the script."""
     try:
-        files = reference_files(request, settings, ArtifactStore(store_url or settings.store_url()))
+        files = reference_files(request, settings, ArtifactStore(settings.store_url(store_url)))
     except AuraError as exc:  # the brief stage has refused it already; a key all the same
         return [["unreadable", str(exc)]]
     return [[file.source, file.origin, _file_digest(file.path)] for file in files]
@@ -89,7 +89,7 @@ def _documents_digest(request: VideoRequest, settings: Settings, store_url: str 
 
 def _music_digest(request: VideoRequest, store_url: str | None, settings: Settings) -> str | None:
     try:
-        music = music_file(request, ArtifactStore(store_url or settings.store_url()))
+        music = music_file(request, ArtifactStore(settings.store_url(store_url)))
     except AuraError as exc:
         return f"unreadable: {exc}"
     return _file_digest(music) if music else None

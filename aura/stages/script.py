@@ -191,7 +191,7 @@ def script_task(request: VideoRequest, store_url: str | None = None) -> Script:
     started = time.perf_counter()
     with supervised("script"):
         settings = get_settings()
-        script = write_script(request, settings, store=ArtifactStore(store_url or settings.store_url()))
+        script = write_script(request, settings, store=ArtifactStore(settings.store_url(store_url)))
     progress.report("script", 1.0, f"{len(script.scenes)} scenes, {script.word_count} words ({time.perf_counter() - started:.1f} s)")
     return script
 

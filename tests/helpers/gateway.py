@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -41,6 +42,16 @@ class Gateway:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         return self.proc.wait()
+
+
+@contextlib.contextmanager
+def serving(tmp: Path, api_url: str, **env: str) -> Iterator[Gateway]:
+    """A gateway for a test module; it must stop cleanly (exit 0 on SIGTERM) when the module is done."""
+    gateway = start_gateway(tmp, api_url, **env)
+    try:
+        yield gateway
+    finally:
+        assert gateway.stop() == 0, gateway.log.read_text()[-3000:]
 
 
 def start_gateway(tmp: Path, api_url: str, token: str | None = TOKEN, **env: str) -> Gateway:
