@@ -1,8 +1,25 @@
-"""What every provider can say about itself."""
+"""What every provider can say about itself, and the registry each kind keeps them in.
+
+A provider of any kind (TTS engine, image backend) is a class with the shape
+of `Provider`: it is made from the settings, says which of its settings change
+what it makes (they go into the stage's checkpoint key, so a changed model is
+never served from stale results), checks a request before any work starts
+(the brief stage), and reports whether it can work on this machine (`aura
+doctor`). Adding one is a new file with such a class and one line in its
+kind's registry.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
+
+from aura.errors import ProviderError
+
+if TYPE_CHECKING:
+    from aura.models import VideoRequest
+    from aura.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -13,6 +30,66 @@ class ProviderStatus:
     kind: str  # "llm", "tts", "images"
     usable: bool
     detail: str
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """The shape every registered provider has (see the module docstring)."""
+
+    name: ClassVar[str]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Provider:
+        """The provider as the settings configure it."""
+        ...
+
+    @classmethod
+    def output_settings(cls, settings: Settings) -> dict[str, object]:
+        """The settings that change its output (for checkpoint keys): never secrets or timeouts."""
+        ...
+
+    @classmethod
+    def check_request(cls, request: VideoRequest, settings: Settings) -> list[str]:
+        """Before any work: warnings for the run; raises ProviderError when it cannot serve the request."""
+        ...
+
+    def status(self) -> ProviderStatus:
+        """Whether it can work on this machine, in words `aura doctor` shows."""
+        ...
+
+
+P = TypeVar("P", bound=Provider)
+
+
+class Registry(Generic[P]):
+    """The providers of one kind by name; `setting` is the variable that chooses among them."""
+
+    def __init__(self, kind: str, setting: str, providers: Iterable[type[P]]):
+        self.kind = kind
+        self.setting = setting
+        self._providers: dict[str, type[P]] = {}
+        for provider in providers:
+            self.register(provider)
+
+    def register(self, provider: type[P]) -> None:
+        self._providers[provider.name] = provider
+
+    def names(self) -> list[str]:
+        return list(self._providers)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._providers
+
+    def get(self, name: str) -> type[P]:
+        try:
+            return self._providers[name]
+        except KeyError:
+            raise ProviderError(
+                f"{self.kind} provider {name!r} is unknown: set {self.setting} to one of {', '.join(self.names())}"
+            ) from None
+
+    def make(self, name: str, settings: Settings) -> P:
+        return self.get(name).from_settings(settings)
 
 
 def quiet_model_libraries() -> None:
