@@ -8,12 +8,13 @@ import json
 from pathlib import Path
 
 import fsspec
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from aura.errors import AuraError
 from aura.input_rules import STORE_PREFIX, InputRefused, allowed_path, is_local_caller, parse
 from aura.keys import check_key
-from aura.models import VideoRequest
+from aura.models import META_KEY, VIDEO_KEY, VideoRequest
+from aura.store import file_url
 
 MAX_BATCH = 500  # one schedule tick should not start more runs than a server can list at once
 # CSV cells that hold lists: "a; b" or a JSON array
@@ -22,6 +23,35 @@ _LIST_FIELDS = {"references"}
 
 class BatchInputError(AuraError):
     """A batch file or list that cannot be read, or a request in it that is not valid."""
+
+
+class BatchItem(BaseModel):
+    """One request of a batch and how its run ended."""
+
+    index: int
+    brief: str
+    status: str = "waiting"
+    flow_run_id: str | None = None
+    video: str | None = None
+    duration_s: float | None = None
+    error: str | None = None
+
+    def finish(self, state: str, message: str | None, store_url: str) -> None:
+        """How the request's run ended (Prefect's state name), with the video and its duration from metadata.json."""
+        self.status = state.lower()  # completed, failed, crashed, cancelled
+        if state != "Completed":
+            self.error = " ".join((message or "").split())[:300] or None
+            return
+        self.video = file_url(store_url, self.flow_run_id, VIDEO_KEY)
+        try:
+            with fsspec.open(f"{store_url.rstrip('/')}/{self.flow_run_id}/{META_KEY}", "r") as fh:
+                self.duration_s = json.load(fh)["video"]["duration"]
+        except (OSError, ValueError, KeyError):
+            self.status, self.error = "failed", "the run completed but its metadata.json is not in the artifact store"
+
+
+class BatchIncomplete(AuraError):
+    """Some requests of the batch did not make a video (the table says which and why)."""
 
 
 def requests_location(source: str, store_url: str) -> str:

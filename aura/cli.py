@@ -33,7 +33,6 @@ server_app = typer.Typer(
 app.add_typer(server_app, name="server")
 err = Console(stderr=True)
 
-STAGE_LABELS = {"brief": "Brief", "script": "Script", "voice": "Voice", "visuals": "Visuals", "compose": "Compose"}
 
 
 def _prefect_environment() -> None:
@@ -93,10 +92,11 @@ class _StageProgress:
 
     def __init__(self, enabled: bool):
         from aura.progress import RunProgress
+        from aura.stages.pipeline import STAGES, WEIGHTS
 
         self.active: list[str] = []
         self.done: set[str] = set()
-        self.run = RunProgress()
+        self.run = RunProgress(WEIGHTS)
         self._lock = threading.Lock()
         self.bars = Progress(
             TextColumn("{task.description:<8}"),
@@ -107,7 +107,7 @@ class _StageProgress:
             console=err,
             disable=not enabled,
         )
-        self.ids = {stage: self.bars.add_task(label, total=1.0, message="", start=False) for stage, label in STAGE_LABELS.items()}
+        self.ids = {stage.name: self.bars.add_task(stage.label, total=1.0, message="", start=False) for stage in STAGES}
         self.total = self.bars.add_task("Total", total=100.0, message="")
 
     def __call__(self, stage: str, fraction: float, message: str) -> None:
@@ -401,33 +401,34 @@ def server_status() -> None:
 @app.command()
 def voices(
     language: str | None = typer.Option(None, "--language", "-l", help="Only voices for this language (prefix match)."),
+    # the names are not spelled out here: listing them would import every engine at each start of `aura`
     provider: str = typer.Option(
-        "all", "--provider", help="espeak-ng, gtts, edge-tts (asks the online service) or all."
+        "all", "--provider", help="One TTS engine (a name AURA_TTS_PROVIDER takes; online ones ask their service) or all."
     ),
 ) -> None:
     """List the voices of every TTS engine (ids to pass as --voice) and their languages."""
-    from aura.providers.tts import EdgeTTSProvider, EspeakTTS, GTTSProvider
+    from aura.errors import AuraError
+    from aura.providers.tts import TTS_ENGINES
     from aura.settings import get_settings
 
     settings = get_settings()
-    engines = {
-        "espeak-ng": EspeakTTS,
-        "gtts": lambda: GTTSProvider(timeout_s=settings.online_tts_timeout_s, tld=settings.gtts_tld),
-        "edge-tts": lambda: EdgeTTSProvider(timeout_s=settings.online_tts_timeout_s),
-    }
-    if provider != "all" and provider not in engines:
-        err.print(f"[red]aura: --provider must be one of {', '.join(engines)} or all[/red]")
+    if provider != "all" and provider not in TTS_ENGINES:
+        err.print(f"[red]aura: --provider must be one of {', '.join(TTS_ENGINES.names())} or all[/red]")
         raise typer.Exit(2)
     wanted = language.lower() if language else None
     table = Table(title="voices")
     for column in ("provider", "id", "name", "languages"):
         table.add_column(column)
-    for name, make in engines.items():
+    for name in TTS_ENGINES.names():
         if provider not in ("all", name):
             continue
-        found = make().voices()
-        if not found and name == "edge-tts":
-            err.print("edge-tts: the voice list could not be fetched (it needs the internet)", highlight=False)
+        try:
+            found = TTS_ENGINES.make(name, settings).voices()
+        except AuraError as exc:  # one engine not installed: the others are still listed
+            err.print(f"{name}: {exc}", highlight=False, soft_wrap=True)
+            continue
+        if not found:
+            err.print(f"{name}: the voice list could not be fetched (an online engine needs the internet)", highlight=False)
         for v in found:
             if wanted and not any(lang.startswith(wanted) for lang in v.languages):
                 continue

@@ -111,7 +111,7 @@ def run_checks() -> list[Check]:
     from aura.providers.breakers import breaker_for, open_until
     from aura.providers.images.registry import choose_image_provider, get_image_provider, image_provider_names
     from aura.providers.llm.client import status as llm_status
-    from aura.providers.tts import EdgeTTSProvider, EspeakTTS, GTTSProvider
+    from aura.providers.tts import TTS_ENGINES
     from aura.settings import get_settings
 
     settings = get_settings()
@@ -122,18 +122,22 @@ def run_checks() -> list[Check]:
             check.detail += f" (fallback {position})"
         checks.append(check)
 
-    engines = {
-        "edge-tts": EdgeTTSProvider(timeout_s=settings.online_tts_timeout_s),
-        "gtts": GTTSProvider(timeout_s=settings.online_tts_timeout_s, tld=settings.gtts_tld),
-        "espeak-ng": EspeakTTS(),
-    }
-    for name, engine in engines.items():
-        check = _from_status(engine.status(), name in settings.tts_provider)
+    for name in TTS_ENGINES.names():
+        try:
+            check = _from_status(TTS_ENGINES.make(name, settings).status(), name in settings.tts_provider)
+        except AuraError as exc:
+            check = Check("tts", name, False, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a plugin whose own check breaks is reported, not fatal to doctor
+            check = Check("tts", name, False, f"its status check failed ({type(exc).__name__}: {exc})")
         until = open_until(breaker_for(name, settings.tts_failures_to_open, settings.tts_cooldown_s, settings.breaker_dir))
         if until is not None:
             check.usable = False
             check.detail += f"; skipped until {until:%H:%M:%S} UTC after {settings.tts_failures_to_open} failures in a row"
         checks.append(check)
+    for name in settings.tts_provider:
+        if name not in TTS_ENGINES:  # configured, but no engine has the name: say how to fix it
+            known = ", ".join(TTS_ENGINES.names())
+            checks.append(Check("tts", name, False, f"no such engine: set AURA_TTS_PROVIDER to some of {known} [configured]"))
 
     chosen, reason = choose_image_provider(settings)
     for name in image_provider_names():

@@ -353,6 +353,10 @@ class StageReport(BaseModel):
     error: str | None = None
 
 
+# the files a user gets, by their keys in the job's folder (metadata.json is written last: the job is complete)
+VIDEO_KEY, SRT_KEY, THUMB_KEY, META_KEY = "video.mp4", "subtitles.srt", "thumbnail.jpg", "metadata.json"
+
+
 class RenderedVideo(BaseModel):
     """The finished job: every file a user gets, by key and by local path."""
 

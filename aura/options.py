@@ -1,4 +1,9 @@
-"""Pipeline options: per-stage retry/timeout policies and render knobs, with presets."""
+"""Pipeline options: presets that override the stage tasks' own policies, and render knobs.
+
+Each stage task declares the design's policy in its own decorator
+(aura/stages/); a preset or a caller's options name only what they change,
+and the flow applies them with Prefect's `task.with_options`.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +11,27 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-StageName = Literal["brief", "script", "voice", "visuals", "compose"]
-STAGES: tuple[StageName, ...] = ("brief", "script", "voice", "visuals", "compose")
 PresetName = Literal["default", "debug", "quick_demo"]
 
 
 class StagePolicy(BaseModel):
+    """What a preset changes of a stage task's policy; a field left out keeps the task's own value."""
+
     model_config = ConfigDict(extra="forbid")
 
-    retries: int = Field(default=0, ge=0, le=10)
-    retry_delay_s: float = Field(default=2.0, ge=0, le=600, description="First retry delay; doubles each retry.")
-    timeout_s: float = Field(gt=0, le=7200)
+    retries: int | None = Field(default=None, ge=0, le=10)
+    retry_delay_s: float | None = Field(default=None, ge=0, le=600, description="First retry delay; doubles each retry.")
+    timeout_s: float | None = Field(default=None, gt=0, le=7200)
 
 
 class PipelineOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    brief: StagePolicy = StagePolicy(retries=0, timeout_s=30)
-    # room for one model that hangs (AURA_LLM_TIMEOUT_S 50 s, 1 retry), then the offline writer
-    script: StagePolicy = StagePolicy(retries=2, timeout_s=120)
-    voice: StagePolicy = StagePolicy(retries=3, timeout_s=180)
-    visuals: StagePolicy = StagePolicy(retries=2, timeout_s=300)
-    compose: StagePolicy = StagePolicy(retries=0, timeout_s=600)
+    brief: StagePolicy | None = None
+    script: StagePolicy | None = None
+    voice: StagePolicy | None = None
+    visuals: StagePolicy | None = None
+    compose: StagePolicy | None = None
     x264_preset: str | None = Field(default=None, description="Overrides AURA_X264_PRESET.")
     crf: int | None = Field(default=None, ge=0, le=51, description="Overrides AURA_CRF.")
     ken_burns: bool = True
@@ -36,8 +40,9 @@ class PipelineOptions(BaseModel):
         default=True, description="Keep the stage outputs (narration, images, subtitles.ass) in work/ after the render."
     )
 
-    def policy(self, stage: StageName) -> StagePolicy:
-        return getattr(self, stage)
+    def policy(self, stage: str) -> StagePolicy | None:
+        """The changes to a stage's policy, None when the stage keeps its task's own."""
+        return getattr(self, stage, None)
 
     @classmethod
     def preset(cls, name: str) -> PipelineOptions:
@@ -48,7 +53,7 @@ class PipelineOptions(BaseModel):
 
 
 PRESETS: dict[str, PipelineOptions] = {
-    # the policies of the original design
+    # the policies of the stage tasks' decorators, unchanged
     "default": PipelineOptions(),
     # fail fast, wait longer, show everything: for finding out why a run breaks
     "debug": PipelineOptions(
@@ -60,7 +65,6 @@ PRESETS: dict[str, PipelineOptions] = {
     ),
     # fastest path to a watchable result: quick encode, short timeouts, one retry
     "quick_demo": PipelineOptions(
-        brief=StagePolicy(retries=0, timeout_s=30),
         script=StagePolicy(retries=1, retry_delay_s=1, timeout_s=60),
         voice=StagePolicy(retries=1, retry_delay_s=1, timeout_s=90),
         visuals=StagePolicy(retries=0, timeout_s=120),

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 Listener = Callable[[str, float, str], None]
-
-# the design's weights: how much of a whole run each stage is
-STAGE_WEIGHTS = {"brief": 5, "script": 20, "voice": 25, "visuals": 30, "compose": 20}
 
 _listeners: list[Listener] = []
 _lock = threading.Lock()
@@ -46,11 +43,15 @@ def report(stage: str, fraction: float, message: str = "") -> None:
 
 
 class RunProgress:
-    """A whole run's progress from its stages' reports, weighted by STAGE_WEIGHTS (0 to 100)."""
+    """A whole run's progress from its stages' reports, each weighted by its share of a run (0 to 100).
 
-    def __init__(self) -> None:
-        self.fractions = dict.fromkeys(STAGE_WEIGHTS, 0.0)
-        self.stage = "brief"
+    `weights` come from the stages' own declarations (aura.stages.pipeline.WEIGHTS).
+    """
+
+    def __init__(self, weights: dict[str, float]) -> None:
+        self.weights = dict(weights)
+        self.fractions = dict.fromkeys(self.weights, 0.0)
+        self.stage = next(iter(self.weights), "")
         self.message = ""
         self._lock = threading.Lock()
 
@@ -65,8 +66,8 @@ class RunProgress:
     @property
     def percent(self) -> float:
         with self._lock:
-            done = sum(STAGE_WEIGHTS[s] * f for s, f in self.fractions.items())
-        return round(100.0 * done / sum(STAGE_WEIGHTS.values()), 1)
+            done = sum(self.weights[s] * f for s, f in self.fractions.items())
+        return round(100.0 * done / sum(self.weights.values()), 1)
 
     def describe(self) -> str:
         """'stage: message', as published on the run's progress artifact (parse_description reads it back)."""
@@ -75,9 +76,9 @@ class RunProgress:
         return f"{stage}: {message}" if message else stage
 
 
-def parse_description(description: str) -> tuple[str | None, str]:
+def parse_description(description: str, stages: Iterable[str]) -> tuple[str | None, str]:
     """The stage and message of a progress artifact's description ('voice: scene 3 of 8')."""
     head, sep, rest = description.partition(": ")
-    if head in STAGE_WEIGHTS:
+    if head in stages:
         return head, rest if sep else ""
     return None, description

@@ -226,3 +226,10 @@ class JobStore:
         self.store.fs.makedirs(remote.rsplit("/", 1)[0], exist_ok=True)
         self.store.fs.put_file(str(self.path(key)), remote + ".part")
         self.store.fs.mv(remote + ".part", remote)
+
+
+def file_url(store_url: str, job_id: str, key: str) -> str:
+    """A link to one of a job's files: file:// for a folder, the store's own URL otherwise."""
+    if "://" in store_url:
+        return f"{store_url.rstrip('/')}/{job_id}/{key}"
+    return (Path(store_url) / job_id / key).as_uri()

@@ -217,6 +217,9 @@ class Scope:
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         _supervisor.unwatch(self)
+        if isinstance(exc, TimeoutError) and self._deadline is not None and self._deadline - time.monotonic() < 1.0:
+            # the caller's own timer on the same deadline (Prefect's task timeout) fired first: a timeout all the same
+            self.expire_if_due(self._deadline)
         self.sample()
         with self._lock:
             leftovers = list(self._children)

@@ -37,7 +37,7 @@ from aura.settings import get_settings  # noqa: E402
 import aura.stages.compose as compose_stage  # noqa: E402
 from aura.stages.compose import ASS_KEY, compose_video, motions_for  # noqa: E402
 from aura.stages.script import write_script  # noqa: E402
-from aura.stages.visuals import render_visuals  # noqa: E402
+from aura.stages.visuals import draw_stills  # noqa: E402
 from aura.stages.voice import narrate  # noqa: E402
 from aura.store import ArtifactStore  # noqa: E402
 from bench.memory import PeakMemory  # noqa: E402
@@ -51,7 +51,7 @@ def prepare(request: VideoRequest, root: Path):
     job = ArtifactStore(str(root)).job(f"bench-{request.resolution}")
     script = write_script(request, settings)
     narration = narrate(script, request, job, settings)
-    visuals = render_visuals(script, request, job, "slides")
+    visuals = draw_stills(script, request, job, "slides")
     return job, script, narration, visuals
 
 

@@ -10,50 +10,27 @@ validated before the first run starts.
 from __future__ import annotations
 
 import contextvars
-import json
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from uuid import UUID
 
-import fsspec
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 from prefect.runtime import deployment, flow_run
-from prefect.states import State
-from pydantic import BaseModel
 
-from aura.batch import BatchInputError, read_requests, validate_requests
-from aura.errors import AuraError
+from aura.batch import BatchIncomplete, BatchInputError, BatchItem, read_requests, validate_requests
 from aura.models import VideoRequest
 from aura.options import PresetName
 from aura.settings import get_settings
-from aura.stages.compose import VIDEO_KEY
 from aura.supervision import RunCancelled
 from flows.child_runs import cancel_run, require_deployment
-from flows.storage import file_url, store_url_for
 
 TABLE_KEY = "aura-batch"
 POLL_S = 1.0
 MAX_CONCURRENT = 32
-
-
-class BatchItem(BaseModel):
-    """One request of a batch and how its run ended."""
-
-    index: int
-    brief: str
-    status: str = "waiting"
-    flow_run_id: str | None = None
-    video: str | None = None
-    duration_s: float | None = None
-    error: str | None = None
-
-
-class BatchIncomplete(AuraError):
-    """Some requests of the batch did not make a video (the table says which and why)."""
 
 
 @flow(name="batch-generate", log_prints=True, persist_result=False)
@@ -75,7 +52,7 @@ def batch_generate(
         raise BatchInputError("give either requests (a list of video requests) or requests_file, not both or neither")
     if not 1 <= max_concurrent <= MAX_CONCURRENT:
         raise BatchInputError(f"max_concurrent: {max_concurrent} is out of range: use 1 to {MAX_CONCURRENT}")
-    store_url = store_url_for(output)
+    store_url = get_settings().store_url(output)
     if requests_file:
         todo = read_requests(requests_file, store_url)
     else:
@@ -110,29 +87,12 @@ class _Board:
 
     def update(self) -> None:
         done = sum(item.status not in ("waiting", "started") for item in self.items)
-        update_progress_artifact(self.artifact_id, progress=100.0 * done / len(self.items), description=f"{done} of {len(self.items)} videos")
+        update_progress_artifact(self.artifact_id, 100.0 * done / len(self.items), f"{done} of {len(self.items)} videos")
 
     def publish_table(self) -> None:
-        ok = sum(item.status == "completed" for item in self.items)
-        create_table_artifact(
-            table=[item.model_dump() for item in self.items],
-            key=TABLE_KEY,
-            description=f"{ok} of {len(self.items)} videos made",
-        )
-
-
-def _finish(item: BatchItem, state: State, store_url: str) -> None:
-    """Record how a request's run ended, with its video and duration read from the job's metadata.json."""
-    item.status = state.name.lower()  # completed, failed, crashed, cancelled
-    if not state.is_completed():
-        item.error = " ".join((state.message or "").split())[:300] or None
-        return
-    item.video = file_url(store_url, item.flow_run_id, VIDEO_KEY)
-    try:
-        with fsspec.open(f"{store_url.rstrip('/')}/{item.flow_run_id}/metadata.json", "r") as fh:
-            item.duration_s = json.load(fh)["video"]["duration"]
-    except (OSError, ValueError, KeyError):
-        item.status, item.error = "failed", "the run completed but its metadata.json is not in the artifact store"
+        made = sum(item.status == "completed" for item in self.items)
+        description = f"{made} of {len(self.items)} videos made"
+        create_table_artifact([item.model_dump() for item in self.items], key=TABLE_KEY, description=description)
 
 
 def _run_as_deployments(todo, items, board, preset, output, max_concurrent, store_url) -> None:
@@ -160,7 +120,7 @@ def _run_as_deployments(todo, items, board, preset, output, max_concurrent, stor
                 for run_id, i in list(active.items()):
                     state = client.read_flow_run(run_id).state
                     if state is not None and state.is_final():
-                        _finish(items[i], state, store_url)
+                        items[i].finish(state.name, state.message, store_url)
                         del active[run_id]
                         board.update()
         except BaseException:
@@ -178,7 +138,7 @@ def _run_as_subflows(todo, items, board, preset, output, max_concurrent, store_u
     def make(i: int) -> None:
         state = generate_video(request=todo[i], preset=preset, output=output, return_state=True)
         items[i].flow_run_id = str(state.state_details.flow_run_id)
-        _finish(items[i], state, store_url)
+        items[i].finish(state.name, state.message, store_url)
         board.update()
 
     with ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="aura-batch") as pool:

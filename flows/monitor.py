@@ -1,8 +1,8 @@
-"""Watching a run from inside it: the progress artifact, cancellation from the UI or API, log correlation.
+"""Watching a run from inside it: the progress artifact, and cancellation from the UI or API.
 
 One thread per run, started with the flow's context (settings, client, run):
 
-- progress: the stages' reports, weighted as the design says (aura.progress),
+- progress: the stages' reports, weighted as each stage declares (aura.progress),
   published to a Prefect progress artifact at most twice a second;
 - cancellation: the run's state is read every second; once it is Cancelling
   (the UI's Cancel button, `prefect flow-run cancel`, the REST API), every
@@ -21,7 +21,6 @@ from uuid import UUID
 
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.client.orchestration import get_client
-from prefect.logging.handlers import APILogHandler
 
 from aura import progress
 from aura.supervision import RunControl, current_run_id
@@ -32,10 +31,10 @@ log = logging.getLogger("aura.monitor")
 
 
 class RunMonitor:
-    def __init__(self, run_id: str, control: RunControl):
+    def __init__(self, run_id: str, control: RunControl, weights: dict[str, float]):
         self.run_id = run_id
         self.control = control
-        self.progress = progress.RunProgress()
+        self.progress = progress.RunProgress(weights)
         self.artifact_id: UUID | None = None
         self._changed = threading.Event()
         self._stop = threading.Event()
@@ -99,38 +98,3 @@ class RunMonitor:
             self._published = percent
         except Exception:  # noqa: BLE001 - progress is best effort: never fail a render over it
             log.debug("progress artifact update failed", exc_info=True)
-
-
-class CorrelationFilter(logging.Filter):
-    """Stamps `correlation_id` (the flow run id) on every record of a run's threads."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.correlation_id = str(getattr(record, "flow_run_id", None) or current_run_id() or "-")
-        return True
-
-
-class RunLogHandler(APILogHandler):
-    """Aura's own log records, sent to the Prefect run they belong to (the UI shows them with the run's logs)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        run_id = current_run_id()
-        if run_id is None:
-            return  # not inside a run: nothing to attach the record to
-        record.flow_run_id = run_id
-        super().emit(record)
-
-
-_attached = threading.Lock()
-
-
-def attach_aura_logs() -> None:
-    """Route the `aura` loggers into Prefect's run logs, with the correlation id (once per process)."""
-    logger = logging.getLogger("aura")
-    with _attached:
-        if any(isinstance(h, RunLogHandler) for h in logger.handlers):
-            return
-        handler = RunLogHandler()
-        handler.addFilter(CorrelationFilter())
-        logger.addHandler(handler)
-        if logger.level == logging.NOTSET:  # as verbose as Prefect's own logs (PREFECT_LOGGING_LEVEL)
-            logger.setLevel(logging.getLogger("prefect").getEffectiveLevel())

@@ -13,7 +13,7 @@ from aura.errors import SystemCheckError
 from aura.media import ffmpeg as ffmpeg_module
 from aura.media.ffmpeg import ffmpeg_path
 from aura.models import VideoRequest
-from aura.options import PipelineOptions
+from aura.stages.script import script_task
 from aura.settings import OFFLINE_MODEL, Settings
 from aura.stages import brief
 from aura.stages.brief import check_request, estimate_output_bytes
@@ -153,7 +153,7 @@ def test_an_unusable_stable_diffusion_model_is_a_warning_or_an_error_when_requir
 
 def test_a_chain_that_could_outlast_the_script_stage_is_called_out(tmp_path):
     slow = Settings(_env_file=None, llm_model="openai/gpt-4o-mini", llm_timeout_s=120, llm_retries=2)
-    script_timeout = PipelineOptions().script.timeout_s
+    script_timeout = script_task.timeout_seconds  # the script task declares its own
     assert slow.llm_worst_case_s > script_timeout
     report = check_request(VideoRequest(brief="x"), tmp_path, slow, script_timeout_s=script_timeout)
     assert any("script stage times out after 120 s" in w and "AURA_LLM_TIMEOUT_S" in w for w in report.warnings)

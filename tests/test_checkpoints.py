@@ -8,7 +8,8 @@ import pytest
 from aura.models import MediaRef, Narration, Scene, SceneTiming, Script, VideoRequest, Visuals
 from aura.options import PipelineOptions
 from aura.settings import Settings
-from aura.stages.checkpoints import cache_key, source_digest
+from aura.stages import compose, script, visuals, voice
+from aura.stages.checkpoints import source_digest
 
 REQUEST = VideoRequest(brief="How volcanoes form", duration_seconds=20, aspect="9:16", seed=4)
 SCRIPT = Script(
@@ -24,12 +25,12 @@ VISUALS = Visuals(images=[MediaRef(key="work/images/scene_000.png", size=5, sha2
 def keys(request: VideoRequest = REQUEST, settings: Settings | None = None, **inputs) -> dict[str, str]:
     settings = settings or Settings(_env_file=None)
     common = {"request": request, "script": SCRIPT, "store_url": "/tmp/a", "job_id": "job-1", **inputs}
-    compose = {"narration": NARRATION, "visuals": VISUALS, "options": PipelineOptions(), **common}
+    composing = {"narration": NARRATION, "visuals": VISUALS, "options": PipelineOptions(), **common}
     return {
-        "script": cache_key("script", common, settings),
-        "voice": cache_key("voice", common, settings),
-        "visuals": cache_key("visuals", common, settings),
-        "compose": cache_key("compose", compose, settings),
+        "script": script.STAGE.cache_key(common, settings),
+        "voice": voice.STAGE.cache_key(common, settings),
+        "visuals": visuals.STAGE.cache_key(common, settings),
+        "compose": compose.STAGE.cache_key(composing, settings),
     }
 
 
@@ -105,9 +106,11 @@ def test_new_upstream_files_rerender_the_composition():
 
 
 def test_each_stage_hashes_its_own_sources():
-    digests = {stage: source_digest(stage) for stage in ("script", "voice", "visuals", "compose")}
+    policies = {stage.name: stage.task.cache_policy for stage in (script.STAGE, voice.STAGE, visuals.STAGE, compose.STAGE)}
+    digests = {name: source_digest(policy.sources) for name, policy in policies.items()}
     assert len(set(digests.values())) == 4
-    assert source_digest("voice") == digests["voice"]
+    assert source_digest(policies["voice"].sources) == digests["voice"]
+    assert "aura.stages.voice" in policies["voice"].sources and "aura.providers.tts" in policies["voice"].sources
 
 
 def test_results_live_in_the_store_unless_configured():

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from aura.cli import app
 from aura.providers.images import registry
+from aura.providers.images.base import ImageProviderDefaults
 
 BRIEF = "How volcanoes form"
 
@@ -95,13 +96,13 @@ def isolated_settings(tmp_path, monkeypatch, fresh_settings):
 
 
 def test_doctor_reports_an_image_provider_whose_own_check_breaks(runner, isolated_settings, monkeypatch):
-    class Crashing:
+    class Crashing(ImageProviderDefaults):
         name = "crashing"
 
         def status(self):
             raise RuntimeError("no driver")
 
-    monkeypatch.setitem(registry._factories, "crashing", Crashing)
+    monkeypatch.setitem(registry.IMAGE_PROVIDERS._providers, "crashing", Crashing)
     result = runner.invoke(app, ["doctor", "--json"])
     by_name = {check["name"]: check for check in json.loads(result.stdout)}
     assert by_name["crashing"]["usable"] is False

@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 from aura.models import StageReport, VideoRequest
-from aura.options import STAGES, PipelineOptions
+from aura.options import PipelineOptions
+from aura.stages.pipeline import STAGE_NAMES as STAGES
 from aura.settings import Settings
 from aura.stages.brief import check_request
 from aura.stages.compose import compose_task, remove_work_files, write_metadata
 from aura.stages.script import write_script
-from aura.stages.visuals import render_visuals
+from aura.stages.visuals import draw_stills
 from aura.stages.voice import narrate
 from aura.store import ArtifactStore
 
@@ -22,7 +23,7 @@ def _run_compose(tmp_path: Path, options: PipelineOptions):
     report = check_request(request, tmp_path)
     script = write_script(request, Settings())
     narration = narrate(script, request, job, Settings())
-    visuals = render_visuals(script, request, job, "slides")
+    visuals = draw_stills(script, request, job, "slides")
     composition = compose_task.fn(request, script, narration, visuals, str(tmp_path), "job-1", options)
     stages = {name: StageReport(status="completed", attempts=1, seconds=0.1) for name in STAGES}
     result = write_metadata(job, request, script, narration, visuals, composition, report, stages, None, "default")

@@ -192,7 +192,7 @@ def test_pools_and_deployments_are_set_up_as_prefect_yaml_says(cluster):
     # workers without AURA_CHECKOUT work from the checkout the deployments were made from
     for deployment in deployments.values():
         [step] = deployment["pull_steps"]
-        assert step["flows.checkout.enter_checkout"]["made_from"] == str(ROOT)
+        assert step["aura.checkout.enter_checkout"]["made_from"] == str(ROOT)
     # the UI renders the VideoRequest parameter as a form from this schema
     schema = deployments["generate-video"]["parameter_openapi_schema"]
     assert schema["required"] == ["request"]
@@ -208,7 +208,7 @@ def test_pools_and_deployments_are_set_up_as_prefect_yaml_says(cluster):
 def test_a_worker_without_the_checkout_fails_the_run_naming_the_variable(cluster):
     # a deployment made on another machine: its recorded checkout is not on this worker's machine
     made = cluster.deployment("generate-video/generate-video")
-    elsewhere = {"flows.checkout.enter_checkout": {"directory": "{{ $AURA_CHECKOUT }}", "made_from": "/nowhere/aura"}}
+    elsewhere = {"aura.checkout.enter_checkout": {"directory": "{{ $AURA_CHECKOUT }}", "made_from": "/nowhere/aura"}}
     body = {
         "name": "made-elsewhere", "flow_id": made["flow_id"], "entrypoint": made["entrypoint"], "work_pool_name": "cpu",
         "pull_steps": [elsewhere], "parameter_openapi_schema": made["parameter_openapi_schema"],

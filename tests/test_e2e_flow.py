@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from helpers.media import parse_srt, top_level_boxes
+from helpers.runs import task_runs_of
 from PIL import Image
 
 from aura.errors import ProviderError
@@ -20,6 +21,7 @@ from aura.media.probe import probe
 from aura.models import VideoRequest
 from aura.options import PipelineOptions, StagePolicy
 from aura.providers.images import registry
+from aura.providers.images.base import ImageProviderDefaults
 from flows.generate_video import generate_video
 
 pytestmark = pytest.mark.e2e
@@ -84,6 +86,19 @@ def test_twenty_second_video(prefect_server, tmp_path):
     loudness = measure_loudness(Path(result.paths()["video"]))
     assert abs(loudness["input_i"] - (-16.0)) <= 1.5
     assert metadata["providers"]["images"] == "slides"
+    # the tasks' own policies ran, and Prefect recorded them on the task runs the UI shows
+    assert _policies(result.flow_run_id) == {"brief": (0, 0), "script": (2, 2), "voice": (3, 2), "visuals": (2, 2), "compose": (0, 0)}
+
+
+def _policies(flow_run_id: str) -> dict[str, tuple]:
+    """Each stage's retries and first retry delay, as the Prefect server holds them for its task run."""
+    runs = task_runs_of(flow_run_id)
+    policies = {}
+    for run in runs:
+        delay = run.empirical_policy.retry_delay
+        first = delay[0] if isinstance(delay, list) else delay or 0
+        policies[run.name.rsplit("-", 1)[0]] = (run.empirical_policy.retries, first)
+    return policies
 
 
 def test_portrait_with_music_and_metacharacters(prefect_server, tmp_path, local_paths):
@@ -99,11 +114,13 @@ def test_portrait_with_music_and_metacharacters(prefect_server, tmp_path, local_
     for literal in ("$(rm", "{\\b1}", "100%", "[brackets],", "\\N", "вулканы,"):
         assert literal in srt, f"{literal!r} lost from the subtitles"
     assert metadata["request"]["music"] == str(music)
+    # the preset changed the tasks with with_options: its policies are the ones on the task runs
+    assert _policies(result.flow_run_id) == {"brief": (0, 0), "script": (1, 1), "voice": (1, 1), "visuals": (0, 2), "compose": (0, 0)}
     loudness = measure_loudness(Path(result.paths()["video"]))
     assert abs(loudness["input_i"] - (-16.0)) <= 2.0
 
 
-class _BrokenImages:
+class _BrokenImages(ImageProviderDefaults):
     name = "broken"
 
     def status(self):
@@ -114,7 +131,7 @@ class _BrokenImages:
 
 
 def test_visuals_failure_falls_back_to_slides(prefect_server, tmp_path, monkeypatch, fresh_settings):
-    monkeypatch.setitem(registry._factories, "broken", _BrokenImages)  # registered for this test only
+    monkeypatch.setitem(registry.IMAGE_PROVIDERS._providers, "broken", _BrokenImages)  # registered for this test only
     monkeypatch.setenv("AURA_IMAGE_PROVIDER", "broken")
     fresh_settings()
     options = PipelineOptions(visuals=StagePolicy(retries=0, timeout_s=60))

@@ -6,7 +6,9 @@ import pytest
 from pydantic import ValidationError
 
 from aura.models import VideoRequest, frame_size
-from aura.options import PRESETS, STAGES, PipelineOptions
+from aura.options import PRESETS, PipelineOptions, StagePolicy
+from aura.stages.pipeline import STAGES
+from aura.stages.stage import worth_retrying
 
 BRIEF = "How volcanoes form"
 
@@ -261,9 +263,8 @@ def test_presets_exist():
         assert isinstance(PipelineOptions.preset(name), PipelineOptions)
 
 
-def test_default_preset_has_the_design_policies():
-    options = PipelineOptions.preset("default")
-    policies = {stage: (options.policy(stage).retries, options.policy(stage).timeout_s) for stage in STAGES}
+def test_each_stage_task_carries_the_design_policy_itself():
+    policies = {stage.name: (stage.task.retries, stage.task.timeout_seconds) for stage in STAGES}
     assert policies == {
         "brief": (0, 30),
         "script": (2, 120),
@@ -271,28 +272,44 @@ def test_default_preset_has_the_design_policies():
         "visuals": (2, 300),
         "compose": (0, 600),
     }
-    assert options == PipelineOptions()
+    assert all(stage.task.retry_condition_fn is worth_retrying for stage in STAGES)
+    assert PipelineOptions.preset("default") == PipelineOptions()  # the default preset changes nothing
+
+
+def _preset_task(preset: str, stage):
+    return stage.task_for(PipelineOptions.preset(preset).policy(stage.name))
 
 
 def test_debug_fails_fast_and_waits_longer():
-    debug, default = PipelineOptions.preset("debug"), PipelineOptions.preset("default")
     for stage in STAGES:
-        assert debug.policy(stage).retries == 0
-        assert debug.policy(stage).timeout_s >= default.policy(stage).timeout_s
+        debug = _preset_task("debug", stage)
+        assert debug.retries == 0
+        assert debug.timeout_seconds >= stage.task.timeout_seconds
 
 
 def test_quick_demo_encodes_fast_with_short_timeouts():
-    quick, default = PipelineOptions.preset("quick_demo"), PipelineOptions.preset("default")
+    quick = PipelineOptions.preset("quick_demo")
     assert quick.x264_preset == "ultrafast"
     assert quick.crf is not None
     for stage in STAGES:
-        assert quick.policy(stage).timeout_s <= default.policy(stage).timeout_s
+        assert _preset_task("quick_demo", stage).timeout_seconds <= stage.task.timeout_seconds
+
+
+def test_a_preset_changes_the_task_with_prefect_s_own_with_options():
+    voice = next(stage for stage in STAGES if stage.name == "voice")
+    quick = _preset_task("quick_demo", voice)
+    assert (quick.retries, quick.retry_delay_seconds, quick.timeout_seconds) == (1, [1], 90)
+    assert quick.cache_policy is voice.task.cache_policy and quick.fn is voice.task.fn
+    # a policy that names only the timeout keeps the task's own retries and delays
+    longer = voice.task_for(StagePolicy(timeout_s=400))
+    assert (longer.retries, longer.retry_delay_seconds, longer.timeout_seconds) == (3, [2, 4, 8], 400)
+    assert voice.task.timeout_seconds == 180  # the declared task itself is unchanged
 
 
 def test_preset_is_a_copy_that_callers_may_change():
-    options = PipelineOptions.preset("default")
+    options = PipelineOptions.preset("debug")
     options.script.retries = 9
-    assert PipelineOptions.preset("default").script.retries == 2
+    assert PipelineOptions.preset("debug").script.retries == 0
 
 
 def test_unknown_preset_names_the_choices():

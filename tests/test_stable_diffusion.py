@@ -142,7 +142,7 @@ def test_progress_is_reported_per_batch(tiny_model, tmp_path):
 
 def test_the_visuals_stage_renders_with_stable_diffusion_from_settings(tiny_model, tmp_path, monkeypatch, fresh_settings):
     from aura.models import Scene, Script, VideoRequest
-    from aura.stages.visuals import render_visuals
+    from aura.stages.visuals import draw_stills
     from aura.store import ArtifactStore
 
     monkeypatch.setenv("AURA_SD_MODEL", str(tiny_model))
@@ -156,7 +156,7 @@ def test_the_visuals_stage_renders_with_stable_diffusion_from_settings(tiny_mode
     )
     request = VideoRequest(brief="How volcanoes form", seed=3, resolution="720p")
     job = ArtifactStore(str(tmp_path)).job("sd")
-    visuals = render_visuals(script, request, job, "stable-diffusion")
+    visuals = draw_stills(script, request, job, "stable-diffusion")
     assert visuals.provider == "stable-diffusion"
     assert len(visuals.images) == 2
     for ref in visuals.images:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from aura import cli, prefect_server
-from flows.checkout import CheckoutNotFound, checkout_folder, record_checkout
+from aura.checkout import CheckoutNotFound, checkout_folder, record_checkout
 
 ROOT = Path(__file__).resolve().parents[1]
 

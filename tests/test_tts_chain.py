@@ -7,14 +7,33 @@ real espeak-ng.
 
 from __future__ import annotations
 
+import math
 import time
+from array import array
+from typing import ClassVar
 
 import pytest
 
+from aura.errors import ProviderError, SystemCheckError
 from aura.models import Scene, Script, VideoRequest
-from aura.providers.tts import EdgeTTSProvider, EspeakTTS, GTTSProvider, Speech, TTSError
+from aura.providers.base import ProviderStatus
+from aura.providers.tts import (
+    TTS_ENGINES,
+    EdgeTTSProvider,
+    EspeakTTS,
+    GTTSProvider,
+    Speech,
+    TTSError,
+    TTSProvider,
+    VoiceInfo,
+    check_tts_request,
+    estimate_word_timings,
+    tts_chain,
+    tts_output_settings,
+)
 from aura.providers.tts.chain import TTSChain
 from aura.settings import Settings
+from aura.stages.inputs import check_voice
 from aura.stages.voice import narrate
 from aura.store import ArtifactStore
 from helpers.network import use_proxy
@@ -143,8 +162,112 @@ def test_the_last_provider_failing_is_an_error_naming_it_and_the_scene():
 def test_the_chain_comes_from_a_comma_separated_setting_and_ends_with_espeak():
     assert Settings(_env_file=None, tts_provider="edge-tts, gtts").tts_provider == ["edge-tts", "gtts", "espeak-ng"]
     assert Settings(_env_file=None).tts_provider == ["espeak-ng"]
-    with pytest.raises(ValueError, match="unknown TTS provider 'polly'"):
-        Settings(_env_file=None, tts_provider="polly")
+
+
+def test_an_unknown_engine_is_refused_by_the_registry_naming_the_setting_and_the_engines():
+    settings = Settings(_env_file=None, tts_provider="polly")  # settings know no engines
+    for use in (tts_chain, tts_output_settings, lambda s: check_tts_request(VideoRequest(brief="x"), s)):
+        with pytest.raises(ProviderError) as caught:
+            use(settings)
+        assert "'polly'" in str(caught.value) and "AURA_TTS_PROVIDER" in str(caught.value)
+        assert all(name in str(caught.value) for name in ("edge-tts", "gtts", "espeak-ng"))
+    with pytest.raises(SystemCheckError, match="AURA_TTS_PROVIDER"):  # before any work, as a setting to fix
+        check_voice(VideoRequest(brief="x"), settings)
+
+
+def test_the_registry_makes_each_engine_as_the_settings_say():
+    settings = Settings(_env_file=None, tts_provider="gtts,edge-tts", tts_timeout_s=3.0, gtts_tld="co.uk")
+    gtts, edge, espeak = tts_chain(settings)
+    assert (type(gtts), type(edge), type(espeak)) == (GTTSProvider, EdgeTTSProvider, EspeakTTS)
+    assert gtts.tld == "co.uk" and gtts.timeout_s == edge.timeout_s == 3.0
+    assert [e.rate_controlled for e in (gtts, edge, espeak)] == [False, True, True]
+    # the accent changes the audio, a timeout does not
+    assert tts_output_settings(settings) == {
+        "chain": ["gtts", "edge-tts", "espeak-ng"], "gtts": {"tld": "co.uk"}, "edge-tts": {}, "espeak-ng": {}
+    }
+    assert tts_output_settings(settings.model_copy(update={"tts_timeout_s": 9.0})) == tts_output_settings(settings)
+
+
+@pytest.mark.parametrize(
+    ("engines", "request_fields", "message"),
+    [
+        ("espeak-ng", {"language": "xx-nowhere"}, "espeak-ng has no voice for language"),
+        ("gtts", {"language": "xx-nowhere"}, "gTTS does not support language"),
+        ("edge-tts", {"voice": "aria"}, "edge-tts voices look like en-US-AriaNeural"),
+    ],
+)
+def test_the_first_engine_checks_the_request(engines, request_fields, message):
+    settings = Settings(_env_file=None, tts_provider=engines)
+    assert check_tts_request(VideoRequest(brief="x"), settings) == []
+    with pytest.raises(TTSError, match=message):
+        check_tts_request(VideoRequest(brief="x", **request_fields), settings)
+    with pytest.raises(SystemCheckError, match=f"^{next(iter(request_fields))}: {message}"):
+        check_voice(VideoRequest(brief="x", **request_fields), settings)
+
+
+class _SineTTS:
+    """A whole engine in one class: what a new file in aura/providers/tts/ would hold."""
+
+    name: ClassVar[str] = "sine"
+    rate_controlled: ClassVar[bool] = False
+    SAMPLE_RATE = 16000
+
+    def __init__(self, pitch_hz: float):
+        self.pitch_hz = pitch_hz
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> _SineTTS:
+        return cls(pitch_hz=440.0 if settings.gtts_tld == "com" else 220.0)  # any setting will do
+
+    @classmethod
+    def output_settings(cls, settings: Settings) -> dict[str, object]:
+        return {"pitch_hz": cls.from_settings(settings).pitch_hz}
+
+    @classmethod
+    def check_request(cls, request: VideoRequest, settings: Settings) -> list[str]:
+        if request.voice not in (None, "beep"):
+            raise TTSError(f"sine has no voice {request.voice!r}: its one voice is beep")
+        return ["sine: every word is a beep"]
+
+    def status(self) -> ProviderStatus:
+        return ProviderStatus(self.name, "tts", True, f"a {self.pitch_hz:g} Hz tone")
+
+    def voices(self) -> list[VoiceInfo]:
+        return [VoiceInfo("beep", "Beep", ("en",), self.name)]
+
+    def synthesize(self, text, language="en", voice=None, rate_wpm=None) -> Speech:
+        words = text.split()
+        samples = int(0.4 * len(words) * self.SAMPLE_RATE)  # 0.4 s a word: a plausible narration pace
+        tone = array("h", (int(8000 * math.sin(2 * math.pi * self.pitch_hz * i / self.SAMPLE_RATE)) for i in range(samples)))
+        timings = estimate_word_timings(words, 0.0, samples / self.SAMPLE_RATE)
+        return Speech(pcm=tone.tobytes(), sample_rate=self.SAMPLE_RATE, words=timings, provider=self.name, voice="beep")
+
+
+def test_a_new_engine_is_one_class_and_one_registration(tmp_path, monkeypatch, fresh_settings, refused_port):
+    monkeypatch.setattr(TTS_ENGINES, "_providers", dict(TTS_ENGINES._providers))  # undone after the test
+    TTS_ENGINES.register(_SineTTS)
+    assert isinstance(_SineTTS(440.0), TTSProvider)
+    monkeypatch.setenv("AURA_TTS_PROVIDER", "sine")
+    settings = Settings(_env_file=None)
+
+    chain = tts_chain(settings)
+    assert [type(e) for e in chain] == [_SineTTS, EspeakTTS]
+    assert tts_output_settings(settings) == {"chain": ["sine", "espeak-ng"], "sine": {"pitch_hz": 440.0}, "espeak-ng": {}}
+    assert check_tts_request(VideoRequest(brief="x"), settings) == ["sine: every word is a beep"]
+    with pytest.raises(TTSError, match="its one voice is beep"):
+        check_tts_request(VideoRequest(brief="x", voice="en-US-AriaNeural"), settings)
+
+    narration = narrate(_script(), VideoRequest(brief="volcanoes", duration_seconds=15),
+                        ArtifactStore(str(tmp_path)).job("sine"), settings)  # fmt: skip
+    assert narration.provider == "sine" and narration.voice == "beep" and not narration.warnings
+
+    from aura.doctor import run_checks
+
+    use_proxy(monkeypatch, refused_port)  # the online engines' probes fail at once
+    fresh_settings()
+    by_name = {check.name: check for check in run_checks() if check.kind == "tts"}
+    assert by_name["sine"].usable and by_name["sine"].detail == "a 440 Hz tone [configured]"
+    assert "[configured]" in by_name["espeak-ng"].detail and "[configured]" not in by_name["gtts"].detail
 
 
 _OPEN_BREAKER = """

@@ -10,7 +10,7 @@ from PIL import Image
 from aura.errors import ProviderError
 from aura.media.compose import overscan_size
 from aura.models import Scene, Script, VideoRequest
-from aura.stages.visuals import IMAGES_DIR, render_visuals
+from aura.stages.visuals import IMAGES_DIR, draw_stills
 from aura.store import ArtifactStore
 
 SCENES = [
@@ -30,7 +30,7 @@ def _script() -> Script:
 def _render(tmp_path, job_id: str, **request):
     request = VideoRequest(brief="How volcanoes form", **request)
     job = ArtifactStore(str(tmp_path)).job(job_id)
-    return job, request, render_visuals(_script(), request, job, "slides")
+    return job, request, draw_stills(_script(), request, job, "slides")
 
 
 @pytest.mark.parametrize("aspect", ["16:9", "9:16"])
@@ -81,7 +81,7 @@ def test_an_unknown_provider_is_named_with_the_setting_to_fix(tmp_path):
     job = ArtifactStore(str(tmp_path)).job("t1")
     request = VideoRequest(brief="How volcanoes form")
     with pytest.raises(ProviderError) as caught:
-        render_visuals(_script(), request, job, "dalle-9000")
+        draw_stills(_script(), request, job, "dalle-9000")
     message = str(caught.value)
     assert "AURA_IMAGE_PROVIDER" in message
     assert "dalle-9000" in message

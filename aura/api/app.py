@@ -45,7 +45,7 @@ from aura.errors import AuraError, SystemCheckError
 from aura.models import VideoRequest
 from aura.options import PresetName
 from aura.settings import Settings, get_settings
-from aura.stages.compose import META_KEY, VIDEO_KEY
+from aura.models import META_KEY, VIDEO_KEY
 from aura.stages.inputs import check_stored_inputs
 from aura.store import ArtifactStore
 from aura.uploads import UploadedFile, UploadRefused, receive

@@ -26,7 +26,7 @@ from prefect.exceptions import ObjectNotFound
 from pydantic import BaseModel, Field
 
 from aura.api.public import without_paths
-from aura.options import STAGES
+from aura.stages.pipeline import STAGE_NAMES as STAGES
 from aura.progress import parse_description
 
 JOB_FLOW = "generate-video"
@@ -150,5 +150,5 @@ async def _progress(client: PrefectClient, job_id: UUID) -> tuple[float, str | N
     if not artifacts:
         return 0.0, None, ""
     artifact = artifacts[0]
-    stage, message = parse_description(artifact.description or "")
+    stage, message = parse_description(artifact.description or "", STAGES)
     return float(artifact.data or 0.0), stage, message

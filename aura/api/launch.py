@@ -3,7 +3,7 @@
 Either way the job is a Prefect flow run created before the answer goes out,
 so its id is known at once. With AURA_GATEWAY_DEPLOYMENT the deployment's
 workers pick it up. Without it the gateway is its own worker: it runs
-`python -m flows.run_local <id>` for each job, at most AURA_GATEWAY_LOCAL_RUNS
+`python -m aura.api.run_local <id>` for each job, at most AURA_GATEWAY_LOCAL_RUNS
 at a time (the others wait, Scheduled); the children die with the gateway.
 """
 
@@ -135,7 +135,7 @@ class LocalLauncher:
                 env = dict(os.environ)
                 if self.api_url:
                     env["PREFECT_API_URL"] = self.api_url
-                proc = processes.start([sys.executable, "-m", "flows.run_local", str(run_id)], env=env, stdin=subprocess.DEVNULL)
+                proc = processes.start([sys.executable, "-m", "aura.api.run_local", str(run_id)], env=env, stdin=subprocess.DEVNULL)
                 self.children.add(proc)
                 try:
                     code = await asyncio.to_thread(proc.wait)

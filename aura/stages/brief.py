@@ -16,18 +16,15 @@ from aura.errors import SystemCheckError
 from aura.media.ffmpeg import INSTALL_HINT, capabilities, ffprobe_path
 from aura.media.fonts import find_font
 from aura.models import BriefReport, VideoRequest
-from aura.providers.images.registry import choose_image_provider
-from aura.providers.images.stable_diffusion import StableDiffusionProvider, pick_device
+from aura.providers.images.registry import check_images_request
 from aura.settings import OFFLINE_MODEL, Settings, get_settings
-from aura.stages.common import supervised
+from aura.stages.stage import Stage, supervised, worth_retrying
 from aura.stages.inputs import check_inputs
 from aura.store import ArtifactStore
 
 # rough encoded size per second of video (H.264 at our CRF on stills) and per scene of work files
 _VIDEO_BYTES_PER_S = {"720p": 350_000, "1080p": 700_000}
 _WORK_BYTES_PER_SCENE = {"720p": 2_500_000, "1080p": 5_000_000}
-# more steps than this on a CPU take minutes per image (bench/visuals.py: ~5 s a step at 256 px)
-CPU_FRIENDLY_STEPS = 4
 _FFMPEG_MEMORY = {"720p": 400 * 2**20, "1080p": 900 * 2**20}
 
 
@@ -60,20 +57,7 @@ def check_visuals(request: VideoRequest, settings: Settings) -> list[str]:
     """Warnings about the images to come; an error when generated images are required and cannot be made."""
     if settings.visuals_deployment:
         return []  # drawn by the workers of the visuals deployment: they check their own model and device
-    name, _ = choose_image_provider(settings)
-    if name != "stable-diffusion":
-        return []
-    status = StableDiffusionProvider.from_settings(settings).status()
-    if not status.usable:
-        if request.visuals_required:
-            raise SystemCheckError(f"visuals_required: {status.detail}")
-        return [f"stable-diffusion is not usable ({status.detail}): the visuals will be slides"]
-    if pick_device(settings.sd_device) == "cpu" and settings.sd_steps > CPU_FRIENDLY_STEPS:
-        return [
-            f"Stable Diffusion runs on the CPU here: {settings.sd_steps} steps take minutes per image; "
-            "use a turbo model with AURA_SD_STEPS=1 to 4 and AURA_SD_GUIDANCE=0, or a GPU worker"
-        ]
-    return []
+    return check_images_request(request, settings)
 
 
 def check_llm_budget(settings: Settings, script_timeout_s: float | None) -> list[str]:
@@ -126,7 +110,7 @@ def check_request(
             f"{_FFMPEG_MEMORY[request.resolution] / 2**20:.0f} MiB needed, {available / 2**20:.0f} MiB available: "
             "close other programs or use --resolution 720p"
         )
-    check_inputs(request, settings, store or ArtifactStore(str(output_folder)))
+    warnings += check_inputs(request, settings, store or ArtifactStore(str(output_folder)))
     warnings += check_visuals(request, settings)
     warnings += check_llm_budget(settings, script_timeout_s)
     if settings.llm_model == OFFLINE_MODEL and request.language.split("-")[0] != "en":
@@ -148,11 +132,16 @@ def check_request(
     )
 
 
+def work_folder(store_url: str) -> Path:
+    """Where the run's files are written on this machine: the store's folder, or the temp folder a remote store stages in."""
+    return Path(store_url) if "://" not in store_url else Path(tempfile.gettempdir())
+
+
 # never cached: it checks this machine as it is now (disk, memory, ffmpeg), and costs a fraction of a second
-@task(name="brief", retries=0, cache_policy=NO_CACHE, persist_result=False)
-def brief_task(
-    request: VideoRequest, output_folder: str, script_timeout_s: float | None = None, store_url: str | None = None
-) -> BriefReport:
-    with supervised("brief"):
-        store = ArtifactStore(store_url or output_folder)
-        return check_request(request, Path(output_folder), get_settings(), script_timeout_s, store)
+@task(name="brief", retries=0, timeout_seconds=30, retry_condition_fn=worth_retrying, cache_policy=NO_CACHE, persist_result=False)
+def brief_task(request: VideoRequest, store_url: str, script_timeout_s: float | None = None) -> BriefReport:
+    with supervised():
+        return check_request(request, work_folder(store_url), get_settings(), script_timeout_s, ArtifactStore(store_url))
+
+
+STAGE = Stage(name="brief", label="Brief", weight=5, task=brief_task)

@@ -15,20 +15,22 @@ from prefect import task
 from aura import __version__, progress
 from aura.errors import MediaError
 from aura.media.compose import MOTIONS, CompositionPlan, plan_clips, render
-from aura.media.ffmpeg import capabilities
+from aura.media.ffmpeg import capabilities, short_version
 from aura.media.fonts import find_font, font_family
 from aura.media.probe import probe
 from aura.media.subtitles import build_cues, default_font_size, write_ass, write_srt
-from aura.models import BriefReport, Composition, Narration, RenderedVideo, Script, StageReport, VideoRequest, Visuals
+from aura.models import (
+    META_KEY, SRT_KEY, THUMB_KEY, VIDEO_KEY, BriefReport, Composition, Narration, RenderedVideo, Script, StageReport,
+    VideoRequest, Visuals,
+)
 from aura.options import PipelineOptions
-from aura.settings import get_settings
-from aura.stages.checkpoints import PERSISTED, StageCachePolicy
-from aura.stages.common import open_job, supervised
+from aura.settings import Settings, get_settings
+from aura.stages.checkpoints import PERSISTED, StageCachePolicy, music_digest, narration_text
+from aura.stages.stage import Stage, open_job, supervised, worth_retrying
 from aura.stages.inputs import music_file
 from aura.stages.visuals import base_seed
 from aura.store import JobStore
 
-VIDEO_KEY, SRT_KEY, THUMB_KEY, META_KEY = "video.mp4", "subtitles.srt", "thumbnail.jpg", "metadata.json"
 WORK_DIR = "work"
 ASS_KEY = f"{WORK_DIR}/subtitles.ass"
 DURATION_TOLERANCE_S = 0.1
@@ -227,7 +229,31 @@ def write_metadata(
     )
 
 
-@task(name="compose", retries=0, cache_policy=StageCachePolicy(stage="compose"), **PERSISTED)
+def _cache_inputs(inputs: dict, settings: Settings) -> dict:
+    """What makes the video: the whole request, the music, the narration and stills by content, the encoder."""
+    request, options = inputs["request"], inputs["options"]
+    return {
+        "request": request.model_dump(mode="json", exclude={"fresh", "references"}),
+        "music": music_digest(request, settings, inputs.get("store_url")),
+        "script": narration_text(inputs["script"]),
+        "narration": inputs["narration"].model_dump(mode="json", exclude={"job_id", "elapsed_s", "warnings", "provider", "voice"}),
+        "visuals": [inputs["visuals"].size, [ref.sha256 for ref in inputs["visuals"].images]],
+        "render": {
+            "x264_preset": options.x264_preset or settings.x264_preset,
+            "crf": options.crf if options.crf is not None else settings.crf,
+            "ken_burns": options.ken_burns,
+            "karaoke": options.karaoke,
+        },
+    }
+
+
+CHECKPOINT = StageCachePolicy(stage="compose", inputs=_cache_inputs, sources=("aura.stages.compose", "aura.media"))
+
+
+@task(
+    name="compose", retries=0, timeout_seconds=600, retry_condition_fn=worth_retrying,
+    cache_policy=CHECKPOINT, **PERSISTED,
+)  # fmt: skip
 def compose_task(
     request: VideoRequest,
     script: Script,
@@ -239,7 +265,7 @@ def compose_task(
 ) -> Composition:
     started = time.perf_counter()
     job = open_job(store_url, job_id)
-    with supervised("compose") as scope:
+    with supervised() as scope:
         try:
             compose_video(request, script, narration, visuals, job, options, timeout_s=scope.timeout_s)
         finally:
@@ -254,6 +280,9 @@ def compose_task(
         )
     progress.report("compose", 1.0, f"{narration.duration:.1f} s video ready")
     return composition
+
+
+STAGE = Stage(name="compose", label="Compose", weight=20, task=compose_task, served_by=lambda c: short_version(c.ffmpeg))
 
 
 def remove_work_files(job: JobStore) -> None:

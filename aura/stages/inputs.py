@@ -13,15 +13,12 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from aura.errors import AuraError, MediaError, SystemCheckError
+from aura.errors import AuraError, MediaError, ProviderError, SystemCheckError
 from aura.input_rules import InputRefused, InputSource, allowed_path, check
 from aura.media.probe import probe
 from aura.models import VideoRequest
 from aura.providers.rag.documents import DocumentFile, ReferenceDocumentError, check_document_name, document_files
-from aura.providers.tts import EspeakTTS, TTSError
-from aura.providers.tts.edge_provider import VOICE_NAME as EDGE_VOICE_NAME
-from aura.providers.tts.edge_provider import edge_voice_for
-from aura.providers.tts.gtts_provider import gtts_voice_for
+from aura.providers.tts import TTSError, check_tts_request
 from aura.settings import Settings
 from aura.store import ArtifactStore
 from aura.uploads import upload_name
@@ -103,28 +100,24 @@ def check_music(path: Path, shown: str) -> None:
         raise SystemCheckError(f"music: {shown} has no audio stream")
 
 
-def check_voice(request: VideoRequest, tts_engine: str = "espeak-ng") -> None:
-    """The narration's language and voice exist in the engine that will speak first, before any work."""
+def check_voice(request: VideoRequest, settings: Settings) -> list[str]:
+    """The narration's language and voice exist in the engine that will speak first, before any work; its warnings."""
     field = "voice" if request.voice else "language"
     try:
-        if tts_engine == "gtts":
-            gtts_voice_for(request.voice or request.language)
-        elif tts_engine == "edge-tts":
-            if request.voice and not EDGE_VOICE_NAME.match(request.voice):
-                raise TTSError(f"edge-tts voices look like en-US-AriaNeural, not {request.voice!r} (`aura voices`)")
-            if not request.voice:
-                edge_voice_for(request.language)
-        else:
-            # one word costs milliseconds and exercises exactly the lookup the voice stage will do
-            EspeakTTS().synthesize("ok", language=request.language, voice=request.voice)
+        return check_tts_request(request, settings)
     except TTSError as exc:
         raise SystemCheckError(f"{field}: {exc}") from None
+    except ProviderError as exc:  # AURA_TTS_PROVIDER names no engine: the setting is wrong, not the request
+        raise SystemCheckError(str(exc)) from None
 
 
-def check_inputs(request: VideoRequest, settings: Settings, store: ArtifactStore) -> None:
-    """What the request names must be there: its voice or language, its music, its reference documents."""
-    check_voice(request, settings.tts_provider[0])
+def check_inputs(request: VideoRequest, settings: Settings, store: ArtifactStore) -> list[str]:
+    """What the request names must be there: its voice or language, its music, its reference documents.
+
+    Returns the voice engine's warnings for the run."""
+    warnings = check_voice(request, settings)
     music = music_file(request, store)
     if music is not None:
         check_music(music, request.music or "")
     reference_files(request, settings, store)
+    return warnings

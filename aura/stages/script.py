@@ -8,7 +8,6 @@ import re
 import time
 
 from prefect import task
-from prefect.tasks import exponential_backoff
 from pydantic import ValidationError
 
 from aura import progress
@@ -18,8 +17,8 @@ from aura.providers.llm.client import OFFLINE_MODEL, ModelConfig, complete
 from aura.providers.llm.prompts import ScriptBrief, build_messages, repair_messages
 from aura.providers.rag import Retrieval, prompt_references, reference_sources, retrieve
 from aura.settings import Settings, get_settings
-from aura.stages.checkpoints import PERSISTED, StageCachePolicy
-from aura.stages.common import supervised
+from aura.stages.checkpoints import PERSISTED, StageCachePolicy, documents_digest
+from aura.stages.stage import Stage, backoff, supervised, worth_retrying
 from aura.stages.inputs import reference_files
 from aura.store import ArtifactStore
 from aura.supervision import call_interruptibly
@@ -183,15 +182,40 @@ def _earlier(failures: list[str]) -> str:
     return f" (before that: {'; '.join(failures)})" if failures else ""
 
 
+def _cache_inputs(inputs: dict, settings: Settings) -> dict:
+    """What makes a script: the request's words, its documents by content, and the writers."""
+    request: VideoRequest = inputs["request"]
+    return {
+        "request": request.model_dump(
+            mode="json", include={"brief", "title", "audience", "style", "duration_seconds", "language"}
+        ),
+        "references": documents_digest(request, settings, inputs.get("store_url")),
+        "settings": {
+            "llm_chain": settings.llm_chain,
+            "llm_api_base": settings.llm_api_base,
+            "words_per_minute": settings.words_per_minute,
+            "reference_top_k": settings.reference_top_k,
+        },
+    }
+
+
+CHECKPOINT = StageCachePolicy(
+    stage="script", inputs=_cache_inputs, sources=("aura.stages.script", "aura.providers.llm", "aura.providers.rag")
+)
+
+
+# room for one model that hangs (AURA_LLM_TIMEOUT_S 50 s, 1 retry), then the offline writer
 @task(
-    name="script", retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=2),
-    cache_policy=StageCachePolicy(stage="script"), **PERSISTED,
+    name="script", retries=2, retry_delay_seconds=backoff(2, 2), timeout_seconds=120, retry_condition_fn=worth_retrying,
+    cache_policy=CHECKPOINT, **PERSISTED,
 )  # fmt: skip
 def script_task(request: VideoRequest, store_url: str | None = None) -> Script:
     started = time.perf_counter()
-    with supervised("script"):
+    with supervised():
         settings = get_settings()
         script = write_script(request, settings, store=ArtifactStore(settings.store_url(store_url)))
     progress.report("script", 1.0, f"{len(script.scenes)} scenes, {script.word_count} words ({time.perf_counter() - started:.1f} s)")
     return script
 
+
+STAGE = Stage(name="script", label="Script", weight=20, task=script_task, served_by=lambda script: script.writer)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 
 from prefect import task
 
@@ -11,10 +12,10 @@ from aura import progress
 from aura.media.compose import overscan_size
 from aura.models import Script, VideoRequest, Visuals
 from aura.providers.images import ImagePrompt
-from aura.providers.images.registry import FALLBACK, choose_image_provider, get_image_provider
-from aura.settings import get_settings
+from aura.providers.images.registry import FALLBACK, choose_image_provider, get_image_provider, image_output_settings
+from aura.settings import Settings, get_settings
 from aura.stages.checkpoints import PERSISTED, StageCachePolicy
-from aura.stages.common import open_job, supervised
+from aura.stages.stage import Stage, backoff, open_job, supervised, worth_retrying
 from aura.store import JobStore
 
 IMAGES_DIR = "work/images"
@@ -43,7 +44,7 @@ def prompts_for(script: Script, request: VideoRequest) -> list[ImagePrompt]:
     ]
 
 
-def render_visuals(
+def draw_stills(
     script: Script, request: VideoRequest, job: JobStore, provider_name: str, reason: str = "", warnings=()
 ) -> Visuals:
     started = time.perf_counter()
@@ -63,16 +64,51 @@ def render_visuals(
     )  # fmt: skip
 
 
-@task(name="visuals", retries=2, retry_delay_seconds=2, cache_policy=StageCachePolicy(stage="visuals"), **PERSISTED)
+def _cache_inputs_of(provider: Callable[[Settings], str]):
+    """What makes the stills: each scene's prompt and phrase, the look asked for, the provider and its settings."""
+
+    def cache_inputs(inputs: dict, settings: Settings) -> dict:
+        script, request = inputs["script"], inputs["request"]
+        return {
+            "script": {"title": script.title, "scenes": [[s.visual_prompt, s.key_phrase] for s in script.scenes]},
+            "request": {**request.model_dump(mode="json", include={"style", "aspect", "resolution", "language"}),
+                        "seed": base_seed(request)},
+            "images": image_output_settings(provider(settings), settings),
+        }  # fmt: skip
+
+    return cache_inputs
+
+
+SOURCES = ("aura.stages.visuals", "aura.providers.images")
+CHECKPOINT = StageCachePolicy(
+    stage="visuals", inputs=_cache_inputs_of(lambda settings: choose_image_provider(settings)[0]), sources=SOURCES
+)
+FALLBACK_CHECKPOINT = StageCachePolicy(
+    stage="visuals-fallback", inputs=_cache_inputs_of(lambda settings: FALLBACK), sources=SOURCES
+)
+
+
+@task(
+    name="visuals", retries=2, retry_delay_seconds=backoff(2, 2), timeout_seconds=300, retry_condition_fn=worth_retrying,
+    cache_policy=CHECKPOINT, **PERSISTED,
+)  # fmt: skip
 def visuals_task(script: Script, request: VideoRequest, store_url: str, job_id: str) -> Visuals:
-    with supervised("visuals"):
+    with supervised():
         name, reason = choose_image_provider(get_settings())
-        return render_visuals(script, request, open_job(store_url, job_id), name, reason)
+        return draw_stills(script, request, open_job(store_url, job_id), name, reason)
 
 
-@task(name="visuals-fallback", retries=0, cache_policy=StageCachePolicy(stage="visuals-fallback"), **PERSISTED)
+# no retries: slides either work or the run fails
+@task(
+    name="visuals-fallback", retries=0, timeout_seconds=300,
+    cache_policy=FALLBACK_CHECKPOINT, **PERSISTED,
+)  # fmt: skip
 def fallback_visuals_task(script: Script, request: VideoRequest, store_url: str, job_id: str, reason: str) -> Visuals:
     with supervised("visuals"):
         warning = f"visuals fell back to {FALLBACK}: {reason}"
         job = open_job(store_url, job_id)
-        return render_visuals(script, request, job, FALLBACK, reason=f"fallback: {reason}", warnings=[warning])
+        return draw_stills(script, request, job, FALLBACK, reason=f"fallback: {reason}", warnings=[warning])
+
+
+STAGE = Stage(name="visuals", label="Visuals", weight=30, task=visuals_task, served_by=lambda visuals: visuals.provider)
+FALLBACK_STAGE = Stage(name="visuals", label="Visuals", weight=30, task=fallback_visuals_task, served_by=STAGE.served_by)

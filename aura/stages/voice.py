@@ -11,12 +11,13 @@ from aura import progress
 from aura.media.audio import normalize_loudness, resample, silence, wav_duration, write_wav
 from aura.media.subtitles import is_spaceless
 from aura.models import Narration, SceneTiming, Script, VideoRequest, WordTiming
-from aura.providers.tts import EdgeTTSProvider, EspeakTTS, GTTSProvider, Speech, TTSError, TTSProvider
+from aura.providers.tts import Speech, TTSError, TTSProvider, tts_chain
 from aura.providers.tts.chain import TTSChain
+from aura.providers.tts.registry import tts_output_settings
 from aura.settings import Settings, get_settings
 from aura.stages.script import LEAD_IN_S, SCENE_PAUSE_S, TAIL_S, speech_seconds_for
-from aura.stages.checkpoints import PERSISTED, StageCachePolicy
-from aura.stages.common import open_job, supervised
+from aura.stages.checkpoints import PERSISTED, StageCachePolicy, narration_text
+from aura.stages.stage import Stage, backoff, open_job, supervised, worth_retrying
 from aura.supervision import checkpoint
 from aura.store import JobStore
 
@@ -26,18 +27,11 @@ RATE_RANGE = (120, 220)
 # a narration further than this from the planned speech time is re-spoken at a fitted rate
 FIT_TOLERANCE = 0.08
 MIN_SECONDS_PER_WORD, MAX_SECONDS_PER_WORD = 0.12, 1.6
-# engines whose speaking rate can be set, so a narration can be re-paced to fit the duration
-RATE_CONTROLLED = {"espeak-ng", "edge-tts"}
 
 
 def providers_for(settings: Settings) -> list[TTSProvider]:
     """The configured chain, best first; espeak-ng (offline) always closes it."""
-    makers = {
-        "edge-tts": lambda: EdgeTTSProvider(timeout_s=settings.online_tts_timeout_s),
-        "gtts": lambda: GTTSProvider(timeout_s=settings.online_tts_timeout_s, tld=settings.gtts_tld),
-        "espeak-ng": lambda: EspeakTTS(default_rate_wpm=BASE_RATE_WPM),
-    }
-    return [makers[name]() for name in settings.tts_provider]
+    return tts_chain(settings)
 
 
 def check_speech(speech: Speech, text: str, scene: int) -> None:
@@ -155,7 +149,7 @@ def narrate(script: Script, request: VideoRequest, job: JobStore, settings: Sett
     )
     planned = speech_seconds_for(request.duration_seconds, len(script.scenes))
     speeches = _speak_all(chain, script, request, BASE_RATE_WPM)
-    if chain.current.name in RATE_CONTROLLED:
+    if chain.current.rate_controlled:  # only then can a narration be re-paced to fit the duration
         better = fitted_rate(speeches, planned, BASE_RATE_WPM)
         if better is not None:
             progress.report("voice", 0.7, f"re-pacing to {better} words per minute")
@@ -186,7 +180,30 @@ def narrate(script: Script, request: VideoRequest, job: JobStore, settings: Sett
     )
 
 
-@task(name="voice", retries=3, retry_delay_seconds=2, cache_policy=StageCachePolicy(stage="voice"), **PERSISTED)
+def _cache_inputs(inputs: dict, settings: Settings) -> dict:
+    """What makes the narration: the words spoken, the voice and language, the pace, the engines."""
+    return {
+        "script": narration_text(inputs["script"]),
+        "request": inputs["request"].model_dump(mode="json", include={"language", "voice", "duration_seconds"}),
+        "settings": tts_output_settings(settings),
+    }
+
+
+CHECKPOINT = StageCachePolicy(
+    stage="voice", inputs=_cache_inputs, sources=("aura.stages.voice", "aura.providers.tts", "aura.media.audio")
+)
+
+
+@task(
+    name="voice", retries=3, retry_delay_seconds=backoff(2, 3), timeout_seconds=180, retry_condition_fn=worth_retrying,
+    cache_policy=CHECKPOINT, **PERSISTED,
+)  # fmt: skip
 def voice_task(script: Script, request: VideoRequest, store_url: str, job_id: str) -> Narration:
-    with supervised("voice"):
+    with supervised():
         return narrate(script, request, open_job(store_url, job_id), get_settings())
+
+
+STAGE = Stage(
+    name="voice", label="Voice", weight=25, task=voice_task,
+    served_by=lambda narration: f"{narration.provider} ({narration.voice})",
+)  # fmt: skip

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
-from aura.providers.base import ProviderStatus
+from aura.providers.base import Provider, ProviderStatus
+
+if TYPE_CHECKING:
+    from aura.models import VideoRequest
+    from aura.settings import Settings
 
 STYLES = ("documentary", "explainer", "promo", "tutorial", "story")
 
@@ -26,13 +30,42 @@ class ImagePrompt:
 
 
 @runtime_checkable
-class ImageProvider(Protocol):
+class ImageProvider(Provider, Protocol):
     """Renders one image file per prompt, in order, exactly `size` (w, h) pixels."""
 
-    name: str
+    name: ClassVar[str]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ImageProvider: ...
+
+    @classmethod
+    def output_settings(cls, settings: Settings) -> dict[str, object]: ...
+
+    @classmethod
+    def check_request(cls, request: VideoRequest, settings: Settings) -> list[str]: ...
 
     def status(self) -> ProviderStatus:  # kind="images"
         ...
 
     def render(self, prompts: Sequence[ImagePrompt], size: tuple[int, int], out_dir: Path) -> list[Path]:
         ...
+
+
+class ImageProviderDefaults:
+    """The provider shape's classmethods for a provider with no settings of its own.
+
+    Made without arguments, no setting changes its images, and it serves every
+    request; a provider overrides only what differs.
+    """
+
+    @classmethod
+    def from_settings(cls, settings: Settings):
+        return cls()
+
+    @classmethod
+    def output_settings(cls, settings: Settings) -> dict[str, object]:
+        return {}
+
+    @classmethod
+    def check_request(cls, request: VideoRequest, settings: Settings) -> list[str]:
+        return []

@@ -1,32 +1,33 @@
-"""Image providers by name, so settings can choose one and later issues can add more."""
+"""Image providers by name, so settings can choose one: a new provider is one class and one line here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from aura.errors import ProviderError
+from aura.errors import ProviderError, SystemCheckError
+from aura.providers.base import Registry
 from aura.providers.images.base import ImageProvider
 from aura.providers.images.slides import SlideProvider
 from aura.providers.images.stable_diffusion import StableDiffusionProvider
 from aura.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from aura.models import VideoRequest
+
 FALLBACK = "slides"
 
-
-def _stable_diffusion() -> ImageProvider:
-    # settings are read when the provider is asked for, not at import (tests change AURA_SD_*)
-    return StableDiffusionProvider.from_settings(get_settings())
-
-
-_factories: dict[str, Callable[[], ImageProvider]] = {"slides": SlideProvider, "stable-diffusion": _stable_diffusion}
-
-
-def register_image_provider(name: str, factory: Callable[[], ImageProvider]) -> None:
-    _factories[name] = factory
+IMAGE_PROVIDERS: Registry[ImageProvider] = Registry(
+    "images",
+    "AURA_IMAGE_PROVIDER",
+    [
+        SlideProvider,
+        StableDiffusionProvider,
+    ],
+)
 
 
 def image_provider_names() -> list[str]:
-    return sorted(_factories)
+    return sorted(IMAGE_PROVIDERS.names())
 
 
 def choose_image_provider(settings: Settings) -> tuple[str, str]:
@@ -39,11 +40,29 @@ def choose_image_provider(settings: Settings) -> tuple[str, str]:
     return name, f"AURA_IMAGE_PROVIDER={name}"
 
 
+def _unknown(name: str) -> str:
+    return f"image provider {name!r} is unknown: set AURA_IMAGE_PROVIDER to auto or one of {', '.join(image_provider_names())}"
+
+
 def get_image_provider(name: str) -> ImageProvider:
-    try:
-        factory = _factories[name]
-    except KeyError:
-        raise ProviderError(
-            f"image provider {name!r} is unknown: set AURA_IMAGE_PROVIDER to auto or one of {', '.join(image_provider_names())}"
-        ) from None
-    return factory()
+    if name not in IMAGE_PROVIDERS:
+        raise ProviderError(_unknown(name))
+    # settings are read when the provider is asked for, not at import (tests change AURA_SD_*)
+    return IMAGE_PROVIDERS.make(name, get_settings())
+
+
+def image_output_settings(name: str, settings: Settings) -> dict[str, object]:
+    """The provider's name and the settings that change its images: what the visuals checkpoint key holds."""
+    return {"provider": name, **IMAGE_PROVIDERS.get(name).output_settings(settings)}
+
+
+def check_images_request(request: VideoRequest, settings: Settings) -> list[str]:
+    """The chosen provider's check of the request (the brief stage); an unknown provider is refused here.
+
+    Refused rather than left to the visuals stage, where it would quietly become slides after the
+    script and the narration were made: a typo in AURA_IMAGE_PROVIDER costs a second, not a run.
+    """
+    name, _ = choose_image_provider(settings)
+    if name not in IMAGE_PROVIDERS:
+        raise SystemCheckError(_unknown(name))
+    return IMAGE_PROVIDERS.get(name).check_request(request, settings)

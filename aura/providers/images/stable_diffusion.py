@@ -27,7 +27,7 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from aura import progress
-from aura.errors import ProviderError, ProviderUnavailable
+from aura.errors import ProviderError, ProviderUnavailable, SystemCheckError
 from aura.providers.base import ProviderStatus, quiet_model_libraries
 from aura.providers.images.base import ImagePrompt
 from aura.providers.images.files import image_folder, save_scene_png
@@ -68,6 +68,8 @@ MAX_BATCH = 16
 # is 6% faster with guidance, 1% at 1 step) while activation memory grows with each
 # image; MPS shares memory with the whole system and cannot say how much is free.
 CPU_BATCH = 1
+# more steps than this on a CPU take minutes per image (bench/visuals.py: ~5 s a step at 256 px)
+CPU_FRIENDLY_STEPS = 4
 
 _cache: dict[tuple[str, str, str], Any] = {}
 _cache_lock = threading.Lock()
@@ -332,6 +334,26 @@ class StableDiffusionProvider:
             batch_size=settings.sd_batch_size,
             base_size=settings.sd_base_size,
         )
+
+    @classmethod
+    def output_settings(cls, settings) -> dict[str, object]:
+        return {"model": settings.sd_model, "steps": settings.sd_steps, "guidance": settings.sd_guidance,
+                "base_size": settings.sd_base_size}  # fmt: skip
+
+    @classmethod
+    def check_request(cls, request, settings) -> list[str]:
+        """A warning when the images will be slides or slow; an error when they are required and cannot be made."""
+        status = cls.from_settings(settings).status()
+        if not status.usable:
+            if request.visuals_required:
+                raise SystemCheckError(f"visuals_required: {status.detail}")
+            return [f"{cls.name} is not usable ({status.detail}): the visuals will be slides"]
+        if pick_device(settings.sd_device) == "cpu" and settings.sd_steps > CPU_FRIENDLY_STEPS:
+            return [
+                f"Stable Diffusion runs on the CPU here: {settings.sd_steps} steps take minutes per image; "
+                "use a turbo model with AURA_SD_STEPS=1 to 4 and AURA_SD_GUIDANCE=0, or a GPU worker"
+            ]
+        return []
 
     def status(self) -> ProviderStatus:
         """Whether render() can work here, checked without loading the model."""

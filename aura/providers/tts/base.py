@@ -10,10 +10,14 @@ import wave
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 from aura.errors import ProviderError
 from aura.providers.base import ProviderStatus
+
+if TYPE_CHECKING:
+    from aura.models import VideoRequest
+    from aura.settings import Settings
 
 # Below this peak level a 10 ms frame counts as silence (speech peaks sit around -10..-1 dBFS).
 SILENCE_DBFS = -40.0
@@ -154,7 +158,24 @@ class Speech:
 
 @runtime_checkable
 class TTSProvider(Protocol):
-    name: str
+    """A TTS engine: aura.providers.base.Provider's shape, plus speech and voices."""
+
+    name: ClassVar[str]
+    # whether synthesize() honours rate_wpm, so a narration can be re-paced to fit its duration
+    rate_controlled: ClassVar[bool]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TTSProvider:
+        ...
+
+    @classmethod
+    def output_settings(cls, settings: Settings) -> dict[str, object]:
+        ...
+
+    @classmethod
+    def check_request(cls, request: VideoRequest, settings: Settings) -> list[str]:
+        """Warnings; TTSError when the request's language or voice is not one this engine has."""
+        ...
 
     def status(self) -> ProviderStatus:  # kind="tts"
         ...

@@ -20,7 +20,7 @@ import socket
 import threading
 import time
 import urllib.request
-from typing import Any, Awaitable, Callable, Iterable, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Iterable, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from aura.providers.base import ProviderStatus
@@ -36,6 +36,10 @@ from aura.providers.tts.base import (
 )
 from aura.providers.tts.online import SAMPLE_RATE, decode_mp3, run_with_deadline
 from aura.supervision import Interrupted
+
+if TYPE_CHECKING:
+    from aura.models import VideoRequest
+    from aura.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -325,12 +329,30 @@ def _open_tunnel(sock: socket.socket, user: str | None, password: str | None) ->
 class EdgeTTSProvider:
     """Microsoft Edge's neural voices: needs the internet; never waits longer than timeout_s."""
 
-    name = NAME
+    name: ClassVar[str] = NAME
+    rate_controlled: ClassVar[bool] = True  # edge_rate()
 
     def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         if timeout_s <= 0:
             raise TTSError(f"edge-tts timeout_s must be positive, got {timeout_s}")
         self.timeout_s = float(timeout_s)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EdgeTTSProvider:
+        return cls(timeout_s=settings.online_tts_timeout_s)
+
+    @classmethod
+    def output_settings(cls, settings: Settings) -> dict[str, object]:
+        return {}  # the voice comes with the request; the timeout and proxy change no audio
+
+    @classmethod
+    def check_request(cls, request: VideoRequest, settings: Settings) -> list[str]:
+        """Offline: the voice's spelling or the language's default voice (the service's list may be out of reach)."""
+        if request.voice and not VOICE_NAME.match(request.voice):
+            raise TTSError(f"edge-tts voices look like en-US-AriaNeural, not {request.voice!r} (`aura voices`)")
+        if not request.voice:
+            edge_voice_for(request.language)
+        return []
 
     def status(self) -> ProviderStatus:
         try:

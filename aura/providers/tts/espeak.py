@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 from aura.providers.base import ProviderStatus
 from aura.providers.tts.base import (
@@ -20,6 +21,10 @@ from aura.providers.tts.base import (
     normalize_language,
     require_text,
 )
+
+if TYPE_CHECKING:
+    from aura.models import VideoRequest
+    from aura.settings import Settings
 
 NAME = "espeak-ng"
 INSTALL_HINT = "install it with `pip install espeakng-loader`"
@@ -280,10 +285,25 @@ def _word_timings(text: str, events: list[_WordEvent], audio_end: float, duratio
 class EspeakTTS:
     """Offline TTS: always available where the espeakng-loader wheel installs."""
 
-    name = NAME
+    name: ClassVar[str] = NAME
+    rate_controlled: ClassVar[bool] = True  # espeakRATE
 
     def __init__(self, default_rate_wpm: int = DEFAULT_RATE_WPM) -> None:
         self.default_rate_wpm = default_rate_wpm
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EspeakTTS:
+        return cls()
+
+    @classmethod
+    def output_settings(cls, settings: Settings) -> dict[str, object]:
+        return {}  # no setting of its own changes the audio
+
+    @classmethod
+    def check_request(cls, request: VideoRequest, settings: Settings) -> list[str]:
+        # one word costs milliseconds and exercises exactly the lookup the voice stage will do
+        cls.from_settings(settings).synthesize("ok", language=request.language, voice=request.voice)
+        return []
 
     def status(self) -> ProviderStatus:
         try:

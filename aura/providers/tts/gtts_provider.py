@@ -12,6 +12,7 @@ import base64
 import re
 import socket
 import time
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
 from aura.providers.base import ProviderStatus
@@ -26,6 +27,10 @@ from aura.providers.tts.base import (
 )
 from aura.providers.tts.online import SAMPLE_RATE, decode_mp3, run_with_deadline
 from aura.supervision import Interrupted
+
+if TYPE_CHECKING:
+    from aura.models import VideoRequest
+    from aura.settings import Settings
 
 NAME = "gtts"
 DEFAULT_TIMEOUT_S = 10.0
@@ -161,13 +166,27 @@ def _route(host: str) -> str:
 class GTTSProvider:
     """Google Translate's TTS: needs the internet; never waits longer than timeout_s."""
 
-    name = NAME
+    name: ClassVar[str] = NAME
+    rate_controlled: ClassVar[bool] = False  # two speeds only: normal and slow
 
     def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S, tld: str = "com") -> None:
         if timeout_s <= 0:
             raise TTSError(f"gTTS timeout_s must be positive, got {timeout_s}")
         self.timeout_s = float(timeout_s)
         self.tld = tld
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GTTSProvider:
+        return cls(timeout_s=settings.online_tts_timeout_s, tld=settings.gtts_tld)
+
+    @classmethod
+    def output_settings(cls, settings: Settings) -> dict[str, object]:
+        return {"tld": settings.gtts_tld}  # the Google domain picks the accent
+
+    @classmethod
+    def check_request(cls, request: VideoRequest, settings: Settings) -> list[str]:
+        gtts_voice_for(request.voice or request.language)
+        return []
 
     def _host(self, tld: str | None = None) -> str:
         return f"translate.google.{tld or self.tld}"

@@ -1,7 +1,7 @@
 """Run one existing generate-video flow run in this process: the REST gateway's own worker.
 
 The gateway creates the flow run (so it can answer with its id at once) and
-starts `python -m flows.run_local <flow run id>`; this executes it exactly as
+starts `python -m aura.api.run_local <flow run id>`; this executes it exactly as
 a worker would, and the run's state, progress and results live in Prefect.
 """
 

@@ -1,0 +1,56 @@
+"""TTS engines by name: AURA_TTS_PROVIDER chooses a chain of them, best first.
+
+Adding an engine is a new file with a class of TTSProvider's shape and one line here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aura.providers.base import Registry
+from aura.providers.tts.base import TTSProvider
+from aura.providers.tts.edge_provider import EdgeTTSProvider
+from aura.providers.tts.espeak import EspeakTTS
+from aura.providers.tts.gtts_provider import GTTSProvider
+
+if TYPE_CHECKING:
+    from aura.models import VideoRequest
+    from aura.settings import Settings
+
+TTS_ENGINES: Registry[TTSProvider] = Registry(
+    "tts",
+    "AURA_TTS_PROVIDER",
+    [
+        EdgeTTSProvider,
+        GTTSProvider,
+        EspeakTTS,
+    ],
+)
+
+
+def _chain_classes(settings: Settings) -> list[type[TTSProvider]]:
+    # every name is checked, not only the first: a typo further down would otherwise surface
+    # only on the day the first engine fails
+    return [TTS_ENGINES.get(name) for name in settings.tts_provider]
+
+
+def tts_chain(settings: Settings) -> list[TTSProvider]:
+    """The engines of AURA_TTS_PROVIDER, in order, as the settings configure them.
+
+    ProviderError naming AURA_TTS_PROVIDER and the known engines for a name no engine has.
+    """
+    return [engine.from_settings(settings) for engine in _chain_classes(settings)]
+
+
+def tts_output_settings(settings: Settings) -> dict[str, object]:
+    """What about the chain changes the narration, for the voice stage's checkpoint key (JSON-able)."""
+    engines = _chain_classes(settings)
+    return {"chain": [e.name for e in engines], **{e.name: e.output_settings(settings) for e in engines}}
+
+
+def check_tts_request(request: VideoRequest, settings: Settings) -> list[str]:
+    """Warnings for the request from the engine that speaks first; TTSError when it cannot speak it.
+
+    ProviderError (not TTSError) when AURA_TTS_PROVIDER names an unknown engine.
+    """
+    return _chain_classes(settings)[0].check_request(request, settings)

@@ -1,0 +1,92 @@
+"""How each stage of a run ended, from Prefect's task-run states and aura's own measurements, as markdown.
+
+Prefect records each stage's final state (Completed, Cached, TimedOut,
+Failed...); aura adds what only it measures: per attempt, wall time, CPU
+time and peak memory of the process and the stage's child processes
+(aura.supervision). No Prefect in here: the flows hand over state names.
+"""
+
+from __future__ import annotations
+
+from aura.models import StageReport
+from aura.supervision import Attempt
+
+SUMMARY_KEY = "aura-run-summary"
+
+
+def _status(state_name: str | None, attempts: list[Attempt]) -> str:
+    """The stage's status in the summary's words; Prefect's state first, the last attempt where it has none."""
+    last = attempts[-1].outcome if attempts else None
+    if state_name == "Cached":
+        return "cached"
+    if state_name == "TimedOut":
+        return "timed out"
+    if state_name == "Completed":
+        return "completed"
+    if state_name in ("Failed", "Crashed"):
+        return "cancelled" if last == "cancelled" else state_name.lower()
+    if state_name == "Cancelled":
+        return "cancelled"
+    return last or "not run"  # never collected: stopped with its run, or never started
+
+
+def stage_report(
+    state_name: str | None, attempts: list[Attempt], provider: str | None = None,
+    cached_from: str | None = None, checkpoint_seconds: float = 0.0,
+) -> StageReport:  # fmt: skip
+    """One stage's row: how it ended (Prefect), its attempts and their cost (aura)."""
+    status = _status(state_name, attempts)
+    cached = status == "cached"
+    if not attempts:
+        return StageReport(
+            status=status, seconds=round(checkpoint_seconds, 3), provider=provider, cached=cached, cached_from=cached_from
+        )
+    last = attempts[-1]
+    return StageReport(
+        status=status,
+        attempts=len(attempts),
+        seconds=round(sum(a.usage.seconds for a in attempts), 3),
+        cpu_seconds=round(sum(a.usage.cpu_seconds for a in attempts), 3),
+        peak_memory_bytes=max(a.usage.peak_rss_bytes for a in attempts),
+        provider=provider,
+        cached=cached,  # a stage run elsewhere (the gpu pool) may have reused its checkpoint there
+        cached_from=cached_from,
+        error=last.error if status not in ("completed", "cached") else None,
+    )
+
+
+def _mib(value: int | None) -> str:
+    return "–" if value is None else f"{value / 2**20:.0f} MiB"
+
+
+def _seconds(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f} s"
+
+
+def _cell(text: str | None) -> str:
+    return (text or "–").replace("|", "\\|").replace("\n", " ")
+
+
+def summary_markdown(
+    reports: dict[str, StageReport], *, status: str, job_id: str, flow_run_id: str, video_url: str | None, error: str | None
+) -> str:
+    lines = [f"## Aura run {status}", ""]
+    head = f"Job `{job_id}`, flow run `{flow_run_id}`"
+    lines.append(f"{head}: [video.mp4]({video_url})" if video_url else f"{head}: no video")
+    if error:
+        lines += ["", f"**Error:** {_cell(error)}"]
+    lines += [
+        "",
+        "| stage | status | attempts | duration | peak memory | CPU time | provider | cached |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for stage, r in reports.items():
+        cached = f"yes (job `{r.cached_from}`)" if r.cached and r.cached_from else "yes" if r.cached else "no"
+        status_cell = r.status if not r.error else f"{r.status}: {_cell(r.error)[:160]}"
+        lines.append(
+            f"| {stage} | {status_cell} | {r.attempts} | {_seconds(r.seconds)} | {_mib(r.peak_memory_bytes)} "
+            f"| {_seconds(r.cpu_seconds)} | {_cell(r.provider)} | {cached} |"
+        )
+    total = sum(r.seconds for r in reports.values())
+    lines += ["", f"Stage time in all: {total:.2f} s. Voice and visuals run side by side and share the process's figures."]
+    return "\n".join(lines) + "\n"
