@@ -34,7 +34,6 @@ app.add_typer(server_app, name="server")
 err = Console(stderr=True)
 
 
-
 def _prefect_environment() -> None:
     # must run before prefect is imported: its settings are read at import
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no phoning home, and no offline errors

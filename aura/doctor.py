@@ -24,6 +24,16 @@ def _from_status(status: ProviderStatus, configured: bool) -> Check:
     return Check(status.kind, status.name, status.usable, detail)
 
 
+def _provider_check(registry, name: str, settings, configured: bool) -> Check:
+    """A registered provider, made as the settings configure it, and what it says of itself."""
+    try:
+        return _from_status(registry.make(name, settings).status(), configured)
+    except AuraError as exc:
+        return Check(registry.kind, name, False, str(exc))
+    except Exception as exc:  # noqa: BLE001 - a plugin whose own check breaks is reported, not fatal to doctor
+        return Check(registry.kind, name, False, f"its status check failed ({type(exc).__name__}: {exc})")
+
+
 def _system_checks(output: str) -> list[Check]:
     from aura.media.ffmpeg import INSTALL_HINT, capabilities, ffprobe_path, short_version
     from aura.media.fonts import find_font
@@ -109,7 +119,7 @@ def _input_roots_check(settings) -> Check:
 
 def run_checks() -> list[Check]:
     from aura.providers.breakers import breaker_for, open_until
-    from aura.providers.images.registry import choose_image_provider, get_image_provider, image_provider_names
+    from aura.providers.images.registry import IMAGE_PROVIDERS, choose_image_provider, image_provider_names
     from aura.providers.llm.client import status as llm_status
     from aura.providers.tts import TTS_ENGINES
     from aura.settings import get_settings
@@ -123,12 +133,7 @@ def run_checks() -> list[Check]:
         checks.append(check)
 
     for name in TTS_ENGINES.names():
-        try:
-            check = _from_status(TTS_ENGINES.make(name, settings).status(), name in settings.tts_provider)
-        except AuraError as exc:
-            check = Check("tts", name, False, str(exc))
-        except Exception as exc:  # noqa: BLE001 - a plugin whose own check breaks is reported, not fatal to doctor
-            check = Check("tts", name, False, f"its status check failed ({type(exc).__name__}: {exc})")
+        check = _provider_check(TTS_ENGINES, name, settings, configured=name in settings.tts_provider)
         until = open_until(breaker_for(name, settings.tts_failures_to_open, settings.tts_cooldown_s, settings.breaker_dir))
         if until is not None:
             check.usable = False
@@ -141,12 +146,7 @@ def run_checks() -> list[Check]:
 
     chosen, reason = choose_image_provider(settings)
     for name in image_provider_names():
-        try:
-            check = _from_status(get_image_provider(name).status(), name == chosen)
-        except AuraError as exc:
-            check = Check("images", name, False, str(exc))
-        except Exception as exc:  # noqa: BLE001 - a plugin whose own check breaks is reported, not fatal to doctor
-            check = Check("images", name, False, f"its status check failed ({type(exc).__name__}: {exc})")
+        check = _provider_check(IMAGE_PROVIDERS, name, settings, configured=name == chosen)
         if name == chosen:
             check.detail += f": {reason}"
         checks.append(check)

@@ -43,10 +43,9 @@ def batch_generate(
 ) -> list[BatchItem]:
     """Make one video per request: `requests` as a parameter, or `requests_file` (JSONL or CSV).
 
-    `requests_file` is a path inside the artifact store (e.g. batch/requests.jsonl)
-    or a store key (store:<job>/<key>); a path elsewhere only inside AURA_INPUT_ROOTS. At most `max_concurrent` videos are in
-    the making at once. The run fails when any request failed; the `aura-batch`
-    table artifact lists every request with its status and video link.
+    `requests_file` is a path inside the artifact store (e.g. batch/requests.jsonl), a store key
+    (store:<job>/<key>), or a path inside AURA_INPUT_ROOTS. At most `max_concurrent` videos are in the making
+    at once. The run fails when any request failed; the `aura-batch` table lists each request, its status and video.
     """
     if (requests is None) == (requests_file is None):
         raise BatchInputError("give either requests (a list of video requests) or requests_file, not both or neither")

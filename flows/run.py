@@ -131,7 +131,7 @@ class VideoRun:
         for stage in self.stages:
             ended = self.ended.get(stage.name) or Ended()
             provider = ended.provider or (stage.served_by(ended.output) if ended.output is not None else None)
-            attempts = self.control.attempts_of(stage.name)
+            attempts = self.control.attempts_of(stage.name)  # aura's measures of each attempt
             reports[stage.name] = stage_report(ended.state, attempts, provider, ended.cached_from, ended.seconds)
         return reports
 
@@ -178,8 +178,9 @@ class VideoRun:
         self.control.cancel(reason)
         self.control.wait_idle(STOP_GRACE_S)
         self.job.remove_temporaries()
-        for submitted in self._submitted:  # how the stages stopped beside the failure ended
-            self.ended.setdefault(submitted.stage.name, Ended(submitted.future.state.name))
+        for submitted in self._submitted:  # how the stages beside the failure ended, once they stopped
+            submitted.future.wait(1)
+            self.ended.setdefault(submitted.stage.name, Ended(getattr(submitted.future.state, "name", None)))
 
     def _summarise(self, status: str, error: str | None) -> None:
         """The markdown run summary, whatever happened; it never hides the run's own outcome."""

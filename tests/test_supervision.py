@@ -50,6 +50,26 @@ def test_a_deadline_kills_the_child_and_raises_a_timeout(tmp_path):
     assert not _children_running("31.5") and not processes.live_children()
 
 
+def test_prefect_s_own_timer_on_the_same_deadline_is_the_scope_s_timeout_too():
+    """A task's timeout_seconds is enforced by Prefect (its alarm raises TimeoutError) and by the scope: the same story."""
+
+    class PrefectTimedOut(TimeoutError):
+        pass
+
+    run = open_run("timer-run")
+    try:
+        with pytest.raises(StageTimeout, match="voice ran past its 0.3 s timeout") as caught:
+            with Scope("voice", timeout_s=0.3, run=run):
+                child = processes.start([*SLEEPER, "32.5"])
+                time.sleep(0.29)
+                raise PrefectTimedOut("Scope timed out after 0.3 second(s).")  # what Prefect's alarm raises
+        assert isinstance(caught.value.__cause__, PrefectTimedOut)
+        assert child.wait(5) is not None and not _children_running("32.5")
+        assert [a.outcome for a in run.attempts_of("voice")] == ["timed out"]
+    finally:
+        close_run("timer-run")
+
+
 def test_cancelling_a_run_stops_its_stage_in_another_thread():
     run = open_run("run-cancel-test")
     outcome: dict[str, BaseException] = {}

@@ -13,6 +13,12 @@ The run id, the job id and the store are not in it: a new run with the same
 request, or a retry of a failed run, finds the finished stages. Changing only
 the voice re-runs voice and composition, not script or visuals.
 
+Each stage module says what its key is made of, beside its task
+(`StageCachePolicy(stage=..., inputs=..., sources=...)` in the decorator);
+the settings of a provider come from the provider itself
+(`output_settings`, through its registry). This module holds what they
+share: the policy, the digests, the result storage, and reusing files.
+
 A cached output points at files of the job that made it. Before it is used
 those files are checked (present, same size, same sha256) and linked into the
 current job; a missing or changed file makes the checkpoint a miss, and the
