@@ -13,10 +13,11 @@ from array import array
 from typing import ClassVar
 
 import pytest
+from pydantic_settings import SettingsConfigDict
 
 from aura.errors import ProviderError, SystemCheckError
 from aura.models import Scene, Script, VideoRequest
-from aura.providers.base import ProviderStatus
+from aura.providers.base import ProviderSettings, ProviderStatus
 from aura.providers.tts import (
     TTS_ENGINES,
     EdgeTTSProvider,
@@ -34,6 +35,7 @@ from aura.providers.tts import (
 from aura.providers.tts.chain import TTSChain
 from aura.settings import Settings
 from aura.stages.inputs import check_voice
+from aura.stages import voice
 from aura.stages.voice import narrate
 from aura.store import ArtifactStore
 from helpers.network import use_proxy
@@ -205,6 +207,13 @@ def test_the_first_engine_checks_the_request(engines, request_fields, message):
         check_voice(VideoRequest(brief="x", **request_fields), settings)
 
 
+class _SineSettings(ProviderSettings):
+    """The engine's own settings (AURA_SINE_*), declared in its own file: nothing to add to aura.settings."""
+
+    model_config = SettingsConfigDict(env_prefix="AURA_SINE_")
+    pitch_hz: float = 440.0
+
+
 class _SineTTS:
     """A whole engine in one class: what a new file in aura/providers/tts/ would hold."""
 
@@ -217,7 +226,7 @@ class _SineTTS:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> _SineTTS:
-        return cls(pitch_hz=440.0 if settings.gtts_tld == "com" else 220.0)  # any setting will do
+        return cls(pitch_hz=_SineSettings().pitch_hz)
 
     @classmethod
     def output_settings(cls, settings: Settings) -> dict[str, object]:
@@ -268,6 +277,12 @@ def test_a_new_engine_is_one_class_and_one_registration(tmp_path, monkeypatch, f
     by_name = {check.name: check for check in run_checks() if check.kind == "tts"}
     assert by_name["sine"].usable and by_name["sine"].detail == "a 440 Hz tone [configured]"
     assert "[configured]" in by_name["espeak-ng"].detail and "[configured]" not in by_name["gtts"].detail
+
+    # its own setting changes its output, so it is in the voice stage's checkpoint key
+    before = voice.STAGE.cache_key({"script": _script(), "request": VideoRequest(brief="x")}, settings)
+    monkeypatch.setenv("AURA_SINE_PITCH_HZ", "220")
+    assert tts_output_settings(settings)["sine"] == {"pitch_hz": 220.0}
+    assert voice.STAGE.cache_key({"script": _script(), "request": VideoRequest(brief="x")}, settings) != before
 
 
 _OPEN_BREAKER = """

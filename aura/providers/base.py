@@ -6,7 +6,7 @@ what it makes (they go into the stage's checkpoint key, so a changed model is
 never served from stale results), checks a request before any work starts
 (the brief stage), and reports whether it can work on this machine (`aura
 doctor`). Adding one is a new file with such a class and one line in its
-kind's registry.
+kind's registry; settings of its own are a `ProviderSettings` in that file.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aura.errors import ProviderError
 
@@ -30,6 +32,16 @@ class ProviderStatus:
     kind: str  # "llm", "tts", "images"
     usable: bool
     detail: str
+
+
+class ProviderSettings(BaseSettings):
+    """A provider's own settings, read like aura's (environment, then .env), under a prefix of its own.
+
+    A subclass sets `model_config = SettingsConfigDict(env_prefix="AURA_<NAME>_")`;
+    its `from_settings` reads it, and its `output_settings` names what of it changes the output.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
 
 @runtime_checkable
