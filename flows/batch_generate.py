@@ -62,10 +62,8 @@ def batch_generate(
     logger.info("%d request(s), %d at a time, %s", len(todo), max_concurrent, "as deployment runs" if deployed else "as subflows")
     board = _Board(items)
     try:
-        if deployed:
-            _run_as_deployments(todo, items, board, preset, output, max_concurrent, store_url)
-        else:
-            _run_as_subflows(todo, items, board, preset, output, max_concurrent, store_url)
+        run_all = _run_as_deployments if deployed else _run_as_subflows
+        run_all(todo, items, board, preset, output, max_concurrent, store_url)
     finally:
         board.publish_table()
     failed = [item for item in items if item.status != "completed"]

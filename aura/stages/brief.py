@@ -18,8 +18,8 @@ from aura.media.fonts import find_font
 from aura.models import BriefReport, VideoRequest
 from aura.providers.images.registry import check_images_request
 from aura.settings import OFFLINE_MODEL, Settings, get_settings
-from aura.stages.stage import Stage, supervised, worth_retrying
 from aura.stages.inputs import check_inputs
+from aura.stages.stage import Stage, supervised, worth_retrying
 from aura.store import ArtifactStore
 
 # rough encoded size per second of video (H.264 at our CRF on stills) and per scene of work files
@@ -133,12 +133,16 @@ def check_request(
 
 
 def work_folder(store_url: str) -> Path:
-    """Where the run's files are written on this machine: the store's folder, or the temp folder a remote store stages in."""
+    """Where the run's files are written on this machine: the store's folder, or the temp folder a remote store
+    stages in (the disk that must have room)."""
     return Path(store_url) if "://" not in store_url else Path(tempfile.gettempdir())
 
 
 # never cached: it checks this machine as it is now (disk, memory, ffmpeg), and costs a fraction of a second
-@task(name="brief", retries=0, timeout_seconds=30, retry_condition_fn=worth_retrying, cache_policy=NO_CACHE, persist_result=False)
+@task(
+    name="brief", retries=0, timeout_seconds=30, retry_condition_fn=worth_retrying, cache_policy=NO_CACHE,
+    persist_result=False,
+)  # fmt: skip
 def brief_task(request: VideoRequest, store_url: str, script_timeout_s: float | None = None) -> BriefReport:
     with supervised():
         return check_request(request, work_folder(store_url), get_settings(), script_timeout_s, ArtifactStore(store_url))

@@ -98,7 +98,7 @@ def visuals_task(script: Script, request: VideoRequest, store_url: str, job_id: 
         return draw_stills(script, request, open_job(store_url, job_id), name, reason)
 
 
-# no retries: slides either work or the run fails
+# no retries: slides either work or the run fails (presets name the visuals task, not this one)
 @task(
     name="visuals-fallback", retries=0, timeout_seconds=300,
     cache_policy=FALLBACK_CHECKPOINT, **PERSISTED,
