@@ -6,11 +6,12 @@ import os
 
 import pytest
 from PIL import Image
+from pydantic_settings import SettingsConfigDict
 
 from aura.doctor import run_checks
 from aura.errors import ProviderError, SystemCheckError
-from aura.models import VideoRequest
-from aura.providers.base import ProviderStatus
+from aura.models import Scene, Script, VideoRequest
+from aura.providers.base import ProviderSettings, ProviderStatus
 from aura.providers.images import ImagePrompt, ImageProvider, SlideProvider, registry
 from aura.providers.images.base import ImageProviderDefaults
 from aura.providers.images.files import image_folder, save_scene_png
@@ -24,10 +25,18 @@ from aura.providers.images.registry import (
 )
 from aura.providers.images.stable_diffusion import StableDiffusionProvider
 from aura.settings import Settings, get_settings
+from aura.stages import visuals
+
+
+class WatercoloursSettings(ProviderSettings):
+    """Its own settings (AURA_WATERCOLOURS_*), in its own file: nothing added to aura.settings."""
+
+    model_config = SettingsConfigDict(env_prefix="AURA_WATERCOLOURS_")
+    paper: int = 512
 
 
 class Watercolours(ImageProviderDefaults):
-    """A provider as a plugin would write one; the settings it reads stand in for its own."""
+    """A provider as a plugin would write one, with settings of its own."""
 
     name = "watercolours"
 
@@ -36,11 +45,11 @@ class Watercolours(ImageProviderDefaults):
 
     @classmethod
     def from_settings(cls, settings):
-        return cls(paper=settings.sd_base_size)
+        return cls(paper=WatercoloursSettings().paper)
 
     @classmethod
     def output_settings(cls, settings):
-        return {"paper": settings.sd_base_size}
+        return {"paper": WatercoloursSettings().paper}
 
     @classmethod
     def check_request(cls, request, settings):
@@ -66,11 +75,11 @@ def watercolours(monkeypatch, fresh_settings):
             monkeypatch.delenv(name)
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setenv("AURA_IMAGE_PROVIDER", "watercolours")
-    monkeypatch.setenv("AURA_SD_BASE_SIZE", "768")
+    monkeypatch.setenv("AURA_WATERCOLOURS_PAPER", "768")
     return fresh_settings()
 
 
-def test_a_new_provider_is_one_class_and_one_registry_line(watercolours, tmp_path):
+def test_a_new_provider_is_one_class_and_one_registry_line(watercolours, tmp_path, monkeypatch):
     settings = get_settings()
     assert "watercolours" in image_provider_names()
     assert choose_image_provider(settings) == ("watercolours", "AURA_IMAGE_PROVIDER=watercolours")
@@ -96,9 +105,13 @@ def test_a_new_provider_is_one_class_and_one_registry_line(watercolours, tmp_pat
     assert "AURA_IMAGE_PROVIDER=watercolours" in check.detail
     assert by_name["slides"].usable  # the built-in ones are still reported
 
-    # its output settings are in the checkpoint key: other paper, other key
-    other = settings.model_copy(update={"sd_base_size": 512})
-    assert image_output_settings("watercolours", other) == {"provider": "watercolours", "paper": 512}
+    # its own settings are in the visuals checkpoint key: other paper, other key
+    inputs = {"script": Script(title="t", scenes=[Scene(narration="a b c", visual_prompt="p", key_phrase="k")] * 2),
+              "request": VideoRequest(brief="x")}  # fmt: skip
+    before = visuals.STAGE.cache_key(inputs, settings)
+    monkeypatch.setenv("AURA_WATERCOLOURS_PAPER", "512")
+    assert image_output_settings("watercolours", settings) == {"provider": "watercolours", "paper": 512}
+    assert visuals.STAGE.cache_key(inputs, settings) != before
 
 
 def test_the_test_provider_is_gone_after_the_test():
