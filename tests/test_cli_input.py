@@ -95,6 +95,22 @@ def isolated_settings(tmp_path, monkeypatch, fresh_settings):
     return tmp_path / "videos"
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "words"),
+    [("AURA_TTS_PROVIDER", "polly", ["'polly'", "AURA_TTS_PROVIDER", "espeak-ng"]),
+     ("AURA_IMAGE_PROVIDER", "dalle", ["'dalle'", "AURA_IMAGE_PROVIDER", "slides"])],
+)  # fmt: skip
+def test_a_provider_no_registry_has_is_one_line_before_any_work(runner, isolated_settings, monkeypatch, fresh_settings,
+                                                                 variable, value, words):  # fmt: skip
+    monkeypatch.setenv(variable, value)
+    fresh_settings()
+    result = runner.invoke(app, ["generate", BRIEF])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().startswith("aura: invalid ") and len(result.stderr.strip().splitlines()) == 1
+    assert all(word in result.stderr for word in words), result.stderr
+    assert not isolated_settings.exists()  # nothing was started, nothing written
+
+
 def test_doctor_reports_an_image_provider_whose_own_check_breaks(runner, isolated_settings, monkeypatch):
     class Crashing(ImageProviderDefaults):
         name = "crashing"

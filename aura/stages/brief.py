@@ -16,7 +16,6 @@ from aura.errors import SystemCheckError
 from aura.media.ffmpeg import INSTALL_HINT, capabilities, ffprobe_path
 from aura.media.fonts import find_font
 from aura.models import BriefReport, VideoRequest
-from aura.providers.images.registry import check_images_request
 from aura.settings import OFFLINE_MODEL, Settings, get_settings
 from aura.stages.inputs import check_inputs
 from aura.stages.stage import Stage, supervised, worth_retrying
@@ -51,13 +50,6 @@ def check_output_folder(folder: Path) -> int:
             "choose another with --out or AURA_OUTPUT, or fix its permissions"
         ) from None
     return shutil.disk_usage(folder).free
-
-
-def check_visuals(request: VideoRequest, settings: Settings) -> list[str]:
-    """Warnings about the images to come; an error when generated images are required and cannot be made."""
-    if settings.visuals_deployment:
-        return []  # drawn by the workers of the visuals deployment: they check their own model and device
-    return check_images_request(request, settings)
 
 
 def check_llm_budget(settings: Settings, script_timeout_s: float | None) -> list[str]:
@@ -111,7 +103,6 @@ def check_request(
             "close other programs or use --resolution 720p"
         )
     warnings += check_inputs(request, settings, store or ArtifactStore(str(output_folder)))
-    warnings += check_visuals(request, settings)
     warnings += check_llm_budget(settings, script_timeout_s)
     if settings.llm_model == OFFLINE_MODEL and request.language.split("-")[0] != "en":
         warnings.append(

@@ -1,4 +1,4 @@
-"""What a request names must exist where the run is: its voice or language, its music, its documents.
+"""What a request names must exist where the run is, and the providers that serve it must take it.
 
 No Prefect in here: the `aura` command runs these before it starts anything
 (a typo costs a fraction of a second, not a server start), and the brief
@@ -17,6 +17,7 @@ from aura.errors import AuraError, MediaError, ProviderError, SystemCheckError
 from aura.input_rules import InputRefused, InputSource, allowed_path, check
 from aura.media.probe import probe
 from aura.models import VideoRequest
+from aura.providers.images.registry import check_images_request
 from aura.providers.rag.documents import DocumentFile, ReferenceDocumentError, check_document_name, document_files
 from aura.providers.tts import TTSError, check_tts_request
 from aura.settings import Settings
@@ -111,13 +112,20 @@ def check_voice(request: VideoRequest, settings: Settings) -> list[str]:
         raise SystemCheckError(str(exc)) from None
 
 
-def check_inputs(request: VideoRequest, settings: Settings, store: ArtifactStore) -> list[str]:
-    """What the request names must be there: its voice or language, its music, its reference documents.
+def check_visuals(request: VideoRequest, settings: Settings) -> list[str]:
+    """The chosen image provider's check: warnings about the images to come; an error when AURA_IMAGE_PROVIDER
+    names none, or when generated images are required and cannot be made."""
+    if settings.visuals_deployment:
+        return []  # drawn by the workers of the visuals deployment: they check their own model and device
+    return check_images_request(request, settings)
 
-    Returns the voice engine's warnings for the run."""
+
+def check_inputs(request: VideoRequest, settings: Settings, store: ArtifactStore) -> list[str]:
+    """What the request names must be there: its voice or language, its music, its reference documents;
+    and the providers that will serve it must take it. Returns their warnings for the run."""
     warnings = check_voice(request, settings)
     music = music_file(request, store)
     if music is not None:
         check_music(music, request.music or "")
     reference_files(request, settings, store)
-    return warnings
+    return warnings + check_visuals(request, settings)
