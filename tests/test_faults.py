@@ -368,7 +368,7 @@ def test_ten_runs_at_once_through_one_server_keep_to_their_own_folders(prefect_a
     reports = {}
     for brief, proc in runs.items():
         stdout, stderr = proc.communicate(timeout=600)
-        assert proc.returncode == 0, stderr[-2000:]
+        assert proc.returncode == 0, f"{stdout[-2000:]}\n{stderr[-2000:]}"  # --json: the error is on stdout
         reports[brief] = json.loads(stdout)
     folders = {Path(r["folder"]) for r in reports.values()}
     assert len(folders) == 10 and {f.parent for f in folders} == {out}
