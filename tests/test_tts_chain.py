@@ -141,7 +141,7 @@ class _FailsAfter:
 
 def test_a_provider_failing_mid_run_leaves_one_voice_for_the_whole_video(tmp_path, monkeypatch):
     flaky = _FailsAfter(good_calls=2)
-    monkeypatch.setattr("aura.stages.voice.providers_for", lambda settings: [flaky, EspeakTTS()])
+    monkeypatch.setattr("aura.stages.voice.tts_chain", lambda settings: [flaky, EspeakTTS()])
     job = ArtifactStore(str(tmp_path)).job("flaky")
     narration = narrate(_script(), VideoRequest(brief="volcanoes", duration_seconds=15), job, _settings("espeak-ng"))
     assert narration.provider == "espeak-ng"

@@ -76,9 +76,10 @@ P = TypeVar("P", bound=Provider)
 class Registry(Generic[P]):
     """The providers of one kind by name; `setting` is the variable that chooses among them."""
 
-    def __init__(self, kind: str, setting: str, providers: Iterable[type[P]]):
+    def __init__(self, kind: str, setting: str, providers: Iterable[type[P]], also: tuple[str, ...] = ()):
         self.kind = kind
         self.setting = setting
+        self.also = also  # what the setting takes beside the names (images: "auto")
         self._providers: dict[str, type[P]] = {}
         for provider in providers:
             self.register(provider)
@@ -96,9 +97,8 @@ class Registry(Generic[P]):
         try:
             return self._providers[name]
         except KeyError:
-            raise ProviderError(
-                f"{self.kind} provider {name!r} is unknown: set {self.setting} to one of {', '.join(self.names())}"
-            ) from None
+            choices = "".join(f"{word} or " for word in self.also) + f"one of {', '.join(self.names())}"
+            raise ProviderError(f"{self.kind} provider {name!r} is unknown: set {self.setting} to {choices}") from None
 
     def make(self, name: str, settings: Settings) -> P:
         return self.get(name).from_settings(settings)

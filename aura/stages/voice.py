@@ -11,7 +11,7 @@ from aura import progress
 from aura.media.audio import normalize_loudness, resample, silence, wav_duration, write_wav
 from aura.media.subtitles import is_spaceless
 from aura.models import Narration, SceneTiming, Script, VideoRequest, WordTiming
-from aura.providers.tts import Speech, TTSError, TTSProvider, tts_chain
+from aura.providers.tts import Speech, TTSError, tts_chain
 from aura.providers.tts.chain import TTSChain
 from aura.providers.tts.registry import tts_output_settings
 from aura.settings import Settings, get_settings
@@ -27,11 +27,6 @@ RATE_RANGE = (120, 220)
 # a narration further than this from the planned speech time is re-spoken at a fitted rate
 FIT_TOLERANCE = 0.08
 MIN_SECONDS_PER_WORD, MAX_SECONDS_PER_WORD = 0.12, 1.6
-
-
-def providers_for(settings: Settings) -> list[TTSProvider]:
-    """The configured chain, best first; espeak-ng (offline) always closes it."""
-    return tts_chain(settings)
 
 
 def check_speech(speech: Speech, text: str, scene: int) -> None:
@@ -141,7 +136,7 @@ def assemble(speeches: list[Speech]) -> tuple[bytes, int, list[SceneTiming]]:
 def narrate(script: Script, request: VideoRequest, job: JobStore, settings: Settings) -> Narration:
     started = time.perf_counter()
     chain = TTSChain(
-        providers_for(settings),
+        tts_chain(settings),  # the configured engines, best first; espeak-ng (offline) closes it
         failures_to_open=settings.tts_failures_to_open,
         cooldown_s=settings.tts_cooldown_s,
         check=check_speech,

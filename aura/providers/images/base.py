@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from aura.providers.base import Provider, ProviderStatus
+from aura.providers.base import Provider
 
 if TYPE_CHECKING:
     from aura.models import VideoRequest
@@ -31,21 +31,7 @@ class ImagePrompt:
 
 @runtime_checkable
 class ImageProvider(Provider, Protocol):
-    """Renders one image file per prompt, in order, exactly `size` (w, h) pixels."""
-
-    name: ClassVar[str]
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> ImageProvider: ...
-
-    @classmethod
-    def output_settings(cls, settings: Settings) -> dict[str, object]: ...
-
-    @classmethod
-    def check_request(cls, request: VideoRequest, settings: Settings) -> list[str]: ...
-
-    def status(self) -> ProviderStatus:  # kind="images"
-        ...
+    """Renders one image file per prompt, in order, exactly `size` (w, h) pixels (and has Provider's shape)."""
 
     def render(self, prompts: Sequence[ImagePrompt], size: tuple[int, int], out_dir: Path) -> list[Path]:
         ...

@@ -23,6 +23,7 @@ IMAGE_PROVIDERS: Registry[ImageProvider] = Registry(
         SlideProvider,
         StableDiffusionProvider,
     ],
+    also=("auto",),
 )
 
 
@@ -40,13 +41,7 @@ def choose_image_provider(settings: Settings) -> tuple[str, str]:
     return name, f"AURA_IMAGE_PROVIDER={name}"
 
 
-def _unknown(name: str) -> str:
-    return f"image provider {name!r} is unknown: set AURA_IMAGE_PROVIDER to auto or one of {', '.join(image_provider_names())}"
-
-
 def get_image_provider(name: str) -> ImageProvider:
-    if name not in IMAGE_PROVIDERS:
-        raise ProviderError(_unknown(name))
     # settings are read when the provider is asked for, not at import (tests change AURA_SD_*)
     return IMAGE_PROVIDERS.make(name, get_settings())
 
@@ -63,6 +58,8 @@ def check_images_request(request: VideoRequest, settings: Settings) -> list[str]
     script and the narration were made: a typo in AURA_IMAGE_PROVIDER costs a second, not a run.
     """
     name, _ = choose_image_provider(settings)
-    if name not in IMAGE_PROVIDERS:
-        raise SystemCheckError(_unknown(name))
-    return IMAGE_PROVIDERS.get(name).check_request(request, settings)
+    try:
+        provider = IMAGE_PROVIDERS.get(name)
+    except ProviderError as exc:
+        raise SystemCheckError(str(exc)) from None
+    return provider.check_request(request, settings)

@@ -10,14 +10,10 @@ import wave
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 from aura.errors import ProviderError
-from aura.providers.base import ProviderStatus
-
-if TYPE_CHECKING:
-    from aura.models import VideoRequest
-    from aura.settings import Settings
+from aura.providers.base import Provider
 
 # Below this peak level a 10 ms frame counts as silence (speech peaks sit around -10..-1 dBFS).
 SILENCE_DBFS = -40.0
@@ -157,28 +153,12 @@ class Speech:
 
 
 @runtime_checkable
-class TTSProvider(Protocol):
-    """A TTS engine: aura.providers.base.Provider's shape, plus speech and voices."""
+class TTSProvider(Provider, Protocol):
+    """A TTS engine: aura.providers.base.Provider's shape (its check_request raises TTSError for a language or
+    voice it has not), plus speech and voices."""
 
-    name: ClassVar[str]
     # whether synthesize() honours rate_wpm, so a narration can be re-paced to fit its duration
     rate_controlled: ClassVar[bool]
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> TTSProvider:
-        ...
-
-    @classmethod
-    def output_settings(cls, settings: Settings) -> dict[str, object]:
-        ...
-
-    @classmethod
-    def check_request(cls, request: VideoRequest, settings: Settings) -> list[str]:
-        """Warnings; TTSError when the request's language or voice is not one this engine has."""
-        ...
-
-    def status(self) -> ProviderStatus:  # kind="tts"
-        ...
 
     def synthesize(
         self, text: str, language: str = "en", voice: str | None = None, rate_wpm: int | None = None
