@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aura.input_rules import InputRefused, check
+from aura.words import MAX_SEARCH_TERMS, SEARCH_TERM_CHARS, search_terms_from
 
 Style = Literal["documentary", "explainer", "promo", "tutorial", "story"]
 Aspect = Literal["16:9", "9:16", "1:1"]
@@ -26,6 +27,9 @@ DURATION_MAX_S = 1200
 REFERENCE_EXTENSIONS = (".txt", ".md", ".markdown", ".rst", ".pdf")
 MAX_REFERENCES = 20
 MUSIC_EXTENSIONS = (".mp3", ".wav", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".flac")
+STILL_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+CLIP_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv")
+MAX_SCENE_MEDIA = 300
 MAX_INPUT_CHARS = 1000  # one entry of references or music: a path, an upload ref or a store key
 
 # Short side of the frame per resolution; the aspect decides the long side.
@@ -110,6 +114,18 @@ class VideoRequest(BaseModel):
         "(upload:...), store keys (store:<job>/<key>), or paths of files and folders (the `aura` command, or inside "
         "AURA_INPUT_ROOTS).",
     )
+    media: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_SCENE_MEDIA,
+        description="Your own image or clip for each scene, in scene order (an empty entry leaves a scene to the "
+        "visuals providers): upload refs (upload:...), store keys (store:<job>/<key>), or paths (the `aura` command, "
+        f"or inside AURA_INPUT_ROOTS); {', '.join(STILL_EXTENSIONS + CLIP_EXTENSIONS)}.",
+    )
+    clip_audio: bool = Field(
+        default=False,
+        description="Keep the sound of your own clips (media and AURA_MEDIA_LIBRARY), mixed under the narration; "
+        "stock clips are always silent.",
+    )
     fresh: bool = Field(
         default=False,
         description="Run every stage again instead of reusing the checkpoints of an earlier run with the same inputs.",
@@ -188,6 +204,25 @@ class VideoRequest(BaseModel):
                 raise ValueError(f"{field}: {entry[:80]!r} is not a document: accepted are {', '.join(REFERENCE_EXTENSIONS)}")
         return cleaned
 
+    @field_validator("media")
+    @classmethod
+    def _check_media(cls, value: list[str]) -> list[str]:
+        # where each may be read from is checked here; whether it exists and is a picture or a clip, by the brief stage
+        cleaned = [entry.strip() for entry in value]
+        for index, entry in enumerate(cleaned):
+            if not entry:
+                continue
+            field = f"media[{index}]"
+            if len(entry) > MAX_INPUT_CHARS:
+                raise ValueError(f"{field} is {len(entry):,} characters long: the limit is {MAX_INPUT_CHARS:,}")
+            if not entry.lower().endswith(STILL_EXTENSIONS + CLIP_EXTENSIONS):
+                raise ValueError(f"{field}: {entry[:80]!r} is not an image or a clip: accepted are "
+                                 f"{', '.join(STILL_EXTENSIONS + CLIP_EXTENSIONS)}")  # fmt: skip
+            _check_source(field, entry)
+        while cleaned and not cleaned[-1]:
+            cleaned.pop()
+        return cleaned
+
     @field_validator("fps", mode="before")
     @classmethod
     def _fps_from_text(cls, value: object) -> object:
@@ -214,6 +249,11 @@ class Scene(BaseModel):
     narration: str
     visual_prompt: str
     key_phrase: str
+    search_terms: list[str] = Field(
+        default_factory=list,
+        description=f"Stock-library queries for the scene's visuals, best first (at most {MAX_SEARCH_TERMS}); "
+        "from the key phrase when the writer gives none.",
+    )
 
     @field_validator("narration", "visual_prompt", "key_phrase")
     @classmethod
@@ -222,6 +262,22 @@ class Scene(BaseModel):
         if not value:
             raise ValueError(f"scene {info.field_name} is empty")
         return value
+
+    @field_validator("search_terms", mode="before")
+    @classmethod
+    def _clean_terms(cls, value: object) -> object:
+        if isinstance(value, str):  # a model may answer "coral reef, fish"
+            value = value.split(",")
+        if not isinstance(value, list):
+            return value
+        terms = (" ".join(clean_text(str(term)).split())[:SEARCH_TERM_CHARS] for term in value)
+        return list(dict.fromkeys(term for term in terms if term))[:MAX_SEARCH_TERMS]
+
+    @model_validator(mode="after")
+    def _terms_from_phrase(self) -> Scene:
+        if not self.search_terms:
+            self.search_terms = search_terms_from(self.key_phrase, self.visual_prompt)
+        return self
 
     @property
     def word_count(self) -> int:
@@ -292,17 +348,46 @@ class Narration(BaseModel):
         return [self.audio]
 
 
-class Visuals(BaseModel):
-    job_id: str = Field(default="", description="The job whose folder holds the images.")
-    images: list[MediaRef]
-    size: tuple[int, int]
+class MediaCredit(BaseModel):
+    """Who made a scene's found media and where it lives (metadata.json's `credits`)."""
+
     provider: str
-    reason: str = Field(default="", description="Why this provider drew the images (configured, or a fallback and why).")
+    media_id: str
+    page_url: str = ""
+    author: str = ""
+    author_url: str = ""
+    license: str = ""
+
+
+class SceneVisual(BaseModel):
+    """One scene's still or clip, with who served it."""
+
+    index: int
+    media: MediaRef
+    kind: Literal["still", "clip"] = "still"
+    seconds: float = Field(default=0.0, description="A clip's own length (0 for a still).")
+    has_audio: bool = Field(default=False, description="The clip has a sound track.")
+    keep_audio: bool = Field(default=False, description="Its sound goes under the narration (else it is dropped).")
+    provider: str = ""
+    credit: MediaCredit | None = None
+
+
+class Visuals(BaseModel):
+    job_id: str = Field(default="", description="The job whose folder holds the images and clips.")
+    scenes: list[SceneVisual]
+    size: tuple[int, int] = Field(description="The size stills are drawn at (larger than the frame, for camera moves).")
+    provider: str = Field(description="Who served the scenes: one provider, or several joined by '+', in chain order.")
+    reason: str = Field(default="", description="Why these providers served (configured, or a fallback and why).")
     warnings: list[str] = Field(default_factory=list)
     elapsed_s: float = 0.0
 
+    @property
+    def images(self) -> list[MediaRef]:
+        """Each scene's file, still or clip, in scene order."""
+        return [scene.media for scene in self.scenes]
+
     def media(self) -> list[MediaRef]:
-        return list(self.images)
+        return self.images
 
 
 class VisualsRun(BaseModel):

@@ -90,7 +90,8 @@ class Settings(BaseSettings):
     # --- visuals ---
     image_provider: str = Field(
         default="auto",
-        description="Visuals backend: auto (stable-diffusion when AURA_SD_MODEL is set, else slides), slides, stable-diffusion.",
+        description="Visuals providers, in order (comma-separated): auto (stable-diffusion when AURA_SD_MODEL is set), "
+        "pexels, pixabay, library, stable-diffusion, slides; each serves the scenes it can, slides the rest.",
     )
     sd_model: str | None = Field(
         default=None, description="Stable Diffusion pipeline: a folder saved with save_pretrained, or a Hugging Face hub id."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fsspec
 import pytest
 
-from aura.models import MediaRef, Narration, Scene, SceneTiming, Script, VideoRequest, Visuals
+from aura.models import MediaRef, Narration, Scene, SceneTiming, SceneVisual, Script, VideoRequest, Visuals
 from aura.options import PipelineOptions
 from aura.settings import Settings
 from aura.stages import compose, script, visuals, voice
@@ -19,7 +19,10 @@ SCRIPT = Script(
 )  # fmt: skip
 REF = MediaRef(key="work/narration.wav", size=10, sha256="a" * 64)
 NARRATION = Narration(audio=REF, duration=19.0, sample_rate=22050, scenes=[SceneTiming(index=0, start=0, end=19, speech_end=18)], provider="espeak-ng", voice="en")
-VISUALS = Visuals(images=[MediaRef(key="work/images/scene_000.png", size=5, sha256="b" * 64)], size=(800, 1400), provider="slides")
+VISUALS = Visuals(
+    scenes=[SceneVisual(index=0, media=MediaRef(key="work/images/scene_000.png", size=5, sha256="b" * 64))],
+    size=(800, 1400), provider="slides",
+)  # fmt: skip
 
 
 def keys(request: VideoRequest = REQUEST, settings: Settings | None = None, **inputs) -> dict[str, str]:

@@ -14,7 +14,8 @@ from PIL import Image, ImageChops, ImageStat
 
 from aura.errors import MediaError
 from aura.media.audio import silence, wav_duration, write_wav
-from aura.media.compose import MOTIONS, CompositionPlan, build_command, build_filtergraph, overscan_size, plan_clips, render
+from aura.media.compose import MOTIONS, CompositionPlan, Footage, overscan_size, plan_shots, render, segment_name
+from aura.media.graphs import join_args, segment_args
 from aura.media.ffmpeg import ffmpeg_path, run_ffmpeg
 from aura.media.probe import probe
 from aura.media.subtitles import build_cues, write_ass
@@ -41,7 +42,7 @@ def _ffmpeg_children() -> list[psutil.Process]:
     return found
 
 
-# --------------------------------------------------------------------------- plan_clips
+# --------------------------------------------------------------------------- plan_shots
 
 
 def _check_plan(clips, total, starts, duration, fps, exact_bounds: bool) -> None:
@@ -60,7 +61,7 @@ def _check_plan(clips, total, starts, duration, fps, exact_bounds: bool) -> None
 
 @pytest.mark.parametrize("fps", [24, 25, 30, 60])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_plan_clips_fills_the_narration_frame_for_frame(fps, seed):
+def test_plan_shots_fills_the_narration_frame_for_frame(fps, seed):
     rng = random.Random(seed * 100 + fps)
     count = rng.randint(2, 40)
     starts = [0.0]
@@ -68,14 +69,14 @@ def test_plan_clips_fills_the_narration_frame_for_frame(fps, seed):
         starts.append(round(starts[-1] + rng.uniform(0.6, 9.0), 3))  # odd, unrounded starts
     duration = round(starts[-1] + rng.uniform(0.8, 6.0), 4)
     images = [Path(f"scene_{i:03d}.png") for i in range(count)]
-    clips, total = plan_clips(images, starts, duration, fps, list(MOTIONS))
+    clips, total = plan_shots(images, starts, duration, fps, list(MOTIONS))
     _check_plan(clips, total, starts, duration, fps, exact_bounds=True)
-    assert [c.image for c in clips] == images
+    assert [c.source for c in clips] == images
     assert {c.motion for c in clips} <= set(MOTIONS)
 
 
 @pytest.mark.parametrize("fps", [24, 25, 30, 60])
-def test_plan_clips_gives_crowded_scenes_one_frame_each(fps):
+def test_plan_shots_gives_crowded_scenes_one_frame_each(fps):
     # scenes bunched at the very end (and more scenes than frames) must still each be seen
     cases = [
         ([0.0, 0.99, 1.0], 1.0),
@@ -84,15 +85,15 @@ def test_plan_clips_gives_crowded_scenes_one_frame_each(fps):
         ([0.0] * 6, 2.0),
     ]
     for starts, duration in cases:
-        clips, total = plan_clips([Path(f"{i}.png") for i in range(len(starts))], starts, duration, fps, ["zoom_in"])
+        clips, total = plan_shots([Path(f"{i}.png") for i in range(len(starts))], starts, duration, fps, ["zoom_in"])
         _check_plan(clips, total, starts, duration, fps, exact_bounds=False)
 
 
-def test_plan_clips_needs_one_image_per_scene():
-    with pytest.raises(MediaError, match="one image per scene"):
-        plan_clips([Path("a.png")], [0.0, 1.0], 2.0, 25, ["zoom_in"])
+def test_plan_shots_needs_one_image_per_scene():
+    with pytest.raises(MediaError, match="one image or clip per scene"):
+        plan_shots([Path("a.png")], [0.0, 1.0], 2.0, 25, ["zoom_in"])
     with pytest.raises(MediaError):
-        plan_clips([], [], 2.0, 25, ["zoom_in"])
+        plan_shots([], [], 2.0, 25, ["zoom_in"])
 
 
 # --------------------------------------------------------------------------- the filter graph
@@ -101,13 +102,13 @@ def test_plan_clips_needs_one_image_per_scene():
 def _plan(tmp: Path, images: list[Path], narration: Path, *, music: Path | None = None, starts=None,
           duration: float = NARRATION_S, output: Path | None = None, subtitles: str | None = ASS_NAME) -> CompositionPlan:
     starts = starts if starts is not None else SCENE_STARTS[: len(images)]
-    clips, total = plan_clips(images, starts, duration, FPS, list(MOTIONS))
+    clips, total = plan_shots(images, starts, duration, FPS, list(MOTIONS))
     return CompositionPlan(
         width=WIDTH,
         height=HEIGHT,
         fps=FPS,
         total_frames=total,
-        clips=clips,
+        shots=clips,
         narration=narration,
         output=output or tmp / "out.mp4",
         fade_frames=4,
@@ -117,52 +118,61 @@ def _plan(tmp: Path, images: list[Path], narration: Path, *, music: Path | None 
     )
 
 
-def test_filtergraph_holds_no_user_text(tmp_path):
+def _graph(args: list[str]) -> str:
+    return args[args.index("-filter_complex") + 1]
+
+
+def _inputs(args: list[str]) -> list[str]:
+    return [args[i + 1] for i, a in enumerate(args) if a == "-i"]
+
+
+def test_graphs_hold_no_user_text(tmp_path):
     narration_text = "Lava: it's 1,200 °C; [hot] 'really' \\ hot, 50% of it."
     weird_dir = tmp_path / narration_text.replace("/", "_")
     images = [weird_dir / f"scene {i}.png" for i in range(3)]
-    plan = _plan(weird_dir, images, weird_dir / "narration.wav")
-    graph = build_filtergraph(plan)
-
-    assert narration_text not in graph
-    assert "Lava" not in graph and "°C" not in graph
-    assert str(weird_dir) not in graph  # paths are ffmpeg inputs, never filter arguments
-    assert f"ass={ASS_NAME}," in graph  # a bare file name, resolved in the workdir
-    ass_arg = graph.split("ass=", 1)[1].split(",", 1)[0]
-    assert ass_arg == ASS_NAME and "/" not in ass_arg
-    command = build_command(plan)
-    assert command[command.index("-filter_complex") + 1] == graph
-    assert [command[i + 1] for i, a in enumerate(command) if a == "-i"][:3] == [str(p) for p in images]
+    plan = _plan(weird_dir, images, weird_dir / "narration.wav", music=weird_dir / "music [1].wav")
+    for index, shot in enumerate(plan.shots):
+        args = segment_args(plan, shot, segment_name(index), ken_burns=True)
+        graph = _graph(args)
+        assert "Lava" not in graph and "°C" not in graph
+        assert str(weird_dir) not in graph  # paths are ffmpeg inputs, never filter arguments
+        ass_arg = graph.split("ass=", 1)[1].split("[", 1)[0]
+        assert ass_arg == ASS_NAME  # a bare file name, resolved in the workdir
+        assert _inputs(args) == [str(images[index])]
+    join = join_args(plan, "segments/segments.txt")
+    assert str(weird_dir) not in _graph(join)
+    assert _inputs(join) == ["segments/segments.txt", str(weird_dir / "narration.wav"), str(weird_dir / "music [1].wav")]
 
 
 @pytest.mark.parametrize("count", [1, 3, 7])
-def test_filtergraph_has_one_chain_per_image_and_one_concat(tmp_path, count):
+def test_each_scene_is_one_segment_of_its_own_frames_and_the_join_copies_them(tmp_path, count):
     images = [tmp_path / f"{i}.png" for i in range(count)]
     starts = [i * 0.4 for i in range(count)]
-    plan = _plan(tmp_path, images, tmp_path / "n.wav", starts=starts)
-    graph = build_filtergraph(plan)
-    for i in range(count):
-        assert graph.count(f"[{i}:v]") == 1
-    assert f"[{count}:v]" not in graph  # the narration input is audio only
-    assert f"[{count}:a]" in graph
-    if count > 1:
-        assert graph.count("concat=") == 1
-        assert f"concat=n={count}:v=1:a=0" in graph
-    assert graph.count("[vout]") == 1 and graph.count("[aout]") == 1
+    plan = _plan(tmp_path, images, tmp_path / "n.wav", starts=starts, duration=count * 0.4 + 0.5)
+    for index, shot in enumerate(plan.shots):
+        args = segment_args(plan, shot, segment_name(index), ken_burns=True)
+        assert args[args.index("-frames:v") + 1] == str(shot.frames)
+        assert "-an" in args and args[args.index("-vcodec") + 1] == "libx264"
+        assert f"loop=loop={shot.frames - 1}" in _graph(args)  # the still, repeated after one conversion
+        # its subtitles are drawn on the video's own timeline
+        assert f"setpts=PTS+{shot.first_frame / FPS:.6f}/TB" in _graph(args)
+    join = join_args(plan, "segments/segments.txt")
+    assert join[join.index("-f") + 1] == "concat" and join[join.index("-vcodec") + 1] == "copy"
+    graph = _graph(join)
     assert "sidechaincompress" not in graph and "loudnorm" not in graph
+    assert f"atrim=end={plan.duration:.6f}" in graph
 
 
-def test_filtergraph_with_music_ducks_it_and_normalises_the_mix(tmp_path):
+def test_music_is_ducked_under_the_narration_and_the_mix_normalised(tmp_path):
     images = [tmp_path / f"{i}.png" for i in range(3)]
     plan = _plan(tmp_path, images, tmp_path / "n.wav", music=tmp_path / "music.wav")
-    graph = build_filtergraph(plan)
+    join = join_args(plan, "segments/segments.txt")
+    graph = _graph(join)
     assert "sidechaincompress" in graph
     assert "loudnorm" in graph
-    assert "[4:a]" in graph  # music is the input after the narration
-    command = build_command(plan)
-    assert command[command.index(str(tmp_path / "music.wav")) - 3 : command.index(str(tmp_path / "music.wav"))] == [
-        "-stream_loop", "-1", "-i",
-    ]  # fmt: skip
+    assert "[2:a]" in graph  # music is the input after the segments and the narration
+    music = join.index(str(tmp_path / "music.wav"))
+    assert join[music - 3 : music] == ["-stream_loop", "-1", "-i"]
 
 
 # --------------------------------------------------------------------------- camera moves
@@ -269,7 +279,7 @@ def test_verify_video_names_what_is_wrong(rendered):
 def test_thumbnail_is_a_jpeg_of_the_frame_size(workdir, tmp_path, aspect):
     request = VideoRequest(brief="x", aspect=aspect)
     job = ArtifactStore(str(tmp_path)).job("t1")
-    write_thumbnail(workdir.images[0], request, job)
+    write_thumbnail(Footage(workdir.images[0]), request, job)
     with Image.open(job.path("thumbnail.jpg")) as thumb:
         assert thumb.format == "JPEG"
         assert thumb.size == request.size

@@ -13,7 +13,7 @@ from aura.errors import ProviderError, SystemCheckError
 from aura.models import Scene, Script, VideoRequest
 from aura.providers.base import ProviderSettings, ProviderStatus
 from aura.providers.images import ImagePrompt, ImageProvider, SlideProvider, registry
-from aura.providers.images.base import ImageProviderDefaults
+from aura.providers.images.base import DrawsStills, ImageProviderDefaults
 from aura.providers.images.files import image_folder, save_scene_png
 from aura.providers.images.registry import (
     IMAGE_PROVIDERS,
@@ -35,7 +35,7 @@ class WatercoloursSettings(ProviderSettings):
     paper: int = 512
 
 
-class Watercolours(ImageProviderDefaults):
+class Watercolours(DrawsStills, ImageProviderDefaults):
     """A provider as a plugin would write one, with settings of its own."""
 
     name = "watercolours"
@@ -121,8 +121,8 @@ def test_the_test_provider_is_gone_after_the_test():
 
 def test_the_built_in_providers_have_the_shape():
     settings = Settings(_env_file=None, sd_model="models/sd-turbo", sd_steps=2, sd_guidance=0, sd_base_size=512)
-    assert image_provider_names() == ["slides", "stable-diffusion"]
-    for name in image_provider_names():
+    assert {"slides", "stable-diffusion", "library"} <= set(image_provider_names())
+    for name in ["slides", "stable-diffusion"]:
         made = IMAGE_PROVIDERS.make(name, settings)
         assert isinstance(made, ImageProvider) and made.name == name
     assert image_output_settings("slides", settings) == {"provider": "slides"}

@@ -8,7 +8,7 @@ from helpers.media import MUSIC_HZ, band_level_db
 from PIL import Image
 
 from aura.media.audio import silence, write_wav
-from aura.media.compose import CompositionPlan, overscan_size, plan_clips, render
+from aura.media.compose import CompositionPlan, overscan_size, plan_shots, render
 from aura.media.ffmpeg import ffmpeg_path
 from aura.providers.tts import EspeakTTS
 
@@ -26,10 +26,10 @@ def test_music_is_ducked_while_the_narrator_speaks(tmp_path):
     )
     still = tmp_path / "still.png"
     Image.new("RGB", overscan_size(160, 90), (30, 60, 90)).save(still)
-    clips, frames = plan_clips([still], [0.0], duration, 10, ["pan_right"])
+    clips, frames = plan_shots([still], [0.0], duration, 10, ["pan_right"])
     output = tmp_path / "out.mp4"
     plan = CompositionPlan(
-        width=160, height=90, fps=10, total_frames=frames, clips=clips, narration=narration, output=output, music=music
+        width=160, height=90, fps=10, total_frames=frames, shots=clips, narration=narration, output=output, music=music
     )
     render(plan)
 

@@ -1,39 +1,82 @@
-"""Build and run the one ffmpeg command that renders a video.
+"""Render a video: one ffmpeg run per scene into a segment, then one run that joins them by stream copy.
 
-ffmpeg does every pixel: each scene's still is converted to yuv420p once,
-repeated by the `loop` filter, moved (Ken Burns: a pan is a moving crop of
-an over-sized still, a zoom a per-frame rescale), joined with short dips
-through black at the cuts, and subtitles are burned in by libass. Audio is
-the (already normalised) narration plus optional music ducked under it. No
-frame passes through Python.
+ffmpeg does every pixel. A still is converted to yuv420p once, repeated by the
+`loop` filter and moved (Ken Burns: a pan is a moving crop of an over-sized
+still, a zoom a per-frame rescale). A clip is fitted to its scene: cut, or
+slowed a little, or looped when short; scaled and cropped to the frame;
+converted to the video's fps; its sound dropped unless kept. Each scene dips
+through black at its cuts and gets its subtitles burned in by libass on the
+video's own timeline. The join copies the segments' H.264 and mixes the audio:
+the (already normalised) narration, music and kept clip sound ducked under it.
+
+One scene per ffmpeg run keeps memory flat however many scenes a video has:
+a single run would hold a decoder for every clip at once. The graphs are
+built with ffmpeg-python's graph API (`aura.media.graphs`); they run under
+aura's own supervision (aura.media.ffmpeg.run_ffmpeg: process group,
+deadline, -progress). No frame passes through Python.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shutil
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from aura.errors import MediaError
-from aura.media.audio import LOUDNESS_TARGET
+from aura.media import graphs
 from aura.media.ffmpeg import run_ffmpeg
+from aura.media.graphs import OVERSCAN, overscan_size  # noqa: F401  (the stills' size, for the visuals stage)
 
-# How much larger than the frame each still is rendered, so the camera can move.
-OVERSCAN = 1.12
 MOTIONS = ("zoom_in", "pan_right", "zoom_out", "pan_left", "pan_up", "pan_down")
-
-
-def overscan_size(width: int, height: int) -> tuple[int, int]:
-    """Even size of the stills, OVERSCAN times the frame."""
-    return (int(width * OVERSCAN) // 2 * 2, int(height * OVERSCAN) // 2 * 2)
+# A clip up to this much shorter than its scene is slowed down; a shorter one loops.
+MAX_SLOWDOWN = 1.25
+SEGMENTS_DIR = "segments"
 
 
 @dataclass(frozen=True)
-class Clip:
-    image: Path
-    first_frame: int  # on the output timeline
+class Footage:
+    """A scene's source file: a still, or a clip of `seconds` (with a sound track to keep or drop)."""
+
+    path: Path
+    kind: Literal["still", "clip"] = "still"
+    seconds: float = 0.0
+    keep_audio: bool = False
+
+
+@dataclass(frozen=True)
+class Shot:
+    """A scene's footage on the output timeline: frames [first_frame, first_frame + frames)."""
+
+    footage: Footage
+    first_frame: int
     frames: int
     motion: str
+
+    @property
+    def source(self) -> Path:
+        return self.footage.path
+
+    def seconds(self, fps: int) -> float:
+        return self.frames / fps
+
+    def fit(self, fps: int) -> ClipFit:
+        """How a clip fills the scene: cut to length, slowed a little, or looped."""
+        scene, own = self.seconds(fps), self.footage.seconds
+        if own <= 0 or own >= scene:
+            return ClipFit(loop=False, stretch=1.0, read_s=scene)
+        if scene / own <= MAX_SLOWDOWN:
+            return ClipFit(loop=False, stretch=scene / own, read_s=own)
+        return ClipFit(loop=True, stretch=1.0, read_s=scene)
+
+
+@dataclass(frozen=True)
+class ClipFit:
+    loop: bool  # read the clip over and over (-stream_loop)
+    stretch: float  # timestamps times this: 1.2 plays the clip at 1/1.2 speed
+    read_s: float  # seconds of the (looped) clip read: ffmpeg decodes no more than that
 
 
 @dataclass
@@ -42,7 +85,7 @@ class CompositionPlan:
     height: int
     fps: int
     total_frames: int
-    clips: list[Clip]
+    shots: list[Shot]
     narration: Path
     output: Path
     fade_frames: int = 0  # dip through black at each cut, this many frames on each side
@@ -50,6 +93,7 @@ class CompositionPlan:
     workdir: Path | None = None
     music: Path | None = None
     music_gain_db: float = -12.0
+    clip_audio_gain_db: float = -8.0  # kept clip sound, before the ducking under the narration
     x264_preset: str = "veryfast"
     crf: int = 21
     audio_bitrate: str = "160k"
@@ -58,143 +102,46 @@ class CompositionPlan:
     def duration(self) -> float:
         return self.total_frames / self.fps
 
+    def start_of(self, shot: Shot) -> float:
+        return shot.first_frame / self.fps
 
-def plan_clips(
-    images: list[Path],
+
+def plan_shots(
+    footage: Sequence[Footage | Path],
     scene_starts: list[float],
     duration: float,
     fps: int,
     motions: list[str],
-) -> tuple[list[Clip], int]:
-    """Frame ranges per scene so that scene i fills [start_i, start_i+1).
+) -> tuple[list[Shot], int]:
+    """Frame ranges per scene so that scene i fills [start_i, start_i+1); a bare path is a still.
 
-    Returns (clips, total_frames). Boundaries are rounded to whole frames once,
+    Returns (shots, total_frames). Boundaries are rounded to whole frames once,
     cumulatively, so the video's length equals the audio's to within half a
     frame whatever the number of scenes.
     """
-    if len(images) != len(scene_starts) or not images:
-        raise MediaError("composition needs one image per scene")
-    total = max(len(images), round(duration * fps))
+    if len(footage) != len(scene_starts) or not footage:
+        raise MediaError("composition needs one image or clip per scene")
+    total = max(len(footage), round(duration * fps))
     bounds = [min(round(s * fps), total) for s in scene_starts] + [total]
     bounds[0] = 0
     for i in range(1, len(bounds)):  # every scene keeps at least one frame
         bounds[i] = max(bounds[i], bounds[i - 1] + 1) if i < len(bounds) - 1 else bounds[i]
     for i in range(len(bounds) - 2, 0, -1):  # ...and leaves at least one frame for each scene after it
         bounds[i] = min(bounds[i], bounds[i + 1] - 1)
-    clips = [
-        Clip(image=image, first_frame=bounds[i], frames=bounds[i + 1] - bounds[i], motion=motions[i % len(motions)])
-        for i, image in enumerate(images)
+    shots = [
+        Shot(
+            footage=item if isinstance(item, Footage) else Footage(Path(item)),
+            first_frame=bounds[i],
+            frames=bounds[i + 1] - bounds[i],
+            motion=motions[i % len(motions)],
+        )
+        for i, item in enumerate(footage)
     ]
-    return clips, total
+    return shots, total
 
 
-def _motion_filter(clip: Clip, width: int, height: int) -> str:
-    """Per-frame camera move over an over-sized still (n = frame number)."""
-    last = max(1, clip.frames - 1)
-    p = f"(n/{last})"
-    if clip.motion in ("zoom_in", "zoom_out"):
-        grow = p if clip.motion == "zoom_in" else f"(1-{p})"
-        # rescale each frame between the frame size and the overscan size, crop the centre
-        scale = (
-            f"scale=w='trunc({width}*(1+{OVERSCAN - 1:.4f}*{grow})/2)*2':"
-            f"h='trunc({height}*(1+{OVERSCAN - 1:.4f}*{grow})/2)*2':eval=frame:flags=bilinear"
-        )
-        return f"{scale},crop={width}:{height}"
-    x, y = "(iw-ow)/2", "(ih-oh)/2"
-    if clip.motion == "pan_right":
-        x = f"(iw-ow)*{p}"
-    elif clip.motion == "pan_left":
-        x = f"(iw-ow)*(1-{p})"
-    elif clip.motion == "pan_down":
-        y = f"(ih-oh)*{p}"
-    elif clip.motion == "pan_up":
-        y = f"(ih-oh)*(1-{p})"
-    else:  # still
-        return f"crop={width}:{height}"
-    return f"crop={width}:{height}:x='{x}':y='{y}'"
-
-
-def _still_filter(clip: Clip, width: int, height: int, ken_burns: bool, fade_frames: int) -> str:
-    ow, oh = overscan_size(width, height)
-    # fit any input image to the over-sized canvas once, then convert once: the
-    # loop repeats the converted frame instead of converting every frame
-    fit = f"scale={ow}:{oh}:force_original_aspect_ratio=increase,crop={ow}:{oh},setsar=1,format=yuv420p"
-    repeat = f"loop=loop={clip.frames - 1}:size=1:start=0,setpts=N/FRAME_RATE/TB"
-    motion = _motion_filter(clip, width, height) if ken_burns else f"crop={width}:{height}"
-    chain = f"{fit},{repeat},{motion},setsar=1"
-    fade = min(fade_frames, clip.frames // 4)
-    if fade:
-        # fades touch only the frames in their window, unlike xfade, which made
-        # the whole render twice as slow in measurements
-        chain += f",fade=t=in:s=0:n={fade},fade=t=out:s={clip.frames - fade}:n={fade}"
-    return chain
-
-
-def build_filtergraph(plan: CompositionPlan, ken_burns: bool = True) -> str:
-    parts = []
-    n = len(plan.clips)
-    for i, clip in enumerate(plan.clips):
-        still = _still_filter(clip, plan.width, plan.height, ken_burns, plan.fade_frames)
-        parts.append(f"[{i}:v]{still}[s{i}]")
-    if n > 1:
-        parts.append("".join(f"[s{i}]" for i in range(n)) + f"concat=n={n}:v=1:a=0[joined]")
-        current = "joined"
-    else:
-        current = "s0"
-    video_tail = f"trim=end_frame={plan.total_frames}"
-    if plan.subtitles_ass:
-        video_tail += f",ass={plan.subtitles_ass}"
-    parts.append(f"[{current}]{video_tail},format=yuv420p[vout]")
-    parts.append(_audio_graph(plan, narration_index=n, music_index=n + 1 if plan.music else None) + "[aout]")
-    return ";".join(parts)
-
-
-def _audio_graph(plan: CompositionPlan, narration_index: int, music_index: int | None) -> str:
-    """Narration (+ ducked music), cut to the video's length.
-
-    The voice stage already normalised the narration to -16 LUFS; only a mix
-    with music needs loudnorm again (one pass: the narration dominates).
-    """
-    chain = f"[{narration_index}:a]aresample=48000"
-    if music_index is not None:
-        chain += (
-            ",aformat=channel_layouts=stereo,asplit=2[narr][key];"
-            f"[{music_index}:a]aresample=48000,aformat=channel_layouts=stereo,volume={plan.music_gain_db}dB[bed];"
-            # the narration is the side-chain key: the music dips while someone speaks
-            "[bed][key]sidechaincompress=threshold=0.03:ratio=8:attack=15:release=350[ducked];"
-            "[narr][ducked]amix=inputs=2:duration=first:normalize=0,"
-            f"loudnorm=I={LOUDNESS_TARGET['I']}:TP={LOUDNESS_TARGET['TP']}:LRA={LOUDNESS_TARGET['LRA']},"
-            # loudnorm works at 192 kHz and leaves the layout open: pin both for the encoder
-            "aresample=48000,aformat=channel_layouts=stereo"
-        )
-    chain += f",apad,atrim=end={plan.duration:.6f}"
-    return chain
-
-
-def _inputs(plan: CompositionPlan) -> list[str]:
-    args: list[str] = []
-    for clip in plan.clips:
-        # one decoded frame per still; -framerate sets the link rate the loop filter inherits
-        args += ["-framerate", str(plan.fps), "-i", str(clip.image)]
-    args += ["-i", str(plan.narration)]
-    if plan.music:
-        args += ["-stream_loop", "-1", "-i", str(plan.music)]
-    return args
-
-
-def build_command(plan: CompositionPlan, ken_burns: bool = True) -> list[str]:
-    graph = build_filtergraph(plan, ken_burns=ken_burns)
-    return [
-        *_inputs(plan),
-        "-filter_complex", graph,
-        "-map", "[vout]", "-map", "[aout]",
-        "-map_metadata", "-1",  # no tags of any input (a music file's title, comments) travel into the video
-        "-c:v", "libx264", "-preset", plan.x264_preset, "-crf", str(plan.crf),
-        "-pix_fmt", "yuv420p", "-r", str(plan.fps), "-g", str(plan.fps * 2),
-        "-c:a", "aac", "-b:a", plan.audio_bitrate, "-ar", "48000",
-        "-movflags", "+faststart",
-        "-f", "mp4", str(plan.output),
-    ]  # fmt: skip
+def segment_name(index: int) -> str:
+    return f"{SEGMENTS_DIR}/scene_{index:03d}.mp4"
 
 
 def render(
@@ -203,8 +150,43 @@ def render(
     timeout: float | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> None:
-    """Run the composition; the output path should be a temporary name the caller renames."""
-    run_ffmpeg(
-        build_command(plan, ken_burns=ken_burns), cwd=plan.workdir, timeout=timeout,
-        on_progress=on_progress, total_seconds=plan.total_frames / plan.fps,
-    )  # fmt: skip
+    """Render every scene's segment, then join them with the audio into `plan.output`.
+
+    The output path should be a temporary name the caller renames. The
+    segments live in the workdir only while this runs.
+    """
+    workdir = Path(plan.workdir or plan.output.parent)
+    (workdir / SEGMENTS_DIR).mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout if timeout else None
+    done = 0
+    try:
+        for index, shot in enumerate(plan.shots):
+            args = graphs.segment_args(plan, shot, segment_name(index), ken_burns)
+            _run(args, workdir, deadline, timeout, _share(on_progress, done, shot.frames, plan), shot.seconds(plan.fps))
+            done += shot.frames
+        list_file = workdir / SEGMENTS_DIR / "segments.txt"
+        list_file.write_text("".join(f"file '{Path(segment_name(i)).name}'\n" for i in range(len(plan.shots))))
+        join_progress = (lambda f: on_progress(0.95 + 0.05 * f)) if on_progress else None
+        _run(graphs.join_args(plan, f"{SEGMENTS_DIR}/{list_file.name}"), workdir, deadline, timeout, join_progress, plan.duration)
+    finally:
+        shutil.rmtree(workdir / SEGMENTS_DIR, ignore_errors=True)
+
+
+def _share(on_progress, done: int, frames: int, plan: CompositionPlan):
+    """A segment's own progress as its share of the whole render (the join takes the last 5 %)."""
+    if on_progress is None:
+        return None
+    return lambda fraction: on_progress(0.95 * (done + fraction * frames) / plan.total_frames)
+
+
+def _run(args: list[str], workdir: Path, deadline: float | None, timeout: float | None, on_progress, seconds: float) -> None:
+    """One ffmpeg run inside the render's time limit; running past it names the whole limit."""
+    left = None if deadline is None else deadline - time.monotonic()
+    if left is not None and left <= 0:
+        raise MediaError(f"ffmpeg ran past its {timeout:.0f} s limit and was stopped")
+    try:
+        run_ffmpeg(args, cwd=workdir, timeout=left, on_progress=on_progress, total_seconds=seconds)
+    except MediaError:
+        if deadline is not None and time.monotonic() >= deadline:
+            raise MediaError(f"ffmpeg ran past its {timeout:.0f} s limit and was stopped") from None
+        raise

@@ -67,7 +67,7 @@ def source_digest(sources: tuple[str, ...]) -> str:
     return digest.hexdigest()
 
 
-def _file_digest(path: str | Path) -> str:
+def file_digest(path: str | Path) -> str:
     path = Path(path).expanduser()
     try:
         return sha256_of(path)
@@ -81,7 +81,7 @@ def documents_digest(request: VideoRequest, settings: Settings, store_url: str |
         files = reference_files(request, settings, ArtifactStore(settings.store_url(store_url)))
     except AuraError as exc:  # the brief stage has refused it already; a key all the same
         return [["unreadable", str(exc)]]
-    return [[file.source, file.origin, _file_digest(file.path)] for file in files]
+    return [[file.source, file.origin, file_digest(file.path)] for file in files]
 
 
 def music_digest(request: VideoRequest, settings: Settings, store_url: str | None) -> str | None:
@@ -89,7 +89,7 @@ def music_digest(request: VideoRequest, settings: Settings, store_url: str | Non
         music = music_file(request, ArtifactStore(settings.store_url(store_url)))
     except AuraError as exc:
         return f"unreadable: {exc}"
-    return _file_digest(music) if music else None
+    return file_digest(music) if music else None
 
 
 def narration_text(script: Script) -> dict:

@@ -6,6 +6,7 @@ import json
 import random
 import shutil
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -14,8 +15,8 @@ from prefect import task
 
 from aura import __version__, progress
 from aura.errors import MediaError
-from aura.media.compose import MOTIONS, CompositionPlan, plan_clips, render
-from aura.media.ffmpeg import capabilities, short_version
+from aura.media.compose import MOTIONS, CompositionPlan, Footage, plan_shots, render
+from aura.media.ffmpeg import capabilities, run_ffmpeg, short_version
 from aura.media.fonts import find_font, font_family
 from aura.media.probe import probe
 from aura.media.subtitles import build_cues, default_font_size, write_ass, write_srt
@@ -90,16 +91,38 @@ def verify_video(path: Path, request: VideoRequest, expected_duration: float) ->
         raise MediaError("the rendered video is wrong: " + "; ".join(problems))
 
 
-def write_thumbnail(first_image: Path, request: VideoRequest, job: JobStore) -> None:
-    """The opening frame without subtitles: the first still, centre-cropped to the frame."""
+def write_thumbnail(first: Footage, request: VideoRequest, job: JobStore) -> None:
+    """The opening frame without subtitles: the first still or the clip's first frame, centre-cropped to the frame."""
     width, height = request.size
-    with Image.open(first_image) as image:
+    picture = first.path
+    if first.kind == "clip":
+        picture = job.path(f"{WORK_DIR}/first_frame.png")
+        run_ffmpeg(["-i", str(first.path), "-frames:v", "1", "-update", "1", str(picture)], timeout=60)
+    with Image.open(picture) as image, _removed_after(picture if first.kind == "clip" else None):
         image = image.convert("RGB")
         scale = max(width / image.width, height / image.height)
         resized = image.resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)
         left, top = (resized.width - width) // 2, (resized.height - height) // 2
         with job.writing(THUMB_KEY) as tmp:
             resized.crop((left, top, left + width, top + height)).save(tmp, "JPEG", quality=88)
+
+
+@contextmanager
+def _removed_after(path: Path | None):
+    try:
+        yield
+    finally:
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+
+def scene_credits(visuals: Visuals) -> list[dict]:
+    """For every scene: who served it, still or clip, and the found media's id, page and author."""
+    rows = []
+    for scene in visuals.scenes:
+        credit = scene.credit.model_dump(mode="json", exclude={"provider"}) if scene.credit else {}
+        rows.append({"scene": scene.index, "provider": scene.provider, "kind": scene.kind, **credit})
+    return rows
 
 
 def compose_video(
@@ -116,9 +139,9 @@ def compose_video(
     width, height = request.size
     progress.report("compose", 0.05, "subtitles")
     cues = write_subtitles(narration, request, job, karaoke=options.karaoke)
-    images = [job.local(ref) for ref in visuals.images]
-    clips, total_frames = plan_clips(
-        images, [s.start for s in narration.scenes], narration.duration, request.fps, motions_for(request, len(images))
+    footage = footage_of(visuals, job)
+    shots, total_frames = plan_shots(
+        footage, [s.start for s in narration.scenes], narration.duration, request.fps, motions_for(request, len(footage))
     )
     music = music_file(request, job.store)
     progress.report("compose", 0.15, f"rendering {total_frames} frames at {width}x{height}")
@@ -128,7 +151,7 @@ def compose_video(
             height=height,
             fps=request.fps,
             total_frames=total_frames,
-            clips=clips,
+            shots=shots,
             narration=job.local(narration.audio),
             output=tmp,
             fade_frames=round(FADE_S * request.fps),
@@ -144,8 +167,16 @@ def compose_video(
     # the files beside the video appear only once it exists: a failed render leaves no orphan subtitles
     with job.writing(SRT_KEY) as tmp:
         write_srt(cues, tmp)
-    write_thumbnail(images[0], request, job)
+    write_thumbnail(footage[0], request, job)
     return job.path(VIDEO_KEY), job.path(SRT_KEY), job.path(THUMB_KEY)
+
+
+def footage_of(visuals: Visuals, job: JobStore) -> list[Footage]:
+    """Each scene's file on this machine, still or clip, with what the composition needs to fit it."""
+    return [
+        Footage(job.local(scene.media), scene.kind, scene.seconds, keep_audio=scene.keep_audio and scene.has_audio)
+        for scene in visuals.scenes
+    ]
 
 
 def _render_progress(total_frames: int, fps: int):
@@ -203,6 +234,7 @@ def write_metadata(
             "words": [[w.model_dump(mode="json") for w in s.words] for s in narration.scenes],
         },
         "providers": providers,
+        "credits": scene_credits(visuals),
         "references": [source.model_dump(mode="json") for source in script.sources],
         "stage_seconds": stage_seconds,
         "stages": {name: report.model_dump(mode="json") for name, report in stages.items()},
@@ -237,7 +269,9 @@ def _cache_inputs(inputs: dict, settings: Settings) -> dict:
         "music": music_digest(request, settings, inputs.get("store_url")),
         "script": narration_text(inputs["script"]),
         "narration": inputs["narration"].model_dump(mode="json", exclude={"job_id", "elapsed_s", "warnings", "provider", "voice"}),
-        "visuals": [inputs["visuals"].size, [ref.sha256 for ref in inputs["visuals"].images]],
+        "visuals": [inputs["visuals"].size, [
+            [scene.media.sha256, scene.kind, scene.keep_audio and scene.has_audio] for scene in inputs["visuals"].scenes
+        ]],
         "render": {
             "x264_preset": options.x264_preset or settings.x264_preset,
             "crf": options.crf if options.crf is not None else settings.crf,

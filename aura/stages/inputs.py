@@ -41,7 +41,11 @@ def _not_stored(source: InputSource) -> str:
 
 def check_stored_inputs(request: VideoRequest, store: ArtifactStore) -> None:
     """The uploads and store keys the request names are in the store (nothing is fetched: the gateway asks this)."""
-    named = [("music", request.music), *((f"references[{i}]", entry) for i, entry in enumerate(request.references))]
+    named = [
+        ("music", request.music),
+        *((f"references[{i}]", entry) for i, entry in enumerate(request.references)),
+        *((f"media[{i}]", entry) for i, entry in enumerate(request.media)),
+    ]
     for field, entry in named:
         source = check(entry) if entry else None
         if source is not None and source.path is None and not store.job(source.folder).stored(source.key):
@@ -59,6 +63,33 @@ def music_file(request: VideoRequest, store: ArtifactStore) -> Path | None:
         return _stored_file(store, source)
     except InputRefused as exc:
         raise SystemCheckError(f"music: {exc}") from None
+
+
+def media_files(request: VideoRequest, store: ArtifactStore) -> dict[int, Path]:
+    """The request's own picture or clip per scene, as local files this run may read (scene index -> file)."""
+    files = {}
+    for index, entry in enumerate(request.media):
+        if not entry:
+            continue
+        try:
+            source = check(entry)
+            files[index] = allowed_path(source.path, entry) if source.path is not None else _stored_file(store, source)
+        except InputRefused as exc:
+            raise SystemCheckError(f"media[{index}]: {exc}") from None
+    return files
+
+
+def check_media(index: int, path: Path, shown: str) -> None:
+    """A scene's own file is a picture or a clip ffmpeg can read."""
+    field = f"media[{index}]"
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise SystemCheckError(f"{field}: {shown} does not exist or is not a readable file")
+    try:
+        info = probe(path)
+    except MediaError:
+        raise SystemCheckError(f"{field}: {shown} is not a picture or a clip ffmpeg can read") from None
+    if not info.of_kind("video"):
+        raise SystemCheckError(f"{field}: {shown} has no picture (no video stream)")
 
 
 def reference_files(request: VideoRequest, settings: Settings, store: ArtifactStore) -> list[DocumentFile]:
@@ -121,11 +152,13 @@ def check_visuals(request: VideoRequest, settings: Settings) -> list[str]:
 
 
 def check_inputs(request: VideoRequest, settings: Settings, store: ArtifactStore) -> list[str]:
-    """What the request names must be there: its voice or language, its music, its reference documents;
+    """What the request names must be there: its voice or language, its music, its scenes' media, its documents;
     and the providers that will serve it must take it. Returns their warnings for the run."""
     warnings = check_voice(request, settings)
     music = music_file(request, store)
     if music is not None:
         check_music(music, request.music or "")
+    for index, path in media_files(request, store).items():
+        check_media(index, path, request.media[index])
     reference_files(request, settings, store)
     return warnings + check_visuals(request, settings)

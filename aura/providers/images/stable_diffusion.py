@@ -29,7 +29,7 @@ from PIL import Image, ImageOps
 from aura import progress
 from aura.errors import ProviderError, ProviderUnavailable, SystemCheckError
 from aura.providers.base import ProviderStatus, quiet_model_libraries
-from aura.providers.images.base import ImagePrompt
+from aura.providers.images.base import DrawsStills, ImagePrompt
 from aura.providers.images.files import image_folder, save_scene_png
 from aura.supervision import Interrupted, RunCancelled, checkpoint
 
@@ -303,7 +303,7 @@ def _short(exc: BaseException) -> str:
 # ---------------------------------------------------------------- the provider
 
 
-class StableDiffusionProvider:
+class StableDiffusionProvider(DrawsStills):
     """Scene stills from a local Stable Diffusion pipeline (diffusers)."""
 
     name = NAME

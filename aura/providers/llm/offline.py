@@ -15,6 +15,7 @@ import re
 
 from aura.providers.llm.prompts import ScriptBrief, spec_from_messages
 from aura.providers.rag.chunking import split_sentences
+from aura.words import search_terms_from
 
 PROVIDER = "aura"
 MODEL = "offline"
@@ -333,7 +334,8 @@ def _as_json(title: str, scenes: list[tuple[str, str]], topic: str, style: str) 
     return {
         "title": title,
         "scenes": [
-            {"narration": narration, "key_phrase": key, "visual_prompt": f"{key}: {topic}, {mood}"}
+            {"narration": narration, "key_phrase": key, "visual_prompt": f"{key}: {topic}, {mood}",
+             "search_terms": search_terms_from(key, topic)}
             for key, narration in scenes
         ],
     }

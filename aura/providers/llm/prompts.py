@@ -11,13 +11,15 @@ from dataclasses import asdict, dataclass
 
 SYSTEM_PROMPT = """You write narration scripts for short narrated videos.
 Answer with one JSON object and nothing else, in this shape:
-{"title": "...", "scenes": [{"narration": "...", "visual_prompt": "...", "key_phrase": "..."}]}
+{"title": "...", "scenes": [{"narration": "...", "visual_prompt": "...", "key_phrase": "...", "search_terms": ["...", "..."]}]}
 Rules:
 - exactly the number of scenes asked for, in order; every field non-empty;
 - narration: spoken text in the requested language, plain sentences, no stage directions,
   no markdown, no emojis; the total word count close to the word budget;
 - visual_prompt: one English sentence describing a still image for the scene (subject, setting, mood);
-- key_phrase: 2 to 6 words shown on screen for the scene, in the narration's language."""
+- key_phrase: 2 to 6 words shown on screen for the scene, in the narration's language;
+- search_terms: 2 or 3 short English queries (1 to 3 concrete words each, best first) that find
+  stock footage of what the scene shows, e.g. ["coral reef fish", "coral reef", "ocean"]."""
 
 _FENCE = re.compile(r"```json\s*")
 _REQUIRED = {"brief", "scene_count", "word_budget"}

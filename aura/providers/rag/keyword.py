@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 
+from aura.words import STOPWORDS as _STOPWORDS
+from aura.words import WORD as _WORD
+
 NAME = "keyword"
-_WORD = re.compile(r"\w+", re.UNICODE)
-# words that say nothing about a topic; without them "how do volcanoes erupt" ranks on "volcanoes erupt"
-_STOPWORDS = frozenset(
-    "a an and are as at be been but by can could did do does for from had has have how i if in into is it its "
-    "me my no not of on or our so than that the their them then there these they this those to was we were what "
-    "when where which who why will with would you your about also just more most some such very video explain "
-    "explainer make show tell".split()
-)
 _K1, _B = 1.5, 0.75  # the usual BM25 constants
 
 

@@ -21,7 +21,7 @@ import PIL
 from aura import progress
 from aura.media.fonts import find_font, font_family
 from aura.providers.base import ProviderStatus
-from aura.providers.images.base import ImagePrompt, ImageProviderDefaults
+from aura.providers.images.base import DrawsStills, ImagePrompt, ImageProviderDefaults
 from aura.providers.images.files import image_folder, save_scene_png
 from aura.providers.images.slides.layout import SAFE_BOTTOM, SAFE_LEFT, SAFE_RIGHT, SAFE_TOP, Slide, render_slide, safe_box
 from aura.providers.images.slides.palettes import (
@@ -42,7 +42,7 @@ __all__ = [
 ]  # fmt: skip
 
 
-class SlideProvider(ImageProviderDefaults):
+class SlideProvider(DrawsStills, ImageProviderDefaults):
     """Title-card slides drawn with Pillow: needs no network, no GPU and no model.
 
     No setting changes a slide and every request can be served (the defaults' answers).
