@@ -160,6 +160,11 @@ def generate(
     reference: list[str] = typer.Option(
         [], "--reference", "-R", help="A reference document (.txt, .md, .pdf) or folder for the script; repeatable."
     ),
+    media: list[str] = typer.Option(
+        [], "--media", "-M",
+        help="Your own image or clip for the next scene, in scene order ('' leaves a scene to the providers); repeatable.",
+    ),
+    clip_audio: bool = typer.Option(False, "--clip-audio", help="Keep your own clips' sound under the narration."),
     preset: str = typer.Option("default", "--preset", help="default, debug or quick_demo."),
     fresh: bool = typer.Option(False, "--fresh", help="Run every stage again instead of reusing earlier checkpoints."),
     out: str | None = typer.Option(None, "--out", "-o", help="Output folder (default: AURA_OUTPUT or ./out)."),
@@ -182,7 +187,8 @@ def generate(
         request = VideoRequest(
             brief=brief, duration_seconds=duration, aspect=aspect, resolution=resolution, fps=fps,
             language=language, voice=voice, style=style, title=title, audience=audience, music=music,
-            seed=seed, visuals_required=visuals_required, references=reference, fresh=fresh,
+            seed=seed, visuals_required=visuals_required, references=reference, media=media, clip_audio=clip_audio,
+            fresh=fresh,
         )  # fmt: skip
     except ValidationError as exc:
         fail(_field_error(exc), code=2)

@@ -119,7 +119,7 @@ def _input_roots_check(settings) -> Check:
 
 def run_checks() -> list[Check]:
     from aura.providers.breakers import breaker_for, open_until
-    from aura.providers.images.registry import IMAGE_PROVIDERS, choose_image_provider, image_provider_names
+    from aura.providers.images.registry import IMAGE_PROVIDERS, image_chain, image_provider_names
     from aura.providers.llm.client import status as llm_status
     from aura.providers.tts import TTS_ENGINES
     from aura.settings import get_settings
@@ -144,10 +144,12 @@ def run_checks() -> list[Check]:
             known = ", ".join(TTS_ENGINES.names())
             checks.append(Check("tts", name, False, f"no such engine: set AURA_TTS_PROVIDER to some of {known} [configured]"))
 
-    chosen, reason = choose_image_provider(settings)
+    chain, reason = image_chain(settings)
     for name in image_provider_names():
-        check = _provider_check(IMAGE_PROVIDERS, name, settings, configured=name == chosen)
-        if name == chosen:
+        check = _provider_check(IMAGE_PROVIDERS, name, settings, configured=name in chain)
+        if name in chain:
+            check.detail += f" (visuals chain {chain.index(name) + 1} of {len(chain)}: {' > '.join(chain)})"
+        if name == chain[0] and reason:
             check.detail += f": {reason}"
         checks.append(check)
     checks.append(_reference_check(settings))
