@@ -1,9 +1,10 @@
 """Files a caller sends (POST /api/uploads): checked by their content, kept once in the artifact store by sha256.
 
-An upload is a document (for `references`) or audio (for `music`). Its file
-name's extension says which it means to be, and the bytes must agree: a PDF
-begins `%PDF-` and has text pypdf can extract, a text file is text, audio
-has an audio stream ffprobe can read. It is received outside the store and
+An upload is a document (for `references`), audio (for `music`), or an image
+or a clip (for a scene's `media`). Its file name's extension says which it
+means to be, and the bytes must agree: a PDF begins `%PDF-` and has text
+pypdf can extract, a text file is text, audio has an audio stream ffprobe can
+read, an image or a clip a picture it can read. It is received outside the store and
 committed under its content's key only once every check has passed, so the
 store never holds half an upload or a refused one.
 """
@@ -23,7 +24,7 @@ from pydantic import BaseModel, Field
 from aura.errors import AuraError, MediaError
 from aura.input_rules import UPLOADS_FOLDER, upload_ref
 from aura.media.probe import probe
-from aura.models import MUSIC_EXTENSIONS, REFERENCE_EXTENSIONS
+from aura.models import CLIP_EXTENSIONS, MUSIC_EXTENSIONS, REFERENCE_EXTENSIONS, STILL_EXTENSIONS
 from aura.providers.rag.documents import MAX_FILE_BYTES, decode_text
 from aura.store import ArtifactStore, JobStore
 
@@ -38,7 +39,11 @@ _MEDIA_TYPES = {
     ".pdf": "application/pdf", ".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown",
     ".rst": "text/x-rst", ".mp3": "audio/mpeg", ".wav": "audio/wav", ".m4a": "audio/mp4", ".aac": "audio/aac",
     ".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/opus", ".flac": "audio/flac",
+    ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".mp4": "video/mp4",
+    ".mov": "video/quicktime", ".m4v": "video/x-m4v", ".webm": "video/webm", ".mkv": "video/x-matroska",
 }  # fmt: skip
+Kind = Literal["document", "audio", "image", "video"]
+_FIELDS = {"document": "references", "audio": "music", "image": "media", "video": "media"}
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")  # control characters text files do not hold (tabs, newlines, form feeds aside)
 _CONTROL_SHARE = 0.01  # text with more of them than this is binary data with a text name
 
@@ -54,13 +59,13 @@ class UploadRefused(AuraError):
 class UploadedFile(BaseModel):
     """A file kept in the artifact store; `ref` names it in `references` or `music`."""
 
-    ref: str = Field(description="Pass this in `references` (a document) or `music` (audio).")
+    ref: str = Field(description="Pass this in `references` (a document), `music` (audio) or `media` (an image or a clip).")
     name: str = Field(description="The file name it was sent with.")
     size: int = Field(description="Bytes.")
     sha256: str
-    kind: Literal["document", "audio"]
+    kind: Kind
     media_type: str
-    field: Literal["references", "music"] = Field(description="The request field it is meant for.")
+    field: Literal["references", "music", "media"] = Field(description="The request field it is meant for.")
 
 
 def clean_name(name: str | None) -> str:
@@ -79,17 +84,7 @@ def receive(store: ArtifactStore, name: str | None, stream: BinaryIO, max_bytes:
     if not shown:
         raise UploadRefused("file: the upload has no file name: send it as multipart form field `file` with its name", 422)
     suffix = PurePosixPath(shown).suffix.lower()
-    kind: Literal["document", "audio"]
-    if suffix in REFERENCE_EXTENSIONS:
-        kind = "document"
-    elif suffix in MUSIC_EXTENSIONS:
-        kind = "audio"
-    else:
-        raise UploadRefused(
-            f"file: {shown!r} is not a type uploads take: documents ({', '.join(REFERENCE_EXTENSIONS)}) for references, "
-            f"audio ({', '.join(MUSIC_EXTENSIONS)}) for music",
-            415,
-        )
+    kind = _kind_of(suffix, shown)
     with tempfile.TemporaryDirectory(prefix="aura-upload-") as folder:  # outside the store until it passes
         staged = Path(folder) / f"upload{suffix}"
         size, sha256 = _copy_limited(stream, staged, max_bytes, shown)
@@ -97,19 +92,38 @@ def receive(store: ArtifactStore, name: str | None, stream: BinaryIO, max_bytes:
             raise UploadRefused(f"file: {shown!r} is empty", 422)
         if kind == "document":
             _confirm_document(staged, suffix, shown)
-        else:
+        elif kind == "audio":
             _confirm_audio(staged, shown)
+        else:
+            _confirm_picture(staged, shown)
         uploads = store.job(UPLOADS_FOLDER)
         key = f"{sha256}{suffix}"
         if not uploads.stored(key, size):  # the same bytes sent again are kept once (the key is their sha256)
             uploads.commit_file(staged, key)
     record = UploadedFile(
         ref=upload_ref(sha256, suffix), name=shown, size=size, sha256=sha256, kind=kind,
-        media_type=_MEDIA_TYPES[suffix], field="references" if kind == "document" else "music",
+        media_type=_MEDIA_TYPES[suffix], field=_FIELDS[kind],
     )  # fmt: skip
     # the name it was last sent with: how a script's sources and the metadata name it
     uploads.write_bytes(_record_key(key), record.model_dump_json().encode("utf-8"))
     return record
+
+
+def _kind_of(suffix: str, shown: str) -> Kind:
+    if suffix in REFERENCE_EXTENSIONS:
+        return "document"
+    if suffix in MUSIC_EXTENSIONS:
+        return "audio"
+    if suffix in STILL_EXTENSIONS:
+        return "image"
+    if suffix in CLIP_EXTENSIONS:
+        return "video"
+    raise UploadRefused(
+        f"file: {shown!r} is not a type uploads take: documents ({', '.join(REFERENCE_EXTENSIONS)}) for references, "
+        f"audio ({', '.join(MUSIC_EXTENSIONS)}) for music, images ({', '.join(STILL_EXTENSIONS)}) and clips "
+        f"({', '.join(CLIP_EXTENSIONS)}) for media",
+        415,
+    )
 
 
 def upload_name(uploads: JobStore, key: str) -> str:
@@ -193,3 +207,13 @@ def _confirm_audio(path: Path, shown: str) -> None:
         info = None
     if info is None or not info.of_kind("audio") or info.duration <= 0:
         raise UploadRefused(f"file: {shown!r} is not audio: ffprobe finds no audio stream in it", 415)
+
+
+def _confirm_picture(path: Path, shown: str) -> None:
+    """An image or a clip: ffprobe reads a picture in it (a clip also needs a length)."""
+    try:
+        info = probe(path)
+    except MediaError:
+        info = None
+    if info is None or not info.of_kind("video"):
+        raise UploadRefused(f"file: {shown!r} is not an image or a clip: ffprobe finds no picture in it", 415)

@@ -13,7 +13,7 @@ from aura.input_rules import UPLOADS_FOLDER
 from aura.media.ffmpeg import ffmpeg_path
 from aura.models import VideoRequest
 from aura.settings import Settings
-from aura.stages.inputs import check_stored_inputs, music_file, reference_files
+from aura.stages.inputs import check_stored_inputs, media_files, music_file, reference_files
 from aura.store import ArtifactStore, sha256_of
 from aura.uploads import UploadRefused, clean_name, receive
 
@@ -60,6 +60,23 @@ def test_pdf_and_audio_are_confirmed_by_content(store, tmp_path):
     audio = receive(store, "bed.wav", io.BytesIO(tone(tmp_path)), LIMIT)
     assert audio.kind == "audio" and audio.field == "music"
     assert music_file(VideoRequest(brief="x", music=audio.ref), store).stat().st_size == audio.size
+
+
+def test_images_and_clips_are_confirmed_by_content_and_serve_a_scene(store, tmp_path):
+    still, clip = tmp_path / "shop.png", tmp_path / "door.mp4"
+    subprocess.run([ffmpeg_path(), "-v", "error", "-f", "lavfi", "-i", "color=red:s=64x36", "-frames:v", "1", str(still)], check=True)
+    subprocess.run([ffmpeg_path(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=64x36:d=1", str(clip)], check=True)
+    image = receive(store, "shop.png", io.BytesIO(still.read_bytes()), LIMIT)
+    video = receive(store, "door.mp4", io.BytesIO(clip.read_bytes()), LIMIT)
+    assert (image.kind, image.field, image.media_type) == ("image", "media", "image/png")
+    assert (video.kind, video.field, video.media_type) == ("video", "media", "video/mp4")
+    files = media_files(VideoRequest(brief="x", media=[video.ref, "", image.ref]), store)
+    assert sorted(files) == [0, 2] and files[0].read_bytes() == clip.read_bytes()
+    with pytest.raises(UploadRefused) as info:
+        receive(store, "fake.mp4", io.BytesIO(b"words that are no video " * 20), LIMIT)
+    assert info.value.status == 415 and "no picture" in str(info.value)
+    with pytest.raises(SystemCheckError, match=r"media\[1\]: upload:.* is no upload"):
+        check_stored_inputs(VideoRequest(brief="x", media=["", f"upload:{'0' * 64}.png"]), store)
 
 
 @pytest.mark.parametrize(
