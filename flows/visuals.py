@@ -7,9 +7,9 @@ With it, the parent starts a run of that deployment on the `gpu` pool with
 a restarted attempt finds the child it already started), watches it, and
 reads its persisted result from the shared result storage; cancelling the
 parent, or a deadline, cancels the child. Media never travels through here:
-the child writes the images into the job's folder of the shared artifact
-store and hands back their keys. A provider that fails gives slides, unless
-the request requires images.
+the child writes the stills and clips into the job's folder of the shared
+artifact store and hands back their keys. A stage that fails gives slides,
+unless the request requires its visuals.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ _RESULTS = flow_result_storage(get_settings().result_storage_location(get_settin
 def render_visuals(
     script: Script, request: VideoRequest, job_id: str, policy: StagePolicy | None = None, output: str | None = None
 ) -> VisualsRun:
-    """Draw one still per scene of `script` into job `job_id` of the artifact store.
+    """A still or a clip per scene of `script`, into job `job_id` of the artifact store.
 
     `output` is the artifact store (default AURA_OUTPUT of this worker): the
     images are written there under the job's keys, so the composing worker
