@@ -94,8 +94,8 @@ def test_pexels_finds_a_clip_with_the_key_and_the_scene_query_and_fetches_the_re
     [search] = server.asked("/videos/search")
     assert search.headers["authorization"] == KEY  # the raw key, no "Bearer"
     assert search.params["query"] == "city traffic" and search.params["orientation"] == "landscape"
-    # 1280x720 would be upscaled to 1434x806: the smallest that covers it is 1080p, never the 4K file
-    assert server.downloads() == ["/media/v101-1920x1080.mp4"]
+    # a clip only has to cover the 1280x720 frame (stills cover the camera's larger canvas): never the 4K file
+    assert server.downloads() == ["/media/v101-1280x720.mp4"]
     assert not server.asked("/v1/search")  # a clip was found: no photo search
     assert media.kind == "clip" and media.index == 0 and media.path == tmp_path / "out" / "scene_000.mp4"
     assert_clip(media.path)
@@ -112,7 +112,7 @@ def test_a_portrait_video_searches_portrait_and_takes_the_portrait_rendition_tha
     [media] = pexels().scene_media([scene(0, "waterfall")], PORTRAIT, tmp_path / "out")
 
     assert server.asked("/videos/search")[0].params["orientation"] == "portrait"
-    assert server.downloads() == ["/media/v7-1080x1920.mp4"]
+    assert server.downloads() == ["/media/v7-720x1280.mp4"]
     assert media.kind == "clip"
 
 
@@ -349,7 +349,7 @@ def test_pixabay_finds_a_clip_with_the_key_as_a_parameter_and_fetches_the_rendit
     assert search.params["key"] == KEY and search.params["q"] == "mountain lake"
     assert search.params["safesearch"] == "true" and 3 <= int(search.params["per_page"]) <= 200
     assert "authorization" not in search.headers
-    assert server.downloads() == ["/media/x-medium.mp4"]
+    assert server.downloads() == ["/media/x-small.mp4"]
     assert_clip(media.path) and media.path.name == "scene_000.mp4"
     assert media.credit.media_id == "7" and media.credit.page_url == "https://pixabay.com/videos/clip-7/"
     assert media.credit.author == "maker7" and media.credit.author_url == "https://pixabay.com/users/maker7-3007/"

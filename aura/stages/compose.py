@@ -121,6 +121,7 @@ def scene_credits(visuals: Visuals) -> list[dict]:
     rows = []
     for scene in visuals.scenes:
         credit = scene.credit.model_dump(mode="json", exclude={"provider"}) if scene.credit else {}
+        credit = {field: value for field, value in credit.items() if value}  # what the source did not say is left out
         rows.append({"scene": scene.index, "provider": scene.provider, "kind": scene.kind, **credit})
     return rows
 

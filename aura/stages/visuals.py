@@ -86,6 +86,8 @@ def draw_visuals(
     found = {media.index: (media, name) for media, name in zip(served.media, served.providers)}
     found.update({index: (media, OWN_MEDIA) for index, media in own.items()})
     scenes = [_published(job, *found[prompt.index], request) for prompt in prompts]
+    if len(request.media) > len(prompts):
+        warnings = [*warnings, f"media[{len(prompts)}] and after were not used: the script has {len(prompts)} scenes"]
     used = list(dict.fromkeys(scene.provider for scene in scenes))
     progress.report("visuals", 1.0, f"{len(scenes)} scenes: {_tally(scenes)}")
     return Visuals(

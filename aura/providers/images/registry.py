@@ -48,19 +48,19 @@ def image_chain(settings: Settings) -> tuple[list[str], str]:
     """The providers that serve the scenes, in order (slides last), and why, in words a run summary can show."""
     asked = [name.strip() for name in settings.image_provider.split(",") if name.strip()] or ["auto"]
     names, reasons = [], []
+    if settings.image_provider.strip() not in ("", "auto"):
+        reasons.append(f"AURA_IMAGE_PROVIDER={settings.image_provider.strip()}")
     for name in asked:
         if name != "auto":
             names.append(name)
         elif settings.sd_model:
             names.append("stable-diffusion")
             reasons.append(f"AURA_SD_MODEL={settings.sd_model}")
-        else:
-            reasons.append("AURA_SD_MODEL is not set: set it to a Stable Diffusion folder or hub id for generated images")
-    if settings.image_provider.strip() not in ("", "auto"):
-        reasons.insert(0, f"AURA_IMAGE_PROVIDER={settings.image_provider.strip()}")
     if LIBRARY in IMAGE_PROVIDERS and LIBRARY not in names and IMAGE_PROVIDERS.get(LIBRARY).configured(settings):
         names.insert(0, LIBRARY)
         reasons.append("AURA_MEDIA_LIBRARY is set: your own media first")
+    if not names:  # slides only: say how to get more
+        reasons.append("AURA_SD_MODEL is not set: set it to a Stable Diffusion folder or hub id for generated images")
     chain = list(dict.fromkeys([*names, FALLBACK]))
     return chain, "; ".join(reasons)
 

@@ -36,6 +36,7 @@ from pydantic_settings import SettingsConfigDict
 
 from aura import progress
 from aura.errors import ProviderError, ProviderUnavailable
+from aura.media.graphs import OVERSCAN
 from aura.providers.base import ProviderSettings, ProviderStatus
 from aura.providers.images.base import Credit, ImagePrompt, SceneMedia
 from aura.providers.images.files import image_folder
@@ -132,6 +133,14 @@ def fits(hit: Hit, size: tuple[int, int]) -> bool:
 def covers(rendition: Rendition, size: tuple[int, int]) -> bool:
     """Fills the frame without upscaling: max(W/w, H/h) <= 1."""
     return rendition.width >= size[0] and rendition.height >= size[1]
+
+
+def frame_for(hit: Hit, size: tuple[int, int]) -> tuple[int, int]:
+    """What the rendition must cover: a still the over-sized canvas the camera moves over, a clip only the frame
+    (a 720p video then decodes a 720p file, not a 1080p one: half the download, a third of the decoding)."""
+    if hit.kind == "still":
+        return size
+    return (round(size[0] / OVERSCAN), round(size[1] / OVERSCAN))
 
 
 def choose_rendition(renditions: Sequence[Rendition], size: tuple[int, int], max_bytes: int = 0) -> Rendition | None:
@@ -600,7 +609,7 @@ class StockProvider:
     ) -> SceneMedia | None:
         """The scene's first candidate that is unused and downloads within the limits; None if none."""
         for hit in self._candidates(client, prompt, size):
-            rendition = choose_rendition(hit.renditions, size, client.max_bytes)
+            rendition = choose_rendition(hit.renditions, frame_for(hit, size), client.max_bytes)
             if hit.key in used or rendition is None:
                 continue
             used.add(hit.key)  # a refused file is not tried again for another scene either
