@@ -47,7 +47,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -63,7 +63,7 @@ import psutil  # noqa: E402
 
 import aura.media.compose as compose_media  # noqa: E402
 from aura.media import graphs  # noqa: E402
-from aura.media.compose import MAX_SLOWDOWN, CompositionPlan, Shot, plan_shots  # noqa: E402
+from aura.media.compose import MAX_SLOWDOWN, CompositionPlan, Shot, plan_shots, segments  # noqa: E402
 from aura.media.ffmpeg import run_ffmpeg  # noqa: E402
 from aura.media.graphs import OVERSCAN, overscan_size  # noqa: E402
 from aura.media.probe import probe  # noqa: E402
@@ -121,7 +121,7 @@ class ComposeMemory(PeakMemory):
             self._stop.wait(0.02)
 
     def segment_peaks(self) -> dict[int, int]:
-        """Scene index -> peak RSS of the ffmpeg run that rendered its segment."""
+        """Segment index -> peak RSS of the ffmpeg run that rendered it."""
         peaks: dict[int, int] = {}
         for label, rss in self.by_child.values():
             if label and label.startswith("segment "):
@@ -133,7 +133,7 @@ class ComposeMemory(PeakMemory):
         return max((rss for name, rss in self.by_child.values() if name == label), default=0)
 
 
-_SEGMENT = re.compile(r"scene_(\d+)\.mp4$")
+_SEGMENT = re.compile(r"segments/segment_(\d+)\.mp4$")
 
 
 def _child_label(proc: psutil.Process) -> str | None:
@@ -144,7 +144,7 @@ def _child_label(proc: psutil.Process) -> str | None:
     name, last = Path(cmd[0]).name, cmd[-1]
     if "ffprobe" in name:
         return "probe"
-    match = _SEGMENT.search(last)
+    match = next(filter(None, (_SEGMENT.search(arg) for arg in cmd)), None)  # the first also writes the sound
     if match:
         return f"segment {int(match.group(1))}"
     if "-f" in cmd and "concat" in cmd:
@@ -251,7 +251,19 @@ def pick_clips(scene_seconds: list[float]) -> list[TestClip]:
                 picks.append(candidates[turn % len(candidates)])
                 break
         turn += 1
-    return picks
+    return [at_height(clip, CLIP_HEIGHT) for clip in picks]
+
+
+CLIP_HEIGHT = 1080  # --clip-height: the short side of the test clips
+
+
+def at_height(clip: TestClip, short_side: int) -> TestClip:
+    """The clip made with `short_side` pixels on its short side (720: what a stock provider fetches for 720p)."""
+    if min(clip.width, clip.height) == short_side:
+        return clip
+    scale = short_side / min(clip.width, clip.height)
+    width, height = round(clip.width * scale) // 2 * 2, round(clip.height * scale) // 2 * 2
+    return replace(clip, width=width, height=height, source=f"{clip.source},scale={width}:{height}")
 
 
 def clip_visuals(request: VideoRequest, job: JobStore, narration, cache: Path) -> Visuals:
@@ -349,7 +361,7 @@ def check_reference_moves(inputs: Inputs, shots: list[Shot]) -> None:
     width, height = inputs.request.size
     plan = CompositionPlan(width, height, inputs.request.fps, sum(s.frames for s in shots), shots, Path("n.wav"), Path("o.mp4"))
     for shot in shots:
-        args = graphs.segment_args(plan, shot, "check.mp4", ken_burns=True)
+        args = graphs.segment_args(plan, [shot], "check.mp4", ken_burns=True)
         graph = args[args.index("-filter_complex") + 1]
         chain = ",".join(re.sub(r"\[[^\]]*\]", "", part) for part in graph.split(";"))
         # ffmpeg-python writes keyword options sorted; compare each filter's options as a set
@@ -476,7 +488,7 @@ def encoder_split(inputs: Inputs, shots: list[Shot], clips: list[TestClip] | Non
         kind = shot_kind(shot, request.fps, clips[i] if clips else None)
         if kind in split:
             continue
-        full = graphs.segment_args(plan, shot, "bench_split.mp4", ken_burns=True)
+        full = graphs.segment_args(plan, [shot], "bench_split.mp4", ken_burns=True)
         bare = list(full[:-1]) + ["-"]
         bare[bare.index("-vcodec") + 1] = "rawvideo"
         bare[len(bare) - 1 - bare[::-1].index("-f") + 1] = "null"
@@ -602,7 +614,7 @@ def shot_kind(shot: Shot, fps: int, clip: TestClip | None) -> str:
 def segment_table(rows: list[Row]) -> str:
     """Per kind of scene: the segment runs' seconds per second of scene (median over repeats) and their peak memory."""
     lines = [
-        "| video | resolution | scene | segments | scene seconds | ffmpeg s per s of scene | slowest segment "
+        "| video | resolution | scenes in the segment | segments | scene seconds | ffmpeg s per s of scene | slowest segment "
         "| segment peak memory (min to max) | one segment again: s per s, of which x264 |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -611,12 +623,17 @@ def segment_table(rows: list[Row]) -> str:
         joins = []
         for runs, shots, clips in ((row.stills, row.stills_shots, None), (row.clips, row.clips_shots, row.clips_used)):
             groups: dict[str, list[tuple[float, float, int]]] = {}
-            for i, shot in enumerate(shots):
+            # a segment holds a few consecutive scenes (aura.media.compose.segments): label it by their kinds
+            position = 0
+            segment_groups = segments(shots)
+            for i, group in enumerate(segment_groups):
                 secs = median([r.ffmpeg[i] for r in runs if len(r.ffmpeg) > i])
                 mem = max(r.memory.segment_peaks().get(i, 0) for r in runs)
-                kind = shot_kind(shot, fps, clips[i] if clips else None)
-                groups.setdefault(kind, []).append((secs, shot.frames / fps, mem))
-            joins.append(median([r.ffmpeg[-1] for r in runs if len(r.ffmpeg) == len(shots) + 1]))
+                kinds = {shot_kind(shot, fps, clips[position + k] if clips else None) for k, shot in enumerate(group)}
+                position += len(group)
+                frames = sum(shot.frames for shot in group)
+                groups.setdefault(" + ".join(sorted(kinds)), []).append((secs, frames / fps, mem))
+            joins.append(median([r.ffmpeg[-1] for r in runs if len(r.ffmpeg) == len(segment_groups) + 1]))
             for kind, items in groups.items():
                 total_s, total_video = sum(s for s, _, _ in items), sum(v for _, v, _ in items)
                 slowest = max(s / v for s, v, _ in items)
@@ -687,7 +704,10 @@ def main() -> None:
     parser.add_argument("--e2e", action=argparse.BooleanOptionalAction, default=True, help="one run through the flow")
     parser.add_argument("--clips-cache", type=Path, default=None, help="keep the test clips here between runs")
     parser.add_argument("--quick", action="store_true", help="smoke test: 20 s (and a 30 s 'long' row) at 720p, once")
+    parser.add_argument("--clip-height", type=int, default=1080, help="short side of the test clips (1080, or 720)")
     args = parser.parse_args()
+    global CLIP_HEIGHT
+    CLIP_HEIGHT = args.clip_height
     resolutions = _resolutions(args.resolutions)
     if args.quick:
         resolutions, args.duration, args.long_duration, args.repeat, args.long_repeat = ["720p"], 20, 30, 1, 1

@@ -14,7 +14,10 @@ from PIL import Image, ImageChops, ImageStat
 
 from aura.errors import MediaError
 from aura.media.audio import silence, wav_duration, write_wav
-from aura.media.compose import MOTIONS, CompositionPlan, Footage, overscan_size, plan_shots, render, segment_name
+from aura.media.compose import (
+    MAX_CLIPS_PER_SEGMENT, MAX_SCENES_PER_SEGMENT, MOTIONS, CompositionPlan, Footage, overscan_size, plan_shots, render,
+    segment_name, segments,
+)  # fmt: skip
 from aura.media.graphs import join_args, segment_args
 from aura.media.ffmpeg import ffmpeg_path, run_ffmpeg
 from aura.media.probe import probe
@@ -131,48 +134,71 @@ def test_graphs_hold_no_user_text(tmp_path):
     weird_dir = tmp_path / narration_text.replace("/", "_")
     images = [weird_dir / f"scene {i}.png" for i in range(3)]
     plan = _plan(weird_dir, images, weird_dir / "narration.wav", music=weird_dir / "music [1].wav")
-    for index, shot in enumerate(plan.shots):
-        args = segment_args(plan, shot, segment_name(index), ken_burns=True)
-        graph = _graph(args)
-        assert "Lava" not in graph and "°C" not in graph
-        assert str(weird_dir) not in graph  # paths are ffmpeg inputs, never filter arguments
-        ass_arg = graph.split("ass=", 1)[1].split("[", 1)[0]
-        assert ass_arg == ASS_NAME  # a bare file name, resolved in the workdir
-        assert _inputs(args) == [str(images[index])]
-    join = join_args(plan, "segments/segments.txt")
-    assert str(weird_dir) not in _graph(join)
-    assert _inputs(join) == ["segments/segments.txt", str(weird_dir / "narration.wav"), str(weird_dir / "music [1].wav")]
+    [group] = segments(plan.shots)
+    args = segment_args(plan, group, segment_name(0), ken_burns=True)
+    graph = _graph(args)
+    assert "Lava" not in graph and "°C" not in graph
+    assert str(weird_dir) not in graph  # paths are ffmpeg inputs, never filter arguments
+    ass_arg = graph.split("ass=", 1)[1].split("[", 1)[0]
+    assert ass_arg == ASS_NAME  # a bare file name, resolved in the workdir
+    assert _inputs(args) == [str(image) for image in images]
+    with_sound = segment_args(plan, group, segment_name(0), ken_burns=True, audio_output="segments/sound.m4a")
+    assert str(weird_dir) not in _graph(with_sound)
+    assert _inputs(with_sound)[-2:] == [str(weird_dir / "narration.wav"), str(weird_dir / "music [1].wav")]
+    join = join_args(plan, "segments/segments.txt", "segments/sound.m4a")
+    assert "-filter_complex" not in join  # nothing is filtered again: both streams are copied
+    assert _inputs(join) == ["segments/segments.txt", "segments/sound.m4a"]
 
 
-@pytest.mark.parametrize("count", [1, 3, 7])
-def test_each_scene_is_one_segment_of_its_own_frames_and_the_join_copies_them(tmp_path, count):
+@pytest.mark.parametrize("count", [1, 3, 7, 13])
+def test_scenes_render_a_few_per_segment_of_their_own_frames_and_the_join_copies_them(tmp_path, count):
     images = [tmp_path / f"{i}.png" for i in range(count)]
     starts = [i * 0.4 for i in range(count)]
     plan = _plan(tmp_path, images, tmp_path / "n.wav", starts=starts, duration=count * 0.4 + 0.5)
-    for index, shot in enumerate(plan.shots):
-        args = segment_args(plan, shot, segment_name(index), ken_burns=True)
-        assert args[args.index("-frames:v") + 1] == str(shot.frames)
+    groups = segments(plan.shots)
+    assert [shot for group in groups for shot in group] == plan.shots  # every scene once, in order
+    assert all(len(group) <= MAX_SCENES_PER_SEGMENT for group in groups)
+    assert len(groups) == -(-count // MAX_SCENES_PER_SEGMENT)
+    for index, group in enumerate(groups):
+        args = segment_args(plan, group, segment_name(index), ken_burns=True)
+        graph = _graph(args)
+        assert args[args.index("-frames:v") + 1] == str(sum(shot.frames for shot in group))
         assert "-an" in args and args[args.index("-vcodec") + 1] == "libx264"
-        assert f"loop=loop={shot.frames - 1}" in _graph(args)  # the still, repeated after one conversion
+        for shot in group:  # each still repeated after one conversion
+            assert f"loop=loop={shot.frames - 1}:" in graph
+        assert (f"concat=a=0:n={len(group)}:v=1" in graph) == (len(group) > 1)
         # its subtitles are drawn on the video's own timeline
-        assert f"setpts=PTS+{shot.first_frame / FPS:.6f}/TB" in _graph(args)
-    join = join_args(plan, "segments/segments.txt")
-    assert join[join.index("-f") + 1] == "concat" and join[join.index("-vcodec") + 1] == "copy"
-    graph = _graph(join)
+        assert f"setpts=PTS+{group[0].first_frame / FPS:.6f}/TB" in graph
+    join = join_args(plan, "segments/segments.txt", "segments/sound.m4a")
+    assert join[join.index("-f") + 1] == "concat"
+    assert join[join.index("-vcodec") + 1] == "copy" and join[join.index("-acodec") + 1] == "copy"
+    sound = segment_args(plan, groups[0], segment_name(0), ken_burns=True, audio_output="segments/sound.m4a")
+    graph = _graph(sound)
     assert "sidechaincompress" not in graph and "loudnorm" not in graph
     assert f"atrim=end={plan.duration:.6f}" in graph
+    assert sound[-1] == "segments/sound.m4a" and sound.count("-acodec") == 1
+
+
+def test_a_segment_holds_few_clips_so_memory_stays_flat(tmp_path):
+    footage = [Footage(tmp_path / f"{i}.mp4", "clip", 3.0) if i % 2 else Footage(tmp_path / f"{i}.png") for i in range(20)]
+    shots, _ = plan_shots(footage, [i * 1.0 for i in range(20)], 20.5, FPS, ["zoom_in"])
+    groups = segments(shots)
+    assert [shot for group in groups for shot in group] == shots
+    assert all(sum(s.footage.kind == "clip" for s in group) <= MAX_CLIPS_PER_SEGMENT for group in groups)
+    assert all(len(group) <= MAX_SCENES_PER_SEGMENT for group in groups)
 
 
 def test_music_is_ducked_under_the_narration_and_the_mix_normalised(tmp_path):
     images = [tmp_path / f"{i}.png" for i in range(3)]
     plan = _plan(tmp_path, images, tmp_path / "n.wav", music=tmp_path / "music.wav")
-    join = join_args(plan, "segments/segments.txt")
-    graph = _graph(join)
+    [group] = segments(plan.shots)
+    args = segment_args(plan, group, segment_name(0), ken_burns=True, audio_output="segments/sound.m4a")
+    graph = _graph(args)
     assert "sidechaincompress" in graph
     assert "loudnorm" in graph
-    assert "[2:a]" in graph  # music is the input after the segments and the narration
-    music = join.index(str(tmp_path / "music.wav"))
-    assert join[music - 3 : music] == ["-stream_loop", "-1", "-i"]
+    assert "[4:a]" in graph  # music is the input after the three stills and the narration
+    music = args.index(str(tmp_path / "music.wav"))
+    assert args[music - 3 : music] == ["-stream_loop", "-1", "-i"]
 
 
 # --------------------------------------------------------------------------- camera moves

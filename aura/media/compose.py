@@ -1,4 +1,4 @@
-"""Render a video: one ffmpeg run per scene into a segment, then one run that joins them by stream copy.
+"""Render a video: a few scenes per ffmpeg run into segments, then one run that joins them by stream copy.
 
 ffmpeg does every pixel. A still is converted to yuv420p once, repeated by the
 `loop` filter and moved (Ken Burns: a pan is a moving crop of an over-sized
@@ -6,11 +6,13 @@ still, a zoom a per-frame rescale). A clip is fitted to its scene: cut, or
 slowed a little, or looped when short; scaled and cropped to the frame;
 converted to the video's fps; its sound dropped unless kept. Each scene dips
 through black at its cuts and gets its subtitles burned in by libass on the
-video's own timeline. The join copies the segments' H.264 and mixes the audio:
-the (already normalised) narration, music and kept clip sound ducked under it.
+video's own timeline. The first run also mixes the audio: the (already
+normalised) narration, music and kept clip sound ducked under it. The join
+copies the segments' H.264 and that sound track into the MP4.
 
-One scene per ffmpeg run keeps memory flat however many scenes a video has:
-a single run would hold a decoder for every clip at once. The graphs are
+A few scenes per ffmpeg run keep memory flat however many scenes a video has
+(a single run would hold a decoder for every clip at once), and share one
+process start and encoder warm-up among them. The graphs are
 built with ffmpeg-python's graph API (`aura.media.graphs`); they run under
 aura's own supervision (aura.media.ffmpeg.run_ffmpeg: process group,
 deadline, -progress). No frame passes through Python.
@@ -34,6 +36,10 @@ MOTIONS = ("zoom_in", "pan_right", "zoom_out", "pan_left", "pan_up", "pan_down")
 # A clip up to this much shorter than its scene is slowed down; a shorter one loops.
 MAX_SLOWDOWN = 1.25
 SEGMENTS_DIR = "segments"
+AUDIO_FILE = f"{SEGMENTS_DIR}/sound.m4a"
+# Scenes per segment: a run costs ~0.2 s to start, and each clip in it holds a decoder (~40 MiB at 1080p)
+MAX_SCENES_PER_SEGMENT = 6
+MAX_CLIPS_PER_SEGMENT = 3
 
 
 @dataclass(frozen=True)
@@ -141,7 +147,21 @@ def plan_shots(
 
 
 def segment_name(index: int) -> str:
-    return f"{SEGMENTS_DIR}/scene_{index:03d}.mp4"
+    return f"{SEGMENTS_DIR}/segment_{index:03d}.mp4"
+
+
+def segments(shots: list[Shot]) -> list[list[Shot]]:
+    """Consecutive shots, a few at a time: at most MAX_SCENES_PER_SEGMENT, of which MAX_CLIPS_PER_SEGMENT clips."""
+    groups: list[list[Shot]] = []
+    for shot in shots:
+        group = groups[-1] if groups else []
+        full = len(group) >= MAX_SCENES_PER_SEGMENT
+        clips_full = shot.footage.kind == "clip" and sum(s.footage.kind == "clip" for s in group) >= MAX_CLIPS_PER_SEGMENT
+        if not group or full or clips_full:
+            groups.append([shot])
+        else:
+            group.append(shot)
+    return groups
 
 
 def render(
@@ -159,15 +179,19 @@ def render(
     (workdir / SEGMENTS_DIR).mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout if timeout else None
     done = 0
+    groups = segments(plan.shots)
     try:
-        for index, shot in enumerate(plan.shots):
-            args = graphs.segment_args(plan, shot, segment_name(index), ken_burns)
-            _run(args, workdir, deadline, timeout, _share(on_progress, done, shot.frames, plan), shot.seconds(plan.fps))
-            done += shot.frames
+        for index, group in enumerate(groups):
+            frames = sum(shot.frames for shot in group)
+            # the first run also makes the sound track: it overlaps the encoding instead of following it
+            args = graphs.segment_args(plan, group, segment_name(index), ken_burns, AUDIO_FILE if index == 0 else None)
+            _run(args, workdir, deadline, timeout, _share(on_progress, done, frames, plan), frames / plan.fps)
+            done += frames
         list_file = workdir / SEGMENTS_DIR / "segments.txt"
-        list_file.write_text("".join(f"file '{Path(segment_name(i)).name}'\n" for i in range(len(plan.shots))))
+        list_file.write_text("".join(f"file '{Path(segment_name(i)).name}'\n" for i in range(len(groups))))
         join_progress = (lambda f: on_progress(0.95 + 0.05 * f)) if on_progress else None
-        _run(graphs.join_args(plan, f"{SEGMENTS_DIR}/{list_file.name}"), workdir, deadline, timeout, join_progress, plan.duration)
+        join = graphs.join_args(plan, f"{SEGMENTS_DIR}/{list_file.name}", AUDIO_FILE)
+        _run(join, workdir, deadline, timeout, join_progress, plan.duration)
     finally:
         shutil.rmtree(workdir / SEGMENTS_DIR, ignore_errors=True)
 

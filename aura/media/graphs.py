@@ -9,6 +9,7 @@ arguments: user text (a folder name, a narration) never enters a graph.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import ffmpeg
@@ -28,13 +29,55 @@ def overscan_size(width: int, height: int) -> tuple[int, int]:
     return (int(width * OVERSCAN) // 2 * 2, int(height * OVERSCAN) // 2 * 2)
 
 
-def segment_args(plan: CompositionPlan, shot: Shot, output: str, ken_burns: bool) -> list[str]:
-    """One scene, video only, exactly `shot.frames` frames, encoded as the final video will carry it."""
-    picture = _clip(plan, shot) if shot.footage.kind == "clip" else _still(plan, shot, ken_burns)
-    picture = _fades(picture, shot, plan.fade_frames)
+class Sources:
+    """A graph's inputs. A file read twice with the same options is one input split in two: ffmpeg-python
+    merges equal nodes, and ffmpeg wants a split filter where one stream feeds two chains."""
+
+    def __init__(self, uses: list[tuple[str, str, dict]]):
+        self._uses = Counter(_use_key(*use) for use in uses)
+        self._splits: dict[tuple, object] = {}
+        self._taken: Counter = Counter()
+
+    def take(self, path: str, selector: str, options: dict):
+        key = _use_key(path, selector, options)
+        stream = ffmpeg.input(path, **options)[selector]
+        if self._uses[key] <= 1:
+            return stream
+        if key not in self._splits:
+            self._splits[key] = stream.split() if selector == "v" else stream.asplit()
+        self._taken[key] += 1
+        return self._splits[key][self._taken[key] - 1]
+
+
+def _use_key(path: str, selector: str, options: dict) -> tuple:
+    return (path, selector, tuple(sorted(options.items())))
+
+
+def _picture_use(plan: CompositionPlan, shot: Shot) -> tuple[str, str, dict]:
+    if shot.footage.kind == "clip":
+        return (str(shot.source), "v", _clip_options(plan, shot))
+    # -framerate sets the link rate the loop filter inherits: one decoded frame, repeated
+    return (str(shot.source), "v", {"framerate": plan.fps})
+
+
+def segment_args(
+    plan: CompositionPlan, shots: list[Shot], output: str, ken_burns: bool, audio_output: str | None = None
+) -> list[str]:
+    """Consecutive scenes, video only, exactly their frames, encoded as the final video will carry them.
+
+    With `audio_output`, the same run also mixes and encodes the whole sound track there: the audio
+    work then overlaps the encoder's threads instead of running alone after the last scene.
+    """
+    sources = Sources([_picture_use(plan, shot) for shot in shots])
+    pictures = []
+    for shot in shots:
+        source = sources.take(*_picture_use(plan, shot))
+        picture = _clip(plan, shot, source) if shot.footage.kind == "clip" else _still(plan, shot, source, ken_burns)
+        pictures.append(_fades(picture, shot, plan.fade_frames))
+    picture = pictures[0] if len(pictures) == 1 else ffmpeg.concat(*pictures, v=1, a=0)
     if plan.subtitles_ass:
         # on the video's own timeline while libass draws, so each segment shows its own cues
-        start = plan.start_of(shot)
+        start = plan.start_of(shots[0])
         picture = picture.filter("setpts", f"PTS+{start:.6f}/TB").filter("ass", plan.subtitles_ass)
         picture = picture.filter("setpts", "PTS-STARTPTS")
     picture = picture.filter("format", "yuv420p")
@@ -42,15 +85,19 @@ def segment_args(plan: CompositionPlan, shot: Shot, output: str, ken_burns: bool
         picture, output,
         vcodec="libx264", preset=plan.x264_preset, crf=plan.crf, pix_fmt="yuv420p",
         r=plan.fps, g=plan.fps * 2, an=None, map_metadata=-1, f="mp4",
-        **{"frames:v": shot.frames},
+        **{"frames:v": sum(shot.frames for shot in shots)},
     )  # fmt: skip
+    if audio_output:
+        sound = ffmpeg.output(
+            _audio(plan), audio_output, acodec="aac", audio_bitrate=plan.audio_bitrate, ar=SAMPLE_RATE,
+            map_metadata=-1, f="mp4",
+        )  # fmt: skip
+        out = ffmpeg.merge_outputs(out, sound)
     return out.get_args()
 
 
-def _still(plan: CompositionPlan, shot: Shot, ken_burns: bool):
+def _still(plan: CompositionPlan, shot: Shot, still, ken_burns: bool):
     ow, oh = overscan_size(plan.width, plan.height)
-    # -framerate sets the link rate the loop filter inherits: one decoded frame, repeated
-    still = ffmpeg.input(str(shot.source), framerate=plan.fps)["v"]
     # fit any image to the over-sized canvas once, then convert once: the loop repeats the converted frame
     still = (
         still.filter("scale", ow, oh, force_original_aspect_ratio="increase")
@@ -88,18 +135,18 @@ def _motion(stream, shot: Shot, width: int, height: int):
     return stream.filter("crop", width, height, x=x, y=y)
 
 
-def _clip_input(plan: CompositionPlan, shot: Shot):
-    """The clip as an input that decodes no more than the scene needs (looped when short)."""
+def _clip_options(plan: CompositionPlan, shot: Shot) -> dict:
+    """A clip's input options: decode no more than the scene needs (looped when short)."""
     fit = shot.fit(plan.fps)
-    options = {"t": f"{fit.read_s + 0.25:.3f}"}  # a little over: fps conversion may want one more frame
+    options: dict = {"t": f"{fit.read_s + 0.25:.3f}"}  # a little over: fps conversion may want one more frame
     if fit.loop:
         options["stream_loop"] = -1
-    return ffmpeg.input(str(shot.source), **options), fit
+    return options
 
 
-def _clip(plan: CompositionPlan, shot: Shot):
-    clip, fit = _clip_input(plan, shot)
-    video = clip["v"].filter("setpts", f"{fit.stretch:.6f}*(PTS-STARTPTS)")
+def _clip(plan: CompositionPlan, shot: Shot, clip):
+    fit = shot.fit(plan.fps)
+    video = clip.filter("setpts", f"{fit.stretch:.6f}*(PTS-STARTPTS)")
     return (
         video.filter("fps", plan.fps)
         # cover the frame, crop the centre: a portrait clip in a 16:9 video keeps its middle
@@ -122,12 +169,12 @@ def _fades(stream, shot: Shot, fade_frames: int):
     return stream.filter("fade", t="in", s=0, n=fade).filter("fade", t="out", s=shot.frames - fade, n=fade)
 
 
-def join_args(plan: CompositionPlan, segment_list: str) -> list[str]:
-    """The segments' video copied as it is, with the narration, music and kept clip sound mixed under it."""
+def join_args(plan: CompositionPlan, segment_list: str, audio_file: str) -> list[str]:
+    """The segments' video and the mixed sound track, both copied as they are, into the final MP4."""
     video = ffmpeg.input(segment_list, f="concat", safe=0)["v"]
+    sound = ffmpeg.input(audio_file)["a"]
     out = ffmpeg.output(
-        video, _audio(plan), str(plan.output),
-        vcodec="copy", acodec="aac", audio_bitrate=plan.audio_bitrate, ar=SAMPLE_RATE,
+        video, sound, str(plan.output), vcodec="copy", acodec="copy",
         # no tags of any input (a music file's title, comments) travel into the video
         map_metadata=-1, movflags="+faststart", f="mp4",
     )  # fmt: skip
@@ -142,6 +189,7 @@ def _audio(plan: CompositionPlan):
     """
     narration = ffmpeg.input(str(plan.narration))["a"].filter("aresample", SAMPLE_RATE)
     beds = _music(plan) + _clip_sounds(plan)
+
     if beds:
         narration = narration.filter("aformat", channel_layouts="stereo")
         split = narration.filter_multi_output("asplit", 2)
@@ -168,12 +216,13 @@ def _music(plan: CompositionPlan) -> list:
 
 def _clip_sounds(plan: CompositionPlan) -> list:
     """Each kept clip's sound, fitted like its picture and placed at its scene's start."""
+    kept = [shot for shot in plan.shots if shot.footage.kind == "clip" and shot.footage.keep_audio]
+    uses = [(str(shot.source), "a", _clip_options(plan, shot)) for shot in kept]
+    sources = Sources(uses)
     sounds = []
-    for shot in plan.shots:
-        if shot.footage.kind != "clip" or not shot.footage.keep_audio:
-            continue
-        clip, fit = _clip_input(plan, shot)
-        sound = clip["a"].filter("asetpts", "PTS-STARTPTS")
+    for shot, use in zip(kept, uses):
+        fit = shot.fit(plan.fps)
+        sound = sources.take(*use).filter("asetpts", "PTS-STARTPTS")
         if fit.stretch != 1.0:
             sound = sound.filter("atempo", f"{1 / fit.stretch:.6f}")  # slowed with its picture
         delay_ms = round(plan.start_of(shot) * 1000)

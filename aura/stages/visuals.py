@@ -126,7 +126,7 @@ def _published(job: JobStore, media: SceneMedia, provider: str, request: VideoRe
         if not info.of_kind("video") or info.duration <= 0:
             raise MediaError(f"{provider}'s clip for scene {media.index + 1} has no picture")
         seconds, has_audio = info.duration, bool(info.of_kind("audio"))
-    keep = has_audio and (media.keep_audio or (provider in (OWN_MEDIA, LIBRARY) and request.clip_audio))
+    keep = has_audio and (media.keep_audio or (provider == LIBRARY and request.clip_audio))
     credit = media.credit
     return SceneVisual(
         index=media.index, media=job.publish(key), kind=media.kind, seconds=seconds, has_audio=has_audio,
