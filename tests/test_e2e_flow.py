@@ -14,14 +14,13 @@ from helpers.media import parse_srt, top_level_boxes
 from helpers.runs import task_runs_of
 from PIL import Image
 
-from aura.errors import ProviderError
 from aura.media.audio import measure_loudness
 from aura.media.ffmpeg import ffmpeg_path
 from aura.media.probe import probe
 from aura.models import VideoRequest
 from aura.options import PipelineOptions, StagePolicy
 from aura.providers.images import registry
-from aura.providers.images.base import ImageProviderDefaults
+from aura.providers.images.base import DrawsStills, ImageProviderDefaults
 from aura.stages.pipeline import STAGE_NAMES
 from flows.generate_video import generate_video
 
@@ -121,14 +120,16 @@ def test_portrait_with_music_and_metacharacters(prefect_server, tmp_path, local_
     assert abs(loudness["input_i"] - (-16.0)) <= 2.0
 
 
-class _BrokenImages(ImageProviderDefaults):
+class _BrokenImages(DrawsStills, ImageProviderDefaults):
+    """Crashes (not a ProviderError the chain passes on): the whole visuals task fails and the flow draws slides."""
+
     name = "broken"
 
     def status(self):
         raise NotImplementedError
 
     def render(self, prompts, size, out_dir):
-        raise ProviderError("the GPU caught fire")
+        raise RuntimeError("the GPU caught fire")
 
 
 def test_visuals_failure_falls_back_to_slides(prefect_server, tmp_path, monkeypatch, fresh_settings):
