@@ -40,10 +40,10 @@ class Sources:
 
     def take(self, path: str, selector: str, options: dict):
         key = _use_key(path, selector, options)
-        stream = ffmpeg.input(path, **options)[selector]
         if self._uses[key] <= 1:
-            return stream
+            return ffmpeg.input(path, **options)[selector]
         if key not in self._splits:
+            stream = ffmpeg.input(path, **options)[selector]
             self._splits[key] = stream.split() if selector == "v" else stream.asplit()
         self._taken[key] += 1
         return self._splits[key][self._taken[key] - 1]

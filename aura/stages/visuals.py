@@ -19,7 +19,7 @@ from aura import progress
 from aura.errors import MediaError
 from aura.media.compose import overscan_size
 from aura.media.probe import probe
-from aura.models import CLIP_EXTENSIONS, MediaCredit, SceneVisual, Script, VideoRequest, Visuals
+from aura.models import CLIP_EXTENSIONS, SceneVisual, Script, VideoRequest, Visuals
 from aura.providers.images import ImagePrompt, SceneMedia
 from aura.providers.images.chain import serve_scenes
 from aura.providers.images.registry import FALLBACK, LIBRARY, chain_output_settings, get_image_provider, image_chain
@@ -127,11 +127,9 @@ def _published(job: JobStore, media: SceneMedia, provider: str, request: VideoRe
             raise MediaError(f"{provider}'s clip for scene {media.index + 1} has no picture")
         seconds, has_audio = info.duration, bool(info.of_kind("audio"))
     keep = has_audio and (media.keep_audio or (provider == LIBRARY and request.clip_audio))
-    credit = media.credit
     return SceneVisual(
         index=media.index, media=job.publish(key), kind=media.kind, seconds=seconds, has_audio=has_audio,
-        keep_audio=keep, provider=provider,
-        credit=MediaCredit(**vars(credit)) if credit else None,
+        keep_audio=keep, provider=provider, credit=media.credit,
     )  # fmt: skip
 
 

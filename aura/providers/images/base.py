@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from aura.errors import ProviderError
+from aura.models import MediaCredit as Credit  # who made found media: the model metadata.json's credits carry
 from aura.providers.base import Provider
 
 if TYPE_CHECKING:
@@ -37,18 +38,6 @@ class ImagePrompt:
     search_terms: tuple[str, ...] = ()  # what to look for in a media library, best first
     narration: str = ""  # what is said over the scene (for matching media by meaning)
     seconds: float = 0.0  # the scene's expected time on screen (from its word count: the voice runs alongside)
-
-
-@dataclass(frozen=True)
-class Credit:
-    """Who made a piece of found media and where it lives: metadata.json lists one per scene that has one."""
-
-    provider: str
-    media_id: str
-    page_url: str = ""
-    author: str = ""
-    author_url: str = ""
-    license: str = ""
 
 
 @dataclass(frozen=True)
