@@ -72,8 +72,9 @@ class Settings(BaseSettings):
 
     # --- voice ---
     tts_provider: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["espeak-ng"],
-        description="Comma-separated TTS chain, best first (edge-tts, gtts, espeak-ng); espeak-ng always closes it.",
+        default_factory=lambda: ["piper", "espeak-ng"],
+        description="Comma-separated TTS chain, best first (speech, edge-tts, gtts, piper, espeak-ng); unless it names "
+        "espeak-ng, piper then espeak-ng close it; espeak-ng is always last.",
     )
     tts_timeout_s: float = Field(default=10.0, gt=0, le=120, description="Time limit of one online TTS request.")
     tts_failures_to_open: int = Field(
@@ -166,10 +167,13 @@ class Settings(BaseSettings):
 
     @field_validator("tts_provider")
     @classmethod
-    def _espeak_closes_the_chain(cls, value: list[str]) -> list[str]:
+    def _offline_engines_close_the_chain(cls, value: list[str]) -> list[str]:
         # the names are checked by aura.providers.tts.registry (settings know no engines)
-        chain = [name for name in dict.fromkeys(value) if name != "espeak-ng"]
-        return [*chain, "espeak-ng"]  # the offline engine always closes the chain
+        named = list(dict.fromkeys(value))
+        chain = [name for name in named if name != "espeak-ng"]
+        if "espeak-ng" not in named and "piper" not in chain:
+            chain.append("piper")  # the offline neural voice, unless the list chose its engines to the end
+        return [*chain, "espeak-ng"]  # the robot voice that works everywhere always closes the chain
 
     def store_url(self, output: str | None = None) -> str:
         """The artifact store of a run: `output` if given, else AURA_OUTPUT.

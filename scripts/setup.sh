@@ -3,8 +3,9 @@
 # with Aura), then make a demo video offline. Safe to run again.
 #   AURA_SKIP_DEMO=1  skip the demo video
 #   PYTHON=python3.11 choose the interpreter for the venv
-#   AURA_EXTRAS=sd,rag optional parts: Stable Diffusion (sd) and reference embeddings (rag);
-#                     set it empty for the light offline install without torch
+#   AURA_EXTRAS=sd,rag,piper optional parts: Stable Diffusion (sd), reference embeddings (rag)
+#                     and the Piper neural voice (piper, GPL-3.0); set it empty for the light
+#                     offline install without torch
 #   AURA_TORCH=...    the torch requirement installed before the extras (default torch==2.13.0;
 #                     on a GPU machine install the CUDA build of your choice first)
 #   AURA_SKIP_BROWSER=1 no Chromium (the browser test of the gateway's page is then skipped)
@@ -41,8 +42,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 # torch first, pinned: left to the extras' resolver, pip may pick a multi-GB build
-EXTRAS=${AURA_EXTRAS-sd,rag}
-if [ -n "$EXTRAS" ] && ! .venv/bin/python -c 'import torch' 2>/dev/null; then
+EXTRAS=${AURA_EXTRAS-sd,rag,piper}
+if [[ ",$EXTRAS," =~ ,(sd|rag), ]] && ! .venv/bin/python -c 'import torch' 2>/dev/null; then
   echo "setup: installing ${AURA_TORCH:-torch==2.13.0}"
   .venv/bin/python -m pip install -q "${AURA_TORCH:-torch==2.13.0}"
 fi

@@ -162,7 +162,10 @@ def test_doctor_table_shows_which_provider_is_configured(runner, isolated_settin
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 0, result.output
     assert "aura/offline" in result.stdout and "espeak-ng" in result.stdout
-    assert result.stdout.count("[configured]") == 3
+    # the script writer, piper, espeak-ng and slides; piper says which voice serves which language
+    assert result.stdout.count("[configured]") == 4
+    piper_row = next(line for line in result.stdout.splitlines() if "piper" in line and "│" in line)
+    assert "en_US-joe-medium speaks en-us" in piper_row and "sha256 ok" in piper_row
 
 
 def test_voices_lists_english_voices(runner, monkeypatch):

@@ -2,7 +2,7 @@
 
 The failing providers are the real online engines (gTTS, edge-tts) pointed at a
 local proxy that never answers or a port that refuses; the fallback is the
-real espeak-ng.
+real Piper voice (the default chain closes with piper, then espeak-ng).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from aura.providers.tts import (
     tts_output_settings,
 )
 from aura.providers.tts.chain import TTSChain
+from aura.providers.tts.piper_provider import PiperTTS
 from aura.settings import Settings
 from aura.stages.inputs import check_voice
 from aura.stages import voice
@@ -72,7 +73,7 @@ def _count_calls(monkeypatch, cls) -> list[str]:
 
 
 @pytest.mark.parametrize("engine", [GTTSProvider, EdgeTTSProvider])
-def test_a_hanging_provider_costs_one_timeout_then_espeak_narrates_every_scene(tmp_path, monkeypatch, silent_proxy, engine):
+def test_a_hanging_provider_costs_one_timeout_then_piper_narrates_every_scene(tmp_path, monkeypatch, silent_proxy, engine):
     use_proxy(monkeypatch, silent_proxy)
     calls = _count_calls(monkeypatch, engine)
     job = ArtifactStore(str(tmp_path)).job("hang")
@@ -80,10 +81,10 @@ def test_a_hanging_provider_costs_one_timeout_then_espeak_narrates_every_scene(t
     narration = narrate(_script(), VideoRequest(brief="volcanoes", duration_seconds=15), job, _settings(engine.name))
     elapsed = time.monotonic() - started
 
-    assert narration.provider == "espeak-ng"
+    assert narration.provider == "piper"
     assert calls == [NARRATIONS[0]]  # one timeout for the run, not one per scene
     assert f"{engine.name} failed" in narration.warnings[0]
-    # bounded: one online timeout plus espeak's own work (well under a second), with room for a busy machine
+    # bounded: one online timeout plus Piper's load and work (seconds), with room for a busy machine
     assert elapsed < TIMEOUT_S + 15
     assert [" ".join(w.text for w in s.words) for s in narration.scenes] == NARRATIONS
 
@@ -92,7 +93,7 @@ def test_a_refusing_provider_fails_over_at_once(tmp_path, monkeypatch, refused_p
     use_proxy(monkeypatch, refused_port)
     job = ArtifactStore(str(tmp_path)).job("refused")
     narration = narrate(_script(), VideoRequest(brief="volcanoes", duration_seconds=15), job, _settings("edge-tts,gtts"))
-    assert narration.provider == "espeak-ng"
+    assert narration.provider == "piper"
     # both online engines were tried in order, each refused, each said so
     assert [w.split(" ")[0] for w in narration.warnings] == ["edge-tts", "gtts"]
     assert all("refused" in w.lower() for w in narration.warnings)
@@ -101,7 +102,8 @@ def test_a_refusing_provider_fails_over_at_once(tmp_path, monkeypatch, refused_p
 def test_repeated_failures_open_the_breaker_for_the_cool_down(tmp_path, monkeypatch, silent_proxy):
     use_proxy(monkeypatch, silent_proxy)
     calls = _count_calls(monkeypatch, GTTSProvider)
-    settings = _settings("gtts", tts_failures_to_open=2, tts_cooldown_s=2.0)
+    # espeak-ng as the fallback: its runs take well under the 2 s cool-down
+    settings = _settings("gtts,espeak-ng", tts_failures_to_open=2, tts_cooldown_s=2.0)
     request = VideoRequest(brief="volcanoes", duration_seconds=15)
     store = ArtifactStore(str(tmp_path))
 
@@ -161,9 +163,14 @@ def test_the_last_provider_failing_is_an_error_naming_it_and_the_scene():
         chain.speak("hello there", 2, language="en", voice=None, rate_wpm=None)
 
 
-def test_the_chain_comes_from_a_comma_separated_setting_and_ends_with_espeak():
-    assert Settings(_env_file=None, tts_provider="edge-tts, gtts").tts_provider == ["edge-tts", "gtts", "espeak-ng"]
-    assert Settings(_env_file=None).tts_provider == ["espeak-ng"]
+def test_the_chain_comes_from_a_comma_separated_setting_and_piper_then_espeak_close_it():
+    assert Settings(_env_file=None).tts_provider == ["piper", "espeak-ng"]
+    assert Settings(_env_file=None, tts_provider="edge-tts, gtts").tts_provider == ["edge-tts", "gtts", "piper", "espeak-ng"]
+    assert Settings(_env_file=None, tts_provider="speech").tts_provider == ["speech", "piper", "espeak-ng"]
+    assert Settings(_env_file=None, tts_provider="piper,speech").tts_provider == ["piper", "speech", "espeak-ng"]
+    # a list that names espeak-ng chose its engines to the end: no piper is added, espeak-ng moves last
+    assert Settings(_env_file=None, tts_provider="espeak-ng").tts_provider == ["espeak-ng"]
+    assert Settings(_env_file=None, tts_provider="espeak-ng,gtts").tts_provider == ["gtts", "espeak-ng"]
 
 
 def test_an_unknown_engine_is_refused_by_the_registry_naming_the_setting_and_the_engines():
@@ -179,13 +186,14 @@ def test_an_unknown_engine_is_refused_by_the_registry_naming_the_setting_and_the
 
 def test_the_registry_makes_each_engine_as_the_settings_say():
     settings = Settings(_env_file=None, tts_provider="gtts,edge-tts", tts_timeout_s=3.0, gtts_tld="co.uk")
-    gtts, edge, espeak = tts_chain(settings)
-    assert (type(gtts), type(edge), type(espeak)) == (GTTSProvider, EdgeTTSProvider, EspeakTTS)
+    gtts, edge, piper, espeak = tts_chain(settings)
+    assert (type(gtts), type(edge), type(piper), type(espeak)) == (GTTSProvider, EdgeTTSProvider, PiperTTS, EspeakTTS)
     assert gtts.tld == "co.uk" and gtts.timeout_s == edge.timeout_s == 3.0
-    assert [e.rate_controlled for e in (gtts, edge, espeak)] == [False, True, True]
-    # the accent changes the audio, a timeout does not
+    assert [e.rate_controlled for e in (gtts, edge, piper, espeak)] == [False, True, True, True]
+    # the accent and the Piper voice change the audio, a timeout does not
     assert tts_output_settings(settings) == {
-        "chain": ["gtts", "edge-tts", "espeak-ng"], "gtts": {"tld": "co.uk"}, "edge-tts": {}, "espeak-ng": {}
+        "chain": ["gtts", "edge-tts", "piper", "espeak-ng"], "gtts": {"tld": "co.uk"}, "edge-tts": {},
+        "piper": {"voice": "en_US-joe-medium", "sentence_pause_s": 0.25}, "espeak-ng": {},
     }
     assert tts_output_settings(settings.model_copy(update={"tts_timeout_s": 9.0})) == tts_output_settings(settings)
 
@@ -260,8 +268,9 @@ def test_a_new_engine_is_one_class_and_one_registration(tmp_path, monkeypatch, f
     settings = Settings(_env_file=None)
 
     chain = tts_chain(settings)
-    assert [type(e) for e in chain] == [_SineTTS, EspeakTTS]
-    assert tts_output_settings(settings) == {"chain": ["sine", "espeak-ng"], "sine": {"pitch_hz": 440.0}, "espeak-ng": {}}
+    assert [type(e) for e in chain] == [_SineTTS, PiperTTS, EspeakTTS]
+    assert tts_output_settings(settings)["chain"] == ["sine", "piper", "espeak-ng"]
+    assert tts_output_settings(settings)["sine"] == {"pitch_hz": 440.0}
     assert check_tts_request(VideoRequest(brief="x"), settings) == ["sine: every word is a beep"]
     with pytest.raises(TTSError, match="its one voice is beep"):
         check_tts_request(VideoRequest(brief="x", voice="en-US-AriaNeural"), settings)
@@ -316,7 +325,7 @@ def test_an_open_breaker_is_seen_by_other_processes(tmp_path, monkeypatch, silen
     narration = narrate(_script(), VideoRequest(brief="volcanoes", duration_seconds=15),
                         ArtifactStore(str(tmp_path)).job("later"), settings)  # fmt: skip
     assert calls == []  # skipped without a call: no timeout paid in this process either
-    assert narration.provider == "espeak-ng" and "gtts skipped" in narration.warnings[0]
+    assert narration.provider == "piper" and "gtts skipped" in narration.warnings[0]
 
 
 def test_an_unwritable_state_folder_keeps_breakers_in_memory(tmp_path):

@@ -12,7 +12,7 @@ import pytest
 
 from aura.media.audio import measure_loudness
 from aura.models import Scene, Script, VideoRequest
-from aura.providers.tts import EspeakTTS, GTTSProvider, Speech, TTSError
+from aura.providers.tts import EspeakTTS, GTTSProvider, PiperTTS, Speech, TTSError
 from aura.providers.tts import WordTiming as TTSWord
 from aura.settings import Settings
 from aura.stages.script import LEAD_IN_S, SCENE_PAUSE_S, TAIL_S
@@ -67,7 +67,8 @@ def test_narration_wav_is_in_the_job_with_its_checksum(narrated):
     data = path.read_bytes()
     assert narration.audio.sha256 == hashlib.sha256(data).hexdigest()
     assert narration.audio.size == len(data)
-    assert narration.provider == "espeak-ng"
+    assert narration.provider == "piper"  # the default chain speaks with the packaged Piper voice
+    assert narration.voice == "en_US-joe-medium"
     assert narration.warnings == []
     # the raw, un-normalised track and temporary files are gone
     assert sorted(p.name for p in path.parent.iterdir()) == ["narration.wav"]
@@ -124,21 +125,23 @@ def test_narration_is_normalised_to_minus_16_lufs(narrated):
 # --------------------------------------------------------------------------- re-pacing
 
 
-def test_a_long_request_is_narrated_slower_within_the_rate_range(tmp_path, monkeypatch):
+@pytest.mark.parametrize("engine", [PiperTTS, EspeakTTS])
+def test_a_long_request_is_narrated_slower_within_the_rate_range(tmp_path, monkeypatch, engine):
     rates: list[int | None] = []
-    original = EspeakTTS.synthesize
+    original = engine.synthesize
 
     def recording(self, text, language="en", voice=None, rate_wpm=None):
         rates.append(rate_wpm)
         return original(self, text, language=language, voice=voice, rate_wpm=rate_wpm)
 
-    monkeypatch.setattr(EspeakTTS, "synthesize", recording)
+    monkeypatch.setattr(engine, "synthesize", recording)
     store = ArtifactStore(str(tmp_path))
+    settings = Settings(_env_file=None, tts_provider=engine.name)
 
-    fits = narrate(_script(), _request(10), store.job("fits"), Settings())
+    fits = narrate(_script(), _request(10), store.job("fits"), settings)
     fit_rates = list(rates)
     rates.clear()
-    slow = narrate(_script(), _request(60), store.job("slow"), Settings())
+    slow = narrate(_script(), _request(60), store.job("slow"), settings)
     slow_rates = rates[-3:]  # the last pass is the one that was kept
 
     # the text fits 10 s at the base rate: spoken once, at the base rate
@@ -183,7 +186,7 @@ def test_gtts_falls_back_to_espeak_once_for_the_whole_run(tmp_path, monkeypatch)
 
     monkeypatch.setattr(GTTSProvider, "synthesize", counting)
     job = ArtifactStore(str(tmp_path)).job("t1")
-    narration = narrate(_script(), _request(10), job, Settings(_env_file=None, tts_provider="gtts", tts_timeout_s=2))
+    narration = narrate(_script(), _request(10), job, Settings(_env_file=None, tts_provider="gtts,espeak-ng", tts_timeout_s=2))
 
     assert calls == [NARRATIONS[0]]  # tried for the first scene only, not once per scene
     assert narration.provider == "espeak-ng"

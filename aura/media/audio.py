@@ -66,6 +66,41 @@ def _loudnorm_filter(measured: dict[str, float] | None = None, report: bool = Fa
     return text
 
 
+def normalize_loudness(source: Path, target: Path, sample_rate: int, timeout: float = 120) -> dict[str, float]:
+    """Two-pass loudnorm of `source` into `target` (16-bit WAV); returns the first pass's figures.
+
+    Where one linear gain to the target would push the peaks over the true-peak limit (neural
+    voices peak at full scale: Piper's speech sits some 21 dB under its peaks), loudnorm would fall
+    back to its dynamic mode, which misses the target on short narrations. Then the gain is applied
+    with a fast limiter holding down the peaks above the limit; the limiter takes some loudness,
+    so the gain is raised by what the result still lacks (twice at most).
+    """
+    measured = measure_loudness(source, timeout=timeout)
+    if not math.isfinite(measured["input_i"]) or measured["input_i"] < -70:
+        raise MediaError("the narration is silent: there is nothing to normalise")
+    gain = LOUDNESS_TARGET["I"] - measured["input_i"]
+    if measured["input_tp"] + gain <= LOUDNESS_TARGET["TP"]:
+        _render(source, target, _loudnorm_filter(measured), sample_rate, timeout)
+        return measured
+    ceiling = 10 ** ((LOUDNESS_TARGET["TP"] - 0.5) / 20)  # sample peaks, with room for inter-sample ones
+    for _ in range(3):
+        limited = f"volume={gain:.2f}dB,alimiter=limit={ceiling:.4f}:attack=1:release=5:level=disabled"
+        _render(source, target, limited, sample_rate, timeout)
+        short = LOUDNESS_TARGET["I"] - measure_loudness(target, timeout=timeout)["input_i"]
+        if abs(short) <= 0.5:
+            break
+        gain += short
+    return measured
+
+
+def _render(source: Path, target: Path, audio_filter: str, sample_rate: int, timeout: float) -> None:
+    run_ffmpeg(
+        ["-i", str(source), "-af", f"{audio_filter},aresample={sample_rate}",
+         "-ac", "1", "-c:a", "pcm_s16le", "-f", "wav", str(target)],
+        timeout=timeout,
+    )  # fmt: skip
+
+
 def measure_loudness(path: Path, timeout: float = 120) -> dict[str, float]:
     """Integrated loudness and friends of a file, from loudnorm's analysis pass."""
     cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-i", str(path), "-af", _loudnorm_filter(report=True), "-f", "null", "-"]
@@ -80,16 +115,3 @@ def measure_loudness(path: Path, timeout: float = 120) -> dict[str, float]:
     values = json.loads(match.group(0))
     keys = ("input_i", "input_tp", "input_lra", "input_thresh", "output_i", "target_offset")
     return {k: float(values[k]) for k in keys}
-
-
-def normalize_loudness(source: Path, target: Path, sample_rate: int, timeout: float = 120) -> dict[str, float]:
-    """Two-pass loudnorm of `source` into `target` (16-bit WAV); returns the first pass's figures."""
-    measured = measure_loudness(source, timeout=timeout)
-    if not math.isfinite(measured["input_i"]) or measured["input_i"] < -70:
-        raise MediaError("the narration is silent: there is nothing to normalise")
-    run_ffmpeg(
-        ["-i", str(source), "-af", f"{_loudnorm_filter(measured)},aresample={sample_rate}",
-         "-ac", "1", "-c:a", "pcm_s16le", "-f", "wav", str(target)],
-        timeout=timeout,
-    )  # fmt: skip
-    return measured

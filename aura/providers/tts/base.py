@@ -24,6 +24,12 @@ class TTSError(ProviderError):
     """A TTS provider could not turn text into speech."""
 
 
+class TTSDeclined(TTSError):
+    """An engine cannot speak this request on this machine (no voice for the language, not installed, its
+    voice file missing or damaged): the next engine of the chain speaks it. Not an outage: it never
+    counts towards the engine's circuit breaker."""
+
+
 @dataclass(frozen=True)
 class WordTiming:
     text: str

@@ -17,7 +17,7 @@ from pathlib import Path
 import pybreaker
 
 from aura.providers.breakers import breaker_for, open_until
-from aura.providers.tts.base import Speech, TTSError, TTSProvider
+from aura.providers.tts.base import Speech, TTSDeclined, TTSError, TTSProvider
 
 log = logging.getLogger("aura.tts")
 
@@ -26,6 +26,9 @@ class TTSChain:
 
     Within one run the narration keeps one voice: once a provider fails, the
     run stays on the next one, and scenes already spoken are spoken again by it.
+    A provider that declines the request (TTSDeclined: no voice for its language)
+    is passed over with a note and no mark against its breaker; the request's voice
+    then belongs to the next provider.
     """
 
     def __init__(
@@ -46,6 +49,7 @@ class TTSChain:
         self.check = check
         self.warnings: list[str] = []
         self._position = 0
+        self._voice_position = 0  # the provider the request's voice id is meant for
         self._skip_open_breakers()
 
     @property
@@ -53,7 +57,10 @@ class TTSChain:
         return self.providers[self._position]
 
     def _breaker(self, provider: TTSProvider) -> pybreaker.CircuitBreaker:
-        return breaker_for(provider.name, self.failures_to_open, self.cooldown_s, self.state_dir)
+        breaker = breaker_for(provider.name, self.failures_to_open, self.cooldown_s, self.state_dir)
+        if TTSDeclined not in breaker.excluded_exceptions:  # declining a language is not an outage
+            breaker.add_excluded_exception(TTSDeclined)
+        return breaker
 
     def _skip_open_breakers(self) -> None:
         """Providers cooling down are passed over at once, without a call."""
@@ -73,7 +80,7 @@ class TTSChain:
         """One scene's speech. A voice id belongs to the first provider's engine and is used only there."""
         while True:
             provider = self.current
-            voice_here = voice if self._position == 0 else None
+            voice_here = voice if self._position == self._voice_position else None
             last = self._position == len(self.providers) - 1
             try:
                 if last:
@@ -84,7 +91,12 @@ class TTSChain:
                 if last:
                     raise TTSError(f"{provider.name} failed for scene {scene + 1}: {exc}") from exc
                 self._position += 1
-                self._note(f"{provider.name} failed ({exc}); using {self.current.name} instead")
+                if isinstance(exc, TTSDeclined):
+                    if self._voice_position == self._position - 1:
+                        self._voice_position = self._position
+                    self._note(f"{provider.name} does not speak this: {exc}; {self.current.name} speaks instead")
+                else:
+                    self._note(f"{provider.name} failed ({exc}); using {self.current.name} instead")
                 self._skip_open_breakers()
 
     def _attempt(self, provider: TTSProvider, text: str, scene: int, language: str, voice: str | None, rate: int | None):

@@ -40,6 +40,7 @@ _EVENT_LIST_TERMINATED = 0
 _EVENT_WORD = 1
 _RATE = 1
 _EE_OK = 0
+_PHONEMES_IPA = 0x02  # espeak_TextToPhonemes: bit 1 asks for IPA as UTF-8
 
 
 class _EventId(ctypes.Union):
@@ -118,6 +119,8 @@ class _Engine:
             ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
         ]  # fmt: skip
         lib.espeak_Synth.restype = ctypes.c_int
+        lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int]
+        lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
         self.lib = lib
 
         data_path = espeakng_loader.get_data_path()
@@ -176,6 +179,20 @@ class _Engine:
         if rc != _EE_OK:
             raise TTSError(f"espeak-ng failed to synthesize (error {rc}); try a shorter text or another voice")
         return b"".join(self._chunks), self._events
+
+    def phonemes(self, text: str, voice_id: str) -> str:
+        """The text in IPA, clause by clause joined with spaces (espeak_TextToPhonemes; no audio)."""
+        if self.lib.espeak_SetVoiceByName(voice_id.encode()) != _EE_OK:
+            raise TTSError(f"espeak-ng has no voice {voice_id!r}: run `aura voices` to list them")
+        buffer = ctypes.create_string_buffer(text.encode("utf-8"))
+        pointer = ctypes.c_void_p(ctypes.addressof(buffer))
+        clauses = []
+        # each call reads one clause and moves the pointer on; NULL once the text is used up
+        while pointer.value:
+            ipa = self.lib.espeak_TextToPhonemes(ctypes.byref(pointer), _CHARS_UTF8, _PHONEMES_IPA)
+            if ipa:
+                clauses.append(ipa.decode("utf-8", "replace"))
+        return " ".join(clauses)
 
 
 def _read_languages(pointer: int | None) -> list[tuple[int, str]]:
@@ -334,6 +351,12 @@ class EspeakTTS:
         audio_end = span[1] if span else duration
         words = _word_timings(text, events, audio_end, duration)
         return Speech(pcm=pcm, sample_rate=sample_rate, words=words, provider=NAME, voice=voice_id)
+
+    def phonemes(self, text: str, language: str = "en") -> str:
+        """The IPA espeak-ng reads the text as, in the language's voice (for timing estimates)."""
+        with _LOCK:
+            engine = _get_engine()
+            return engine.phonemes(text.replace("\x00", " "), self._voice_for(engine, language))
 
     @staticmethod
     def _voice_for(engine: _Engine, language: str) -> str:

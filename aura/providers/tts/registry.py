@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aura.providers.base import Registry
-from aura.providers.tts.base import TTSProvider
+from aura.providers.tts.base import TTSDeclined, TTSProvider
 from aura.providers.tts.edge_provider import EdgeTTSProvider
 from aura.providers.tts.espeak import EspeakTTS
 from aura.providers.tts.gtts_provider import GTTSProvider
+from aura.providers.tts.piper_provider import PiperTTS
 
 if TYPE_CHECKING:
     from aura.models import VideoRequest
@@ -23,6 +24,7 @@ TTS_ENGINES: Registry[TTSProvider] = Registry(
     [
         EdgeTTSProvider,
         GTTSProvider,
+        PiperTTS,
         EspeakTTS,
     ],
 )
@@ -49,8 +51,16 @@ def tts_output_settings(settings: Settings) -> dict[str, object]:
 
 
 def check_tts_request(request: VideoRequest, settings: Settings) -> list[str]:
-    """Warnings for the request from the engine that speaks first; TTSError when it cannot speak it.
+    """Warnings for the request from the engine that will speak it; TTSError when it cannot.
 
+    That engine is the first one that does not decline the request (TTSDeclined: piper with no
+    voice for the language, or not installed): the voice stage's chain passes over the same ones.
     ProviderError (not TTSError) when AURA_TTS_PROVIDER names an unknown engine.
     """
-    return _chain_classes(settings)[0].check_request(request, settings)
+    engines = _chain_classes(settings)
+    for engine in engines[:-1]:
+        try:
+            return engine.check_request(request, settings)
+        except TTSDeclined:
+            continue
+    return engines[-1].check_request(request, settings)

@@ -1,0 +1,275 @@
+"""Word timings where an engine reports none: phrases spoken one by one, words placed inside each.
+
+A speech API answers with audio and nothing else. Its phrase boundaries are real when each
+phrase is asked for separately (`split_phrases`); inside a phrase `place_words` puts the words
+by how long they take to say (their phoneme counts, from espeak-ng's phonemizer) and snaps
+the boundaries after punctuation to the pauses it finds in the audio. `bench/word_timing.py`
+measures it against engines whose timings are known (Piper's alignments, espeak-ng's events).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from array import array
+from dataclasses import dataclass
+from functools import lru_cache
+
+from aura.providers.tts.base import SILENCE_DBFS, TTSError, WordTiming, pcm_samples
+
+log = logging.getLogger("aura.tts")
+
+FRAME_S = 0.01
+# a gap this long inside a phrase is a pause (a stop consonant's closure is shorter)
+MIN_PAUSE_S = 0.12
+# a phrase longer than this is split at its commas, then between words (speech APIs cap a request
+# at a few thousand characters; shorter phrases also make more boundaries real)
+MAX_PHRASE_CHARS = 180
+_SENTENCE_END = re.compile(r"(?<=[.!?…。！？])[\"'”’)\]]*\s+")
+_CLAUSE_END = re.compile(r"(?<=[,;:—–、，；：])\s+")
+_PAUSE_AFTER = re.compile(r"[.!?…。！？,;:—–、，；：\"'”’)\]]$")
+_NOT_PHONEMES = re.compile(r"[ˈˌ\s\-_'\"()]")  # stress marks and separators take no time
+
+
+def split_phrases(text: str, max_chars: int = MAX_PHRASE_CHARS) -> list[str]:
+    """The text as sentences, long ones cut at clause marks and then between words.
+
+    Words are never cut, and the phrases joined by single spaces give back the text's words.
+    """
+    phrases: list[str] = []
+    for sentence in _SENTENCE_END.split(" ".join(text.split())):
+        if not sentence:
+            continue
+        pieces = [sentence] if len(sentence) <= max_chars else _CLAUSE_END.split(sentence)
+        current = ""
+        for piece in pieces:
+            for word in piece.split(" ") if len(piece) > max_chars else [piece]:
+                if current and len(current) + 1 + len(word) > max_chars:
+                    phrases.append(current)
+                    current = word
+                else:
+                    current = f"{current} {word}" if current else word
+        if current:
+            phrases.append(current)
+    return phrases
+
+
+@lru_cache(maxsize=4096)
+def _phoneme_count(word: str, language: str) -> float:
+    from aura.providers.tts.espeak import EspeakTTS
+
+    try:
+        ipa = EspeakTTS().phonemes(word, language)
+    except TTSError:
+        ipa = ""
+    count = len(_NOT_PHONEMES.sub("", ipa.replace("ː", "")))  # a long vowel mark is not a phoneme
+    if count == 0:  # no voice for the language, or only punctuation: letters are the next best measure
+        count = sum(ch.isalnum() for ch in word) * 0.8
+    return float(count)
+
+
+def word_weights(words: list[str], language: str) -> list[float]:
+    """How long each word takes to say, relative to the others: its phoneme count."""
+    return [max(_phoneme_count(word, language), 0.5) for word in words]
+
+
+@dataclass(frozen=True)
+class _Pause:
+    start: float
+    end: float
+
+    @property
+    def middle(self) -> float:
+        return (self.start + self.end) / 2
+
+
+def _loud_frames(pcm: bytes, sample_rate: int, threshold_dbfs: float) -> list[bool]:
+    samples = pcm_samples(pcm)
+    frame = max(1, int(sample_rate * FRAME_S))
+    threshold = 32768.0 * 10 ** (threshold_dbfs / 20.0)
+    loud = []
+    for i in range(0, len(samples), frame):
+        chunk: array = samples[i : i + frame]
+        loud.append(max(max(chunk), -min(chunk)) >= threshold)
+    return loud
+
+
+def speech_and_pauses(pcm: bytes, sample_rate: int) -> tuple[float, float, list[_Pause]] | None:
+    """(start, end) of the audible speech and the pauses inside it; None for silence."""
+    # relative to the phrase's own peak: a quiet voice has quiet pauses too
+    samples = pcm_samples(pcm)
+    if not samples:
+        return None
+    peak = max(max(samples), -min(samples))
+    if peak <= 0:
+        return None
+    import math
+
+    threshold = max(SILENCE_DBFS, 20 * math.log10(peak / 32768.0) - 30.0)
+    loud = _loud_frames(pcm, sample_rate, threshold)
+    if not any(loud):
+        return None
+    first = loud.index(True)
+    last = len(loud) - 1 - loud[::-1].index(True)
+    pauses, run_start = [], None
+    for i in range(first, last + 1):
+        if not loud[i] and run_start is None:
+            run_start = i
+        elif loud[i] and run_start is not None:
+            if (i - run_start) * FRAME_S >= MIN_PAUSE_S:
+                pauses.append(_Pause(run_start * FRAME_S, i * FRAME_S))
+            run_start = None
+    return first * FRAME_S, (last + 1) * FRAME_S, pauses
+
+
+def _assign_pauses(boundaries: list[float], punctuated: list[bool], pauses: list[_Pause], span: float) -> dict[int, _Pause]:
+    """Which word boundary each pause belongs to, in order (dynamic programming).
+
+    A boundary's expected time comes from the words' weights; a pause costs its distance from
+    the boundary it takes, less when a punctuation mark calls for a pause there. A pause may
+    also stay unassigned (a breath or a long stop inside a word), at a price.
+    """
+    n, m = len(boundaries), len(pauses)
+    skip_pause = 0.35 * span + 0.3  # what leaving a pause unexplained costs
+    inf = float("inf")
+    # best[i][j]: lowest cost with the first i boundaries and the first j pauses decided
+    best = [[inf] * (m + 1) for _ in range(n + 1)]
+    step: list[list[tuple[int, int, bool] | None]] = [[None] * (m + 1) for _ in range(n + 1)]
+    best[0][0] = 0.0
+    for i in range(n + 1):
+        for j in range(m + 1):
+            here = best[i][j]
+            if here == inf:
+                continue
+            if i < n and here < best[i + 1][j]:  # boundary i gets no pause
+                best[i + 1][j], step[i + 1][j] = here, (i, j, False)
+            if j < m and here + skip_pause < best[i][j + 1]:  # pause j explained by no boundary
+                best[i][j + 1], step[i][j + 1] = here + skip_pause, (i, j, False)
+            if i < n and j < m:
+                cost = abs(boundaries[i] - pauses[j].middle) * (0.5 if punctuated[i] else 1.0)
+                if here + cost < best[i + 1][j + 1]:
+                    best[i + 1][j + 1], step[i + 1][j + 1] = here + cost, (i, j, True)
+    assigned: dict[int, _Pause] = {}
+    i, j = n, m
+    while (i, j) != (0, 0):
+        previous = step[i][j]
+        assert previous is not None
+        pi, pj, took = previous
+        if took:
+            assigned[pi] = pauses[pj]
+        i, j = pi, pj
+    return assigned
+
+
+def place_words(words: list[str], pcm: bytes, sample_rate: int, language: str = "en") -> list[WordTiming]:
+    """Start and end of each word of one spoken phrase, from the audio and the words alone."""
+    words = [w for w in words if w]
+    if not words:
+        return []
+    duration = len(pcm) // 2 / sample_rate
+    found = speech_and_pauses(pcm, sample_rate)
+    start, end, pauses = found if found else (0.0, duration, [])
+    weights = word_weights(words, language)
+    voiced = (end - start) - sum(p.end - p.start for p in pauses)
+    total = sum(weights)
+    # boundary k lies between word k and word k+1; its time if speech ran evenly over the voiced
+    # time, with the pauses before it added (the pauses are not known to belong anywhere yet)
+    boundaries, punctuated, position = [], [], 0.0
+    for k in range(len(words) - 1):
+        position += weights[k]
+        boundaries.append(start + voiced * position / total)
+        punctuated.append(bool(_PAUSE_AFTER.search(words[k])))
+    assigned = _assign_pauses(_spread_over_pauses(boundaries, pauses, start), punctuated, pauses, end - start)
+
+    # words between two fixed points (phrase edges, assigned pauses) share that stretch by weight
+    anchors = [(-1, start)] + [(k, assigned[k].end) for k in sorted(assigned)] + [(len(words) - 1, end)]
+    ends_at = {k: assigned[k].start for k in assigned}
+    timings: list[WordTiming] = []
+    for (left, t0), (right, t1) in zip(anchors, anchors[1:]):
+        group = range(left + 1, right + 1)
+        stretch_end = ends_at.get(right, t1)
+        group_weight = sum(weights[k] for k in group)
+        position = t0
+        for k in group:
+            length = (stretch_end - t0) * weights[k] / group_weight
+            word_end = stretch_end if k == right else position + length
+            timings.append(WordTiming(words[k], position, max(word_end, position)))
+            position = word_end
+    return timings
+
+
+def _spread_over_pauses(boundaries: list[float], pauses: list[_Pause], start: float) -> list[float]:
+    """Expected boundary times on the real clock: voiced time before a boundary, plus the pauses in it."""
+    spread = []
+    for voiced_time in boundaries:
+        clock = voiced_time
+        for pause in pauses:  # each pause that starts before the boundary's clock time pushes it on
+            if pause.start < clock:
+                clock += pause.end - pause.start
+        spread.append(clock)
+    return spread
+
+
+# ---------------------------------------------------------------- from an engine's phoneme alignments
+
+
+@dataclass(frozen=True)
+class TimedPhoneme:
+    phoneme: str
+    start: float  # seconds in the clip
+    end: float
+
+
+def _plain(phonemes: str) -> str:
+    return _NOT_PHONEMES.sub("", phonemes)
+
+
+def words_from_phonemes(words: list[str], word_phonemes: list[str], stream: list[TimedPhoneme]) -> list[WordTiming]:
+    """Word timings from a timed phoneme stream (Piper's alignments) and each word's own phonemes.
+
+    The stream is the whole text phonemized in context, so it does not split into the text's
+    words one to one: espeak-ng joins some ("of the" -> "ʌvðə"), expands others ("42" -> two
+    words) and drops punctuation. Each word's phonemes, read on their own, are aligned to the
+    stream (difflib, stress marks ignored): a word starts at the stream phoneme its first phoneme
+    matched and ends where its last one did. A word with no phonemes of its own (a dash) takes
+    no time, at the end of the word before it.
+    """
+    from difflib import SequenceMatcher
+
+    kept = [p for p in stream if _plain(p.phoneme)]
+    target = "".join(_plain(p.phoneme) for p in kept)
+    # one character per phoneme in `target`: map characters back to the phoneme they came from
+    owner = [i for i, p in enumerate(kept) for _ in _plain(p.phoneme)]
+    spans, source = [], ""
+    for phonemes in word_phonemes:
+        plain = _plain(phonemes)
+        spans.append((len(source), len(source) + len(plain)))
+        source += plain
+    if not kept or not source:
+        return []
+    matched: dict[int, int] = {}  # source character -> target character
+    for a, b, size in SequenceMatcher(None, source, target, autojunk=False).get_matching_blocks():
+        for k in range(size):
+            matched[a + k] = b + k
+
+    def target_at(i: int, forward: bool) -> int:
+        """The target character for source character i, or the nearest matched one that way."""
+        steps = range(i, len(source)) if forward else range(i, -1, -1)
+        for j in steps:
+            if j in matched:
+                return matched[j]
+        return len(target) - 1 if forward else 0
+
+    timings: list[WordTiming] = []
+    last_end = kept[0].start
+    for word, (a, b) in zip(words, spans):
+        if a == b:  # nothing to say: no time of its own
+            timings.append(WordTiming(word, last_end, last_end))
+            continue
+        start = kept[owner[target_at(a, True)]].start
+        end = kept[owner[target_at(b - 1, False)]].end
+        start = max(start, last_end if timings else start)
+        end = max(end, start)
+        timings.append(WordTiming(word, start, end))
+        last_end = end
+    return timings
