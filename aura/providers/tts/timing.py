@@ -22,6 +22,12 @@ log = logging.getLogger("aura.tts")
 FRAME_S = 0.01
 # a gap this long inside a phrase is a pause (a stop consonant's closure is shorter)
 MIN_PAUSE_S = 0.12
+# tuned with bench/word_timing.py: a word before punctuation counts this many phonemes more, and a
+# pause at a word boundary without punctuation costs this much (seconds) more than at a mark
+FINAL_LENGTHENING = 1.5
+UNMARKED_PAUSE_COST = 0.25
+SNAP_WINDOW_S = 0.05
+SNAP_DIP_RATIO = 100.0  # 20 dB
 # a phrase longer than this is split at its commas, then between words (speech APIs cap a request
 # at a few thousand characters; shorter phrases also make more boundaries real)
 MAX_PHRASE_CHARS = 180
@@ -69,8 +75,10 @@ def _phoneme_count(word: str, language: str) -> float:
 
 
 def word_weights(words: list[str], language: str) -> list[float]:
-    """How long each word takes to say, relative to the others: its phoneme count."""
-    return [max(_phoneme_count(word, language), 0.5) for word in words]
+    """How long each word takes to say, relative to the others: its phoneme count, and a little more
+    before a punctuation mark (speakers draw out the word before they pause)."""
+    return [max(_phoneme_count(word, language), 0.5) + (FINAL_LENGTHENING if _PAUSE_AFTER.search(word) else 0.0)
+            for word in words]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -122,15 +130,16 @@ def speech_and_pauses(pcm: bytes, sample_rate: int) -> tuple[float, float, list[
     return first * FRAME_S, (last + 1) * FRAME_S, pauses
 
 
-def _assign_pauses(boundaries: list[float], punctuated: list[bool], pauses: list[_Pause], span: float) -> dict[int, _Pause]:
-    """Which word boundary each pause belongs to, in order (dynamic programming).
+def _assign_pauses(boundaries: list[float], punctuated: list[bool], pauses: list[float], span: float) -> dict[int, int]:
+    """Which word boundary each pause belongs to, in order (dynamic programming): {boundary: pause}.
 
-    A boundary's expected time comes from the words' weights; a pause costs its distance from
-    the boundary it takes, less when a punctuation mark calls for a pause there. A pause may
-    also stay unassigned (a breath or a long stop inside a word), at a price.
+    Boundaries and pauses are both placed on the voiced clock (seconds of speech before them, the
+    pauses left out), so a boundary's place does not depend on which pauses came before it. A pause
+    costs its distance from the boundary it takes, less where a punctuation mark calls for a pause;
+    it may stay unexplained (a breath, a stop inside a word), at a price.
     """
     n, m = len(boundaries), len(pauses)
-    skip_pause = 0.35 * span + 0.3  # what leaving a pause unexplained costs
+    skip_pause = 0.2  # what leaving a pause unexplained costs (tuned with bench/word_timing.py)
     inf = float("inf")
     # best[i][j]: lowest cost with the first i boundaries and the first j pauses decided
     best = [[inf] * (m + 1) for _ in range(n + 1)]
@@ -146,17 +155,19 @@ def _assign_pauses(boundaries: list[float], punctuated: list[bool], pauses: list
             if j < m and here + skip_pause < best[i][j + 1]:  # pause j explained by no boundary
                 best[i][j + 1], step[i][j + 1] = here + skip_pause, (i, j, False)
             if i < n and j < m:
-                cost = abs(boundaries[i] - pauses[j].middle) * (0.5 if punctuated[i] else 1.0)
+                distance = abs(boundaries[i] - pauses[j])
+                # speakers pause at punctuation, seldom elsewhere
+                cost = distance * 0.5 if punctuated[i] else distance + UNMARKED_PAUSE_COST
                 if here + cost < best[i + 1][j + 1]:
                     best[i + 1][j + 1], step[i + 1][j + 1] = here + cost, (i, j, True)
-    assigned: dict[int, _Pause] = {}
+    assigned: dict[int, int] = {}
     i, j = n, m
     while (i, j) != (0, 0):
         previous = step[i][j]
         assert previous is not None
         pi, pj, took = previous
         if took:
-            assigned[pi] = pauses[pj]
+            assigned[pi] = pj
         i, j = pi, pj
     return assigned
 
@@ -172,15 +183,20 @@ def place_words(words: list[str], pcm: bytes, sample_rate: int, language: str = 
     weights = word_weights(words, language)
     voiced = (end - start) - sum(p.end - p.start for p in pauses)
     total = sum(weights)
-    # boundary k lies between word k and word k+1; its time if speech ran evenly over the voiced
-    # time, with the pauses before it added (the pauses are not known to belong anywhere yet)
+    # on the voiced clock: where boundary k (between word k and k+1) falls if speech ran evenly,
+    # and how much speech comes before each pause
     boundaries, punctuated, position = [], [], 0.0
     for k in range(len(words) - 1):
         position += weights[k]
-        boundaries.append(start + voiced * position / total)
+        boundaries.append(voiced * position / total)
         punctuated.append(bool(_PAUSE_AFTER.search(words[k])))
-    assigned = _assign_pauses(_spread_over_pauses(boundaries, pauses, start), punctuated, pauses, end - start)
+    before, silent = [], 0.0
+    for pause in pauses:
+        before.append(pause.start - start - silent)
+        silent += pause.end - pause.start
+    assigned = {k: pauses[j] for k, j in _assign_pauses(boundaries, punctuated, before, end - start).items()}
 
+    energy = _frame_levels(pcm, sample_rate)
     # words between two fixed points (phrase edges, assigned pauses) share that stretch by weight
     anchors = [(-1, start)] + [(k, assigned[k].end) for k in sorted(assigned)] + [(len(words) - 1, end)]
     ends_at = {k: assigned[k].start for k in assigned}
@@ -192,22 +208,35 @@ def place_words(words: list[str], pcm: bytes, sample_rate: int, language: str = 
         position = t0
         for k in group:
             length = (stretch_end - t0) * weights[k] / group_weight
-            word_end = stretch_end if k == right else position + length
+            word_end = stretch_end if k == right else _snap(position + length, energy, position, stretch_end)
             timings.append(WordTiming(words[k], position, max(word_end, position)))
             position = word_end
     return timings
 
 
-def _spread_over_pauses(boundaries: list[float], pauses: list[_Pause], start: float) -> list[float]:
-    """Expected boundary times on the real clock: voiced time before a boundary, plus the pauses in it."""
-    spread = []
-    for voiced_time in boundaries:
-        clock = voiced_time
-        for pause in pauses:  # each pause that starts before the boundary's clock time pushes it on
-            if pause.start < clock:
-                clock += pause.end - pause.start
-        spread.append(clock)
-    return spread
+def _frame_levels(pcm: bytes, sample_rate: int) -> list[float]:
+    """Each 10 ms frame's mean square level (for finding the dips between words)."""
+    samples = pcm_samples(pcm)
+    frame = max(1, int(sample_rate * FRAME_S))
+    return [sum(x * x for x in samples[i : i + frame]) / frame + 1.0 for i in range(0, len(samples), frame)]
+
+
+def _snap(time_s: float, levels: list[float], after: float, before: float) -> float:
+    """A word boundary moved to the quietest frame near it, when that frame is a real dip.
+
+    Words usually meet at a dip in loudness (a closure, a breath of a gap); a boundary placed by
+    weight alone lands within a syllable or two of it.
+    """
+    lo = max(int((time_s - SNAP_WINDOW_S) / FRAME_S), int(after / FRAME_S) + 3)
+    hi = min(int((time_s + SNAP_WINDOW_S) / FRAME_S), int(before / FRAME_S) - 3, len(levels) - 1)
+    if hi <= lo:
+        return time_s
+    window = levels[lo : hi + 1]
+    quietest = min(range(len(window)), key=window.__getitem__)
+    loudest = max(window)
+    if window[quietest] * SNAP_DIP_RATIO > loudest:  # at least this much quieter than the loudest nearby
+        return (lo + quietest) * FRAME_S
+    return time_s
 
 
 # ---------------------------------------------------------------- from an engine's phoneme alignments
@@ -251,25 +280,29 @@ def words_from_phonemes(words: list[str], word_phonemes: list[str], stream: list
     for a, b, size in SequenceMatcher(None, source, target, autojunk=False).get_matching_blocks():
         for k in range(size):
             matched[a + k] = b + k
-
-    def target_at(i: int, forward: bool) -> int:
-        """The target character for source character i, or the nearest matched one that way."""
-        steps = range(i, len(source)) if forward else range(i, -1, -1)
-        for j in steps:
-            if j in matched:
-                return matched[j]
-        return len(target) - 1 if forward else 0
+    # each word's first and last matched target character; a word none of whose phonemes matched
+    # ("a" read alone is "eɪ", in context "ɐ") takes what lies between its neighbours
+    firsts: list[int | None] = []
+    lasts: list[int | None] = []
+    for a, b in spans:
+        hits = [matched[i] for i in range(a, b) if i in matched]
+        firsts.append(hits[0] if hits else None)
+        lasts.append(hits[-1] if hits else None)
+    for index, (a, b) in enumerate(spans):
+        if firsts[index] is None and a < b:
+            before = next((lasts[j] for j in range(index - 1, -1, -1) if lasts[j] is not None), -1)
+            after = next((firsts[j] for j in range(index + 1, len(spans)) if firsts[j] is not None), len(target))
+            if before + 1 <= after - 1:
+                firsts[index], lasts[index] = before + 1, after - 1
 
     timings: list[WordTiming] = []
     last_end = kept[0].start
-    for word, (a, b) in zip(words, spans):
-        if a == b:  # nothing to say: no time of its own
+    for word, first, last in zip(words, firsts, lasts):
+        if first is None or last is None:  # nothing to say, or nowhere left to say it: no time of its own
             timings.append(WordTiming(word, last_end, last_end))
             continue
-        start = kept[owner[target_at(a, True)]].start
-        end = kept[owner[target_at(b - 1, False)]].end
-        start = max(start, last_end if timings else start)
-        end = max(end, start)
+        start = max(kept[owner[first]].start, last_end)
+        end = max(kept[owner[last]].end, start)
         timings.append(WordTiming(word, start, end))
         last_end = end
     return timings
