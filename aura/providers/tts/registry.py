@@ -12,6 +12,7 @@ from aura.providers.tts.base import TTSDeclined, TTSProvider
 from aura.providers.tts.edge_provider import EdgeTTSProvider
 from aura.providers.tts.espeak import EspeakTTS
 from aura.providers.tts.gtts_provider import GTTSProvider
+from aura.providers.tts.speech_provider import SpeechTTSProvider
 from aura.providers.tts.piper_provider import PiperTTS
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ TTS_ENGINES: Registry[TTSProvider] = Registry(
     "tts",
     "AURA_TTS_PROVIDER",
     [
+        SpeechTTSProvider,
         EdgeTTSProvider,
         GTTSProvider,
         PiperTTS,
