@@ -72,7 +72,7 @@ def _check_video(result, request: VideoRequest) -> dict:
     assert len(metadata["script"]["scenes"]) == len(metadata["timings"]["scenes"])
     assert set(metadata["stage_seconds"]) == {"brief", "script", "voice", "visuals", "compose"}
     assert metadata["providers"]["llm"] == "aura/offline"
-    assert metadata["providers"]["tts"] == "espeak-ng"
+    assert metadata["providers"]["tts"] == "piper"  # the default chain's neural voice, offline
     return metadata
 
 
@@ -163,6 +163,7 @@ def test_cli_generate_json(tmp_path, prefect_api_url):
     assert (report["width"], report["height"]) == (720, 720)
     assert set(report["stage_seconds"]) == {"brief", "script", "voice", "visuals", "compose"}
     assert report["providers"]["llm"] == "aura/offline" and report["providers"]["images"] == "slides"
+    assert report["providers"]["tts"] == "piper"  # default settings speak with the packaged Piper voice
     assert {name: stage["status"] for name, stage in report["stages"].items()} == dict.fromkeys(report["stage_seconds"], "completed")
 
     # the same request again with --fresh: the checkpoints of the first run are not used

@@ -51,7 +51,7 @@ def test_cli_makes_stable_diffusion_scenes_despite_dead_llm_and_tts(tmp_path, ti
         # the LLM: a port nobody listens on; the offline writer closes the chain
         "AURA_LLM_MODEL": "openai/gpt-4o-mini", "AURA_LLM_API_BASE": f"http://127.0.0.1:{refused_port}/v1",
         "AURA_LLM_API_KEY": "sk-test", "AURA_LLM_RETRIES": "0",
-        # the TTS: gTTS through a proxy that never answers; espeak-ng closes the chain
+        # the TTS: gTTS through a proxy that never answers; piper (then espeak-ng) closes the chain
         "AURA_TTS_PROVIDER": "gtts", "AURA_TTS_TIMEOUT_S": "2",
         "HTTPS_PROXY": f"http://127.0.0.1:{silent_proxy}", "https_proxy": f"http://127.0.0.1:{silent_proxy}",
         "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
@@ -70,7 +70,7 @@ def test_cli_makes_stable_diffusion_scenes_despite_dead_llm_and_tts(tmp_path, ti
 
     # who served, and why the others did not
     providers = metadata["providers"]
-    assert (providers["llm"], providers["tts"], providers["images"]) == ("aura/offline", "espeak-ng", "stable-diffusion")
+    assert (providers["llm"], providers["tts"], providers["images"]) == ("aura/offline", "piper", "stable-diffusion")
     assert report["providers"]["images"] == "stable-diffusion"
     assert any(w.startswith("openai/gpt-4o-mini: ") for w in metadata["warnings"])
     # the deadline thread or the socket's own timeout may fire first: either way, a timeout
