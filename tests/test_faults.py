@@ -345,7 +345,7 @@ def test_progress_summary_and_logs_of_a_run(prefect_server, tmp_path):
         assert f"| {stage} | completed | 1 |" in summary.data
     assert Path(result.paths()["video"]).as_uri() in summary.data
     stages = json.loads(Path(result.paths()["metadata"]).read_text())["stages"]
-    assert stages["compose"]["provider"].startswith("ffmpeg") and stages["voice"]["provider"].startswith("espeak-ng")
+    assert stages["compose"]["provider"].startswith("ffmpeg") and stages["voice"]["provider"] == "piper (en_US-joe-medium)"
     assert all(s["peak_memory_bytes"] > 0 and s["cpu_seconds"] >= 0 for s in stages.values())
     with get_client(sync_client=True) as client:
         logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[uuid.UUID(result.flow_run_id)])))

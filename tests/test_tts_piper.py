@@ -204,3 +204,14 @@ def test_a_speech_server_that_is_down_falls_back_to_piper_in_bounded_time(tmp_pa
     assert narration.provider == "piper"
     assert narration.warnings[0].startswith("speech failed") and f"127.0.0.1:{refused_port}" in narration.warnings[0]
     assert time.monotonic() - started < 60  # a bound, generous for a busy machine: no hang
+
+
+def test_without_the_piper_extra_espeak_speaks_and_says_how_to_install_it(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "piper", None)  # `import piper` now fails as on the light install
+    settings = Settings(_env_file=None)
+    with pytest.raises(TTSDeclined, match=r"piper-tts is not installed: install it with `pip install 'aura-video\[piper\]'`"):
+        PiperTTS.check_request(VideoRequest(brief="x"), settings)
+    assert check_tts_request(VideoRequest(brief="x"), settings) == []
+    assert not PiperTTS().status().usable

@@ -2,8 +2,8 @@
 
 A speech API answers with audio and nothing else. Its phrase boundaries are real when each
 phrase is asked for separately (`split_phrases`); inside a phrase `place_words` puts the words
-by how long they take to say (their phoneme counts, from espeak-ng's phonemizer) and snaps
-the boundaries after punctuation to the pauses it finds in the audio. `bench/word_timing.py`
+by how long they take to say (their phonemes, from espeak-ng's phonemizer) and matches the
+pauses it finds in the audio to word boundaries, punctuation first. `bench/word_timing.py`
 measures it against engines whose timings are known (Piper's alignments, espeak-ng's events).
 """
 
@@ -22,12 +22,16 @@ log = logging.getLogger("aura.tts")
 FRAME_S = 0.01
 # a gap this long inside a phrase is a pause (a stop consonant's closure is shorter)
 MIN_PAUSE_S = 0.12
-# tuned with bench/word_timing.py: a word before punctuation counts this many phonemes more, and a
-# pause at a word boundary without punctuation costs this much (seconds) more than at a mark
-FINAL_LENGTHENING = 1.5
+# tuned with bench/word_timing.py (on the same audio for every candidate, since Piper's differs per run):
+# duration units of a consonant (1), a vowel, and what stress and length add to a vowel;
+# a word before punctuation counts this many units more (speakers draw it out before they pause)
+VOWEL, STRESSED_VOWEL, LONG_VOWEL = 1.0, 0.5, 0.5
+FINAL_LENGTHENING = 1.0
+_VOWELS = set("aeiouyæɐɑɒɔəɘɚɛɜɝɞɪʊʌʏøœɤɯɨʉɵɶ")
+# a pause at a word boundary without punctuation costs this much (seconds) more than at a mark;
+# leaving a pause unexplained (a breath, a stop inside a word) costs this much
 UNMARKED_PAUSE_COST = 0.25
-SNAP_WINDOW_S = 0.05
-SNAP_DIP_RATIO = 100.0  # 20 dB
+SKIP_PAUSE_COST = 0.2
 # a phrase longer than this is split at its commas, then between words (speech APIs cap a request
 # at a few thousand characters; shorter phrases also make more boundaries real)
 MAX_PHRASE_CHARS = 180
@@ -61,24 +65,42 @@ def split_phrases(text: str, max_chars: int = MAX_PHRASE_CHARS) -> list[str]:
 
 
 @lru_cache(maxsize=4096)
-def _phoneme_count(word: str, language: str) -> float:
+def _ipa(word: str, language: str) -> str:
     from aura.providers.tts.espeak import EspeakTTS
 
     try:
-        ipa = EspeakTTS().phonemes(word, language)
-    except TTSError:
-        ipa = ""
-    count = len(_NOT_PHONEMES.sub("", ipa.replace("ː", "")))  # a long vowel mark is not a phoneme
-    if count == 0:  # no voice for the language, or only punctuation: letters are the next best measure
-        count = sum(ch.isalnum() for ch in word) * 0.8
-    return float(count)
+        return EspeakTTS().phonemes(word, language)
+    except TTSError:  # no espeak-ng voice for the language
+        return ""
+
+
+def _duration_units(ipa: str) -> float:
+    """How long a phoneme string takes to say: vowels longer than consonants, stressed and long
+    vowels longer still (tuned with bench/word_timing.py)."""
+    units, stressed = 0.0, False
+    for ch in ipa:
+        if ch == "ˈ":
+            stressed = True
+        elif ch == "ː":
+            units += LONG_VOWEL
+        elif ch in _VOWELS:
+            units += VOWEL + (STRESSED_VOWEL if stressed else 0.0)
+            stressed = False
+        elif not _NOT_PHONEMES.match(ch):
+            units += 1.0
+    return units
 
 
 def word_weights(words: list[str], language: str) -> list[float]:
-    """How long each word takes to say, relative to the others: its phoneme count, and a little more
+    """How long each word takes to say, relative to the others: its phonemes, and a little more
     before a punctuation mark (speakers draw out the word before they pause)."""
-    return [max(_phoneme_count(word, language), 0.5) + (FINAL_LENGTHENING if _PAUSE_AFTER.search(word) else 0.0)
-            for word in words]  # fmt: skip
+    weights = []
+    for word in words:
+        units = _duration_units(_ipa(word, language))
+        if units == 0:  # no voice for the language, or only punctuation: letters are the next best measure
+            units = sum(ch.isalnum() for ch in word) * 0.8
+        weights.append(max(units, 0.5) + (FINAL_LENGTHENING if _PAUSE_AFTER.search(word) else 0.0))
+    return weights
 
 
 @dataclass(frozen=True)
@@ -139,7 +161,7 @@ def _assign_pauses(boundaries: list[float], punctuated: list[bool], pauses: list
     it may stay unexplained (a breath, a stop inside a word), at a price.
     """
     n, m = len(boundaries), len(pauses)
-    skip_pause = 0.2  # what leaving a pause unexplained costs (tuned with bench/word_timing.py)
+    skip_pause = SKIP_PAUSE_COST
     inf = float("inf")
     # best[i][j]: lowest cost with the first i boundaries and the first j pauses decided
     best = [[inf] * (m + 1) for _ in range(n + 1)]
@@ -196,7 +218,6 @@ def place_words(words: list[str], pcm: bytes, sample_rate: int, language: str = 
         silent += pause.end - pause.start
     assigned = {k: pauses[j] for k, j in _assign_pauses(boundaries, punctuated, before, end - start).items()}
 
-    energy = _frame_levels(pcm, sample_rate)
     # words between two fixed points (phrase edges, assigned pauses) share that stretch by weight
     anchors = [(-1, start)] + [(k, assigned[k].end) for k in sorted(assigned)] + [(len(words) - 1, end)]
     ends_at = {k: assigned[k].start for k in assigned}
@@ -208,35 +229,11 @@ def place_words(words: list[str], pcm: bytes, sample_rate: int, language: str = 
         position = t0
         for k in group:
             length = (stretch_end - t0) * weights[k] / group_weight
-            word_end = stretch_end if k == right else _snap(position + length, energy, position, stretch_end)
+            word_end = stretch_end if k == right else position + length
             timings.append(WordTiming(words[k], position, max(word_end, position)))
             position = word_end
     return timings
 
-
-def _frame_levels(pcm: bytes, sample_rate: int) -> list[float]:
-    """Each 10 ms frame's mean square level (for finding the dips between words)."""
-    samples = pcm_samples(pcm)
-    frame = max(1, int(sample_rate * FRAME_S))
-    return [sum(x * x for x in samples[i : i + frame]) / frame + 1.0 for i in range(0, len(samples), frame)]
-
-
-def _snap(time_s: float, levels: list[float], after: float, before: float) -> float:
-    """A word boundary moved to the quietest frame near it, when that frame is a real dip.
-
-    Words usually meet at a dip in loudness (a closure, a breath of a gap); a boundary placed by
-    weight alone lands within a syllable or two of it.
-    """
-    lo = max(int((time_s - SNAP_WINDOW_S) / FRAME_S), int(after / FRAME_S) + 3)
-    hi = min(int((time_s + SNAP_WINDOW_S) / FRAME_S), int(before / FRAME_S) - 3, len(levels) - 1)
-    if hi <= lo:
-        return time_s
-    window = levels[lo : hi + 1]
-    quietest = min(range(len(window)), key=window.__getitem__)
-    loudest = max(window)
-    if window[quietest] * SNAP_DIP_RATIO > loudest:  # at least this much quieter than the loudest nearby
-        return (lo + quietest) * FRAME_S
-    return time_s
 
 
 # ---------------------------------------------------------------- from an engine's phoneme alignments
