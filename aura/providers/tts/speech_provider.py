@@ -433,6 +433,8 @@ class SpeechTTSProvider:
 
     def voices(self) -> list[VoiceInfo]:
         """OpenAI's voices for OpenAI; a compatible server's own list (GET {api_base}/audio/voices) where it has one."""
+        if not self.model:
+            raise TTSError(f"the speech engine has no model: {MODEL_HINT}")  # `aura voices` says so and lists the others
         if (self.model and is_openai_itself(self.model, self.api_base)) or (self.provider == "azure" and not self.api_base):
             return [VoiceInfo(v, v.capitalize(), ("multilingual",), NAME) for v in OPENAI_VOICES]
         if self.api_base:
