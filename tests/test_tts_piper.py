@@ -215,3 +215,19 @@ def test_without_the_piper_extra_espeak_speaks_and_says_how_to_install_it(monkey
         PiperTTS.check_request(VideoRequest(brief="x"), settings)
     assert check_tts_request(VideoRequest(brief="x"), settings) == []
     assert not PiperTTS().status().usable
+
+
+def test_voices_from_the_artifact_store_for_deployed_runs(tmp_path, monkeypatch, fresh_settings):
+    store = tmp_path / "store"
+    store.mkdir()
+    _voice_folder(store, "de_DE", "de_DE-test-medium")  # store/voices/...
+    monkeypatch.setenv("AURA_OUTPUT", str(store))
+    monkeypatch.setenv("AURA_PIPER_VOICE", "store:voices")
+    settings = Settings(_env_file=None)
+    engine = PiperTTS.from_settings(settings)
+    assert {v.id for v in engine.voices()} == {PACKAGED_VOICE, "de_DE-test-medium"}
+    assert engine.synthesize("Guten Tag.", language="de").voice == "de_DE-test-medium"
+
+    monkeypatch.setenv("AURA_PIPER_VOICE", "store:../elsewhere")  # no way out of the store
+    with pytest.raises(TTSDeclined, match="no folder of the artifact store"):
+        PiperTTS.check_request(VideoRequest(brief="x"), Settings(_env_file=None))
