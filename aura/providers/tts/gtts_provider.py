@@ -20,12 +20,11 @@ from aura.providers.tts.base import (
     Speech,
     TTSError,
     VoiceInfo,
-    estimate_word_timings,
-    non_silent_span,
     normalize_language,
     require_text,
 )
 from aura.providers.tts.online import SAMPLE_RATE, decode_mp3, run_with_deadline
+from aura.providers.tts.timing import place_words
 from aura.supervision import Interrupted
 
 if TYPE_CHECKING:
@@ -249,7 +248,6 @@ class GTTSProvider:
             raise TTSError(f"gTTS found nothing to say in {text[:40]!r}: {exc}") from exc
 
         pcm = decode_mp3(mp3, deadline - time.monotonic(), source="gTTS")
-        # gTTS reports no word timings: estimate them over the audible span (see estimate_word_timings)
-        span = non_silent_span(pcm, SAMPLE_RATE) or (0.0, len(pcm) // 2 / SAMPLE_RATE)
-        words = estimate_word_timings(text.split(), *span)
+        # gTTS reports no word timings: placed by their phonemes and the audio's pauses (aura.providers.tts.timing)
+        words = place_words(text.split(), pcm, SAMPLE_RATE, lang)
         return Speech(pcm=pcm, sample_rate=SAMPLE_RATE, words=words, provider=NAME, voice=voice_id)
