@@ -267,7 +267,10 @@ class PiperTTS:
 
     @classmethod
     def check_request(cls, request: VideoRequest, settings: Settings) -> list[str]:
-        _piper()
+        from importlib.util import find_spec
+
+        if find_spec("piper") is None:  # not imported here: it costs most of a second, before any work
+            raise TTSDeclined(f"piper-tts is not installed: {INSTALL_HINT}")
         engine = cls.from_settings(settings)
         voice = choose_voice(engine.voice_files(), request.language, request.voice)
         check_packaged(voice)
