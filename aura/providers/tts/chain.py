@@ -77,7 +77,7 @@ class TTSChain:
         log.warning(message)
 
     def speak(self, text: str, scene: int, *, language: str, voice: str | None, rate_wpm: int | None) -> Speech:
-        """One scene's speech. A voice id belongs to the first provider's engine and is used only there."""
+        """One scene's speech. A voice id belongs to the first provider that does not decline, and is used only there."""
         while True:
             provider = self.current
             voice_here = voice if self._position == self._voice_position else None
