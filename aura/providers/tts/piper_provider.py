@@ -237,9 +237,13 @@ def _can_align() -> bool:
     return True
 
 
-def _phonemes_of(voice: Any, word: str) -> str:
+@lru_cache(maxsize=8192)
+def _phonemes_of(model: Path, word: str) -> str:
+    """A word's phonemes read alone by the loaded voice's phonemizer (call with _LOCK held): cached, since
+    scenes repeat words and a re-paced narration speaks every scene again."""
+    assert _loaded is not None and _loaded[0] == model
     try:
-        return "".join("".join(sentence) for sentence in voice.phonemize(word))
+        return "".join("".join(sentence) for sentence in _loaded[1].phonemize(word))
     except Exception:  # a word espeak-ng's phonemizer cannot read: it gets no time of its own
         return ""
 
@@ -254,6 +258,7 @@ class PiperTTS:
         self.setting = setting
         self.store_url = store_url
         self.sentence_pause_s = sentence_pause_s
+        self._voice_files: list[PiperVoiceFile] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PiperTTS:
@@ -277,7 +282,10 @@ class PiperTTS:
         return []
 
     def voice_files(self) -> list[PiperVoiceFile]:
-        return configured_voices(self.setting, self.store_url)
+        """The configured voices, found once per engine (a run makes its engines anew, so a change is seen)."""
+        if self._voice_files is None:
+            self._voice_files = configured_voices(self.setting, self.store_url)
+        return self._voice_files
 
     def status(self) -> ProviderStatus:
         try:
@@ -316,7 +324,7 @@ class PiperTTS:
             words = text.split()
             pcm, stream = self._join(chunks, chosen.sample_rate)
             if stream:
-                timings = words_from_phonemes(words, [_phonemes_of(loaded, w) for w in words], stream)
+                timings = words_from_phonemes(words, [_phonemes_of(chosen.model, w) for w in words], stream)
             else:  # a model the alignment patch does not fit: the estimator speech APIs use
                 timings = place_words(words, pcm, chosen.sample_rate, language)
         if not pcm:

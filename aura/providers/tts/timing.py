@@ -9,15 +9,13 @@ measures it against engines whose timings are known (Piper's alignments, espeak-
 
 from __future__ import annotations
 
-import logging
+import math
 import re
 from array import array
 from dataclasses import dataclass
 from functools import lru_cache
 
 from aura.providers.tts.base import SILENCE_DBFS, TTSError, WordTiming, pcm_samples
-
-log = logging.getLogger("aura.tts")
 
 FRAME_S = 0.01
 # a gap this long inside a phrase is a pause (a stop consonant's closure is shorter)
@@ -108,13 +106,8 @@ class _Pause:
     start: float
     end: float
 
-    @property
-    def middle(self) -> float:
-        return (self.start + self.end) / 2
 
-
-def _loud_frames(pcm: bytes, sample_rate: int, threshold_dbfs: float) -> list[bool]:
-    samples = pcm_samples(pcm)
+def _loud_frames(samples: array, sample_rate: int, threshold_dbfs: float) -> list[bool]:
     frame = max(1, int(sample_rate * FRAME_S))
     threshold = 32768.0 * 10 ** (threshold_dbfs / 20.0)
     loud = []
@@ -126,17 +119,15 @@ def _loud_frames(pcm: bytes, sample_rate: int, threshold_dbfs: float) -> list[bo
 
 def speech_and_pauses(pcm: bytes, sample_rate: int) -> tuple[float, float, list[_Pause]] | None:
     """(start, end) of the audible speech and the pauses inside it; None for silence."""
-    # relative to the phrase's own peak: a quiet voice has quiet pauses too
     samples = pcm_samples(pcm)
     if not samples:
         return None
     peak = max(max(samples), -min(samples))
     if peak <= 0:
         return None
-    import math
-
+    # relative to the phrase's own peak: a quiet voice has quiet pauses too
     threshold = max(SILENCE_DBFS, 20 * math.log10(peak / 32768.0) - 30.0)
-    loud = _loud_frames(pcm, sample_rate, threshold)
+    loud = _loud_frames(samples, sample_rate, threshold)
     if not any(loud):
         return None
     first = loud.index(True)
@@ -161,7 +152,6 @@ def _assign_pauses(boundaries: list[float], punctuated: list[bool], pauses: list
     it may stay unexplained (a breath, a stop inside a word), at a price.
     """
     n, m = len(boundaries), len(pauses)
-    skip_pause = SKIP_PAUSE_COST
     inf = float("inf")
     # best[i][j]: lowest cost with the first i boundaries and the first j pauses decided
     best = [[inf] * (m + 1) for _ in range(n + 1)]
@@ -174,8 +164,8 @@ def _assign_pauses(boundaries: list[float], punctuated: list[bool], pauses: list
                 continue
             if i < n and here < best[i + 1][j]:  # boundary i gets no pause
                 best[i + 1][j], step[i + 1][j] = here, (i, j, False)
-            if j < m and here + skip_pause < best[i][j + 1]:  # pause j explained by no boundary
-                best[i][j + 1], step[i][j + 1] = here + skip_pause, (i, j, False)
+            if j < m and here + SKIP_PAUSE_COST < best[i][j + 1]:  # pause j explained by no boundary
+                best[i][j + 1], step[i][j + 1] = here + SKIP_PAUSE_COST, (i, j, False)
             if i < n and j < m:
                 distance = abs(boundaries[i] - pauses[j])
                 # speakers pause at punctuation, seldom elsewhere
@@ -233,7 +223,6 @@ def place_words(words: list[str], pcm: bytes, sample_rate: int, language: str = 
             timings.append(WordTiming(words[k], position, max(word_end, position)))
             position = word_end
     return timings
-
 
 
 # ---------------------------------------------------------------- from an engine's phoneme alignments
