@@ -53,11 +53,12 @@ def test_word_timings_are_the_text_in_order_and_inside_the_speech(spoken):
     for word in spoken.words:
         assert previous - 1e-6 <= word.start <= word.end <= spoken.duration
         previous = word.end
-    # each word's span is speech, not a pause: subtitles follow the voice
-    spans = [w for w in spoken.words if w.end - w.start >= 0.08]
-    assert len(spans) >= len(spoken.words) - 2
-    fractions = [_loud_fraction(spoken.pcm, spoken.sample_rate, w.start, w.end) for w in spans]
-    assert min(fractions) > 0.3 and sum(fractions) / len(fractions) > 0.75, list(zip(spans, fractions))
+    # each word's span is speech, not a pause: subtitles follow the voice. Every word takes time
+    # ("the" is said in 45-70 ms, Piper's lengths vary from run to run); a span is mostly loud frames,
+    # though its consonants' closures and soft ends are quiet ones
+    assert all(w.end - w.start >= 0.03 for w in spoken.words), spoken.words
+    fractions = [_loud_fraction(spoken.pcm, spoken.sample_rate, w.start, w.end) for w in spoken.words]
+    assert min(fractions) > 0.3 and sum(fractions) / len(fractions) > 0.65, list(zip(spoken.words, fractions))
     # the sentence pause lies between "fall." and "In"
     fall, then = spoken.words[15], spoken.words[16]
     assert (fall.text, then.text) == ("fall.", "In")
