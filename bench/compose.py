@@ -63,9 +63,9 @@ import psutil  # noqa: E402
 
 import aura.media.compose as compose_media  # noqa: E402
 from aura.media import graphs  # noqa: E402
-from aura.media.compose import MAX_SLOWDOWN, CompositionPlan, Shot, plan_shots, segments  # noqa: E402
+from aura.media.compose import segments  # noqa: E402
 from aura.media.ffmpeg import run_ffmpeg  # noqa: E402
-from aura.media.graphs import OVERSCAN, overscan_size  # noqa: E402
+from aura.media.plan import MAX_SLOWDOWN, OVERSCAN, CompositionPlan, Shot, overscan_size, plan_shots  # noqa: E402
 from aura.media.probe import probe  # noqa: E402
 from aura.models import VIDEO_KEY, SceneVisual, VideoRequest, Visuals  # noqa: E402
 from aura.options import PipelineOptions  # noqa: E402
@@ -230,7 +230,7 @@ def make_clip(clip: TestClip, folder: Path) -> Path:
 
 
 def fit_of(own: float, scene: float) -> str:
-    """How the composition fills a scene with a clip of `own` seconds (aura.media.compose.Shot.fit)."""
+    """How the composition fills a scene with a clip of `own` seconds (aura.media.plan.Shot.fit)."""
     if own <= 0 or own >= scene:
         return "cut"
     return "slowed" if scene / own <= MAX_SLOWDOWN else "looped"

@@ -11,7 +11,8 @@ from helpers.media import MUSIC_HZ, band_level_db
 from PIL import Image, ImageChops, ImageStat
 
 from aura.media.audio import silence, write_wav
-from aura.media.compose import MAX_SLOWDOWN, CompositionPlan, Footage, plan_shots, render
+from aura.media.compose import render
+from aura.media.plan import MAX_SLOWDOWN, CompositionPlan, Footage, plan_shots
 from aura.media.ffmpeg import ffmpeg_path, ffprobe_path, run_ffmpeg
 from aura.media.probe import probe
 from aura.models import SceneVisual, VideoRequest, Visuals

@@ -14,10 +14,8 @@ from PIL import Image, ImageChops, ImageStat
 
 from aura.errors import MediaError
 from aura.media.audio import silence, wav_duration, write_wav
-from aura.media.compose import (
-    MAX_CLIPS_PER_SEGMENT, MAX_SCENES_PER_SEGMENT, MOTIONS, CompositionPlan, Footage, overscan_size, plan_shots, render,
-    segment_name, segments,
-)  # fmt: skip
+from aura.media.compose import MAX_CLIPS_PER_SEGMENT, MAX_SCENES_PER_SEGMENT, render, segment_name, segments
+from aura.media.plan import MOTIONS, CompositionPlan, Footage, overscan_size, plan_shots
 from aura.media.graphs import join_args, segment_args
 from aura.media.ffmpeg import ffmpeg_path, run_ffmpeg
 from aura.media.probe import probe

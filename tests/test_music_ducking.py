@@ -8,7 +8,8 @@ from helpers.media import MUSIC_HZ, band_level_db
 from PIL import Image
 
 from aura.media.audio import silence, write_wav
-from aura.media.compose import CompositionPlan, overscan_size, plan_shots, render
+from aura.media.compose import render
+from aura.media.plan import CompositionPlan, overscan_size, plan_shots
 from aura.media.ffmpeg import ffmpeg_path
 from aura.providers.tts import EspeakTTS
 

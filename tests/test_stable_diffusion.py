@@ -18,7 +18,7 @@ from PIL import Image
 
 from aura import progress
 from aura.errors import ProviderUnavailable
-from aura.media.compose import overscan_size
+from aura.media.plan import overscan_size
 from aura.providers.images import ImagePrompt
 from aura.providers.images import stable_diffusion as sd
 from aura.providers.images.registry import get_image_provider

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from aura.errors import ProviderError
-from aura.media.compose import overscan_size
+from aura.media.plan import overscan_size
 from aura.models import Scene, Script, VideoRequest
 from aura.stages.visuals import IMAGES_DIR, draw_stills
 from aura.store import ArtifactStore

@@ -10,23 +10,13 @@ arguments: user text (a folder name, a narration) never enters a graph.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
 
 import ffmpeg
 
 from aura.media.audio import LOUDNESS_TARGET
-
-if TYPE_CHECKING:
-    from aura.media.compose import CompositionPlan, Shot
+from aura.media.plan import OVERSCAN, CompositionPlan, Shot, overscan_size
 
 SAMPLE_RATE = 48000
-# How much larger than the frame each still is rendered, so the camera can move.
-OVERSCAN = 1.12
-
-
-def overscan_size(width: int, height: int) -> tuple[int, int]:
-    """Even size of the stills, OVERSCAN times the frame."""
-    return (int(width * OVERSCAN) // 2 * 2, int(height * OVERSCAN) // 2 * 2)
 
 
 class Sources:

@@ -15,7 +15,8 @@ from prefect import task
 
 from aura import __version__, progress
 from aura.errors import MediaError
-from aura.media.compose import MOTIONS, CompositionPlan, Footage, plan_shots, render
+from aura.media.compose import render
+from aura.media.plan import MOTIONS, CompositionPlan, Footage, plan_shots
 from aura.media.ffmpeg import capabilities, run_ffmpeg, short_version
 from aura.media.fonts import find_font, font_family
 from aura.media.probe import probe

@@ -17,7 +17,7 @@ from prefect import task
 
 from aura import progress
 from aura.errors import MediaError
-from aura.media.compose import overscan_size
+from aura.media.plan import overscan_size
 from aura.media.probe import probe
 from aura.models import CLIP_EXTENSIONS, SceneVisual, Script, VideoRequest, Visuals
 from aura.providers.images import ImagePrompt, SceneMedia
