@@ -127,6 +127,7 @@ class _FailsAfter:
     """An engine that speaks the first scenes and then breaks, as a flaky service does mid-run."""
 
     name = "flaky"
+    rate_controlled = True
 
     def __init__(self, good_calls: int):
         self.good_calls = good_calls

@@ -1,4 +1,4 @@
-"""Narration audio: PCM helpers, silence checks and loudness normalisation (ffmpeg loudnorm)."""
+"""Narration audio: PCM helpers and loudness normalisation (ffmpeg's ebur128 and alimiter); loudnorm's measurement."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from aura import processes
 from aura.errors import MediaError
-from aura.media.ffmpeg import ffmpeg_path, run_ffmpeg
+from aura.media.ffmpeg import ffmpeg_path
 
 LOUDNESS_TARGET = {"I": -16.0, "TP": -1.5, "LRA": 11.0}
 
@@ -50,55 +50,54 @@ def resample(pcm: bytes, source_rate: int, target_rate: int, timeout: float = 60
     return proc.stdout
 
 
-def _loudnorm_filter(measured: dict[str, float] | None = None, report: bool = False) -> str:
+def _loudnorm_filter(report: bool = False) -> str:
     t = LOUDNESS_TARGET
-    text = f"loudnorm=I={t['I']}:TP={t['TP']}:LRA={t['LRA']}"
-    if report:
-        text += ":print_format=json"
-    if measured:
-        # second pass: one linear gain from the first pass's measurement, so speech
-        # keeps its natural dynamics (no pumping)
-        text += (
-            f":measured_I={measured['input_i']}:measured_TP={measured['input_tp']}"
-            f":measured_LRA={measured['input_lra']}:measured_thresh={measured['input_thresh']}"
-            f":offset={measured['target_offset']}:linear=true"
-        )
-    return text
+    return f"loudnorm=I={t['I']}:TP={t['TP']}:LRA={t['LRA']}" + (":print_format=json" if report else "")
 
 
-def normalize_loudness(source: Path, target: Path, sample_rate: int, timeout: float = 120) -> dict[str, float]:
-    """Two-pass loudnorm of `source` into `target` (16-bit WAV); returns the first pass's figures.
+def normalize_loudness(pcm: bytes, sample_rate: int, target: Path, timeout: float = 120) -> float:
+    """Mono 16-bit PCM at the target loudness, into `target` (a WAV); returns the loudness it had (LUFS).
 
-    Where one linear gain to the target would push the peaks over the true-peak limit (neural
-    voices peak at full scale: Piper's speech sits some 21 dB under its peaks), loudnorm would fall
-    back to its dynamic mode, which misses the target on short narrations. Then the gain is applied
-    with a fast limiter holding down the peaks above the limit; the limiter takes some loudness,
-    so the gain is raised by what the result still lacks (twice at most).
+    ebur128 measures at the narration's own rate (a tenth of loudnorm's time: loudnorm works at
+    192 kHz). One gain brings the speech to the target, and a fast limiter holds down the peaks
+    above the true-peak limit (neural voices peak at full scale: Piper's speech sits some 21 dB
+    under its peaks); the limiter takes a little loudness, so the gain is raised by what the
+    result still lacks (twice at most). Each render measures its own output in the same ffmpeg run.
     """
-    measured = measure_loudness(source, timeout=timeout)
-    if not math.isfinite(measured["input_i"]) or measured["input_i"] < -70:
+    measured = _render_measured(pcm, sample_rate, None, timeout)
+    if not math.isfinite(measured) or measured < -70:
         raise MediaError("the narration is silent: there is nothing to normalise")
-    gain = LOUDNESS_TARGET["I"] - measured["input_i"]
-    if measured["input_tp"] + gain <= LOUDNESS_TARGET["TP"]:
-        _render(source, target, _loudnorm_filter(measured), sample_rate, timeout)
-        return measured
-    ceiling = 10 ** ((LOUDNESS_TARGET["TP"] - 0.5) / 20)  # sample peaks, with room for inter-sample ones
+    gain = LOUDNESS_TARGET["I"] - measured
+    ceiling = 10 ** ((LOUDNESS_TARGET["TP"] - 1.5) / 20)  # sample peaks, with room for inter-sample ones (~1.2 dB)
     for _ in range(3):
-        limited = f"volume={gain:.2f}dB,alimiter=limit={ceiling:.4f}:attack=1:release=5:level=disabled"
-        _render(source, target, limited, sample_rate, timeout)
-        short = LOUDNESS_TARGET["I"] - measure_loudness(target, timeout=timeout)["input_i"]
+        limited = f"volume={gain:.2f}dB,alimiter=limit={ceiling:.4f}:attack=1:release=5:level=disabled,aresample={sample_rate}"
+        short = LOUDNESS_TARGET["I"] - _render_measured(pcm, sample_rate, (limited, target), timeout)
         if abs(short) <= 0.5:
             break
         gain += short
     return measured
 
 
-def _render(source: Path, target: Path, audio_filter: str, sample_rate: int, timeout: float) -> None:
-    run_ffmpeg(
-        ["-i", str(source), "-af", f"{audio_filter},aresample={sample_rate}",
-         "-ac", "1", "-c:a", "pcm_s16le", "-f", "wav", str(target)],
-        timeout=timeout,
-    )  # fmt: skip
+def _render_measured(pcm: bytes, sample_rate: int, render: tuple[str, Path] | None, timeout: float) -> float:
+    """Integrated loudness (LUFS) of the PCM, or of what `render` (a filter, a WAV file) makes of it."""
+    measure = "ebur128=framelog=verbose[measured]"
+    graph = f"[0:a]{render[0]},asplit=2[kept][out];[out]{measure}" if render else f"[0:a]{measure}"
+    cmd = [
+        ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-y", "-f", "s16le", "-ar", str(sample_rate), "-ac", "1",
+        "-i", "pipe:0", "-filter_complex", graph,
+        *(["-map", "[kept]", "-c:a", "pcm_s16le", "-f", "wav", str(render[1])] if render else []),
+        "-map", "[measured]", "-f", "null", "-",
+    ]  # fmt: skip
+    try:
+        proc = processes.run(cmd, input=pcm, timeout=timeout, capture_stdout=False)
+    except processes.ChildTimeout as exc:
+        raise MediaError(f"the narration's loudness pass {exc}") from None
+    stderr = proc.stderr.decode("utf-8", "replace")
+    # the last summary: ffmpeg may set its graph up twice, and the first one's summary measured nothing
+    found = re.findall(r"Integrated loudness:\s+I:\s+(-?[\d.]+|-inf) LUFS", stderr)
+    if proc.returncode != 0 or not found:
+        raise MediaError("the narration's loudness pass failed: " + stderr.strip()[-300:])
+    return float(found[-1])
 
 
 def measure_loudness(path: Path, timeout: float = 120) -> dict[str, float]:

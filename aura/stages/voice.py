@@ -8,7 +8,7 @@ import unicodedata
 from prefect import task
 
 from aura import progress
-from aura.media.audio import normalize_loudness, resample, silence, wav_duration, write_wav
+from aura.media.audio import normalize_loudness, resample, silence, wav_duration
 from aura.media.subtitles import is_spaceless
 from aura.models import Narration, SceneTiming, Script, VideoRequest, WordTiming
 from aura.providers.tts import Speech, TTSError, tts_chain
@@ -22,17 +22,15 @@ from aura.supervision import checkpoint
 from aura.store import JobStore
 
 
-BASE_RATE_WPM = 165
 RATE_RANGE = (120, 220)
-# a narration further than this from the planned speech time is re-spoken at a fitted rate
-FIT_TOLERANCE = 0.08
+HOLD_TOLERANCE = 0.04  # the pace holds while the narration is projected this close to its planned length
+RESPEAK_TOLERANCE = 0.05  # a scene spoken this far off the final pace (the first, before it was known) is spoken again
 MIN_SECONDS_PER_WORD, MAX_SECONDS_PER_WORD = 0.12, 1.6
 
 
 def check_speech(speech: Speech, text: str, scene: int) -> None:
     """Reject audio a listener would reject: silence, or a length that cannot be this text."""
-    # a wide (CJK) character is about a word's worth of speech; those scripts have no spaces
-    words = max(1, len(text.split()) + sum(1 for ch in text if unicodedata.east_asian_width(ch) in ("W", "F")))
+    words = _scene_words(text)
     if speech.is_silent():
         raise TTSError(f"{speech.provider} produced silence for scene {scene + 1}")
     per_word = speech.duration / words
@@ -87,16 +85,64 @@ def _spaceless(token: str) -> bool:
     return any(is_spaceless(ch) for ch in token)
 
 
-def _speak_all(chain: TTSChain, script: Script, request: VideoRequest, rate: int | None) -> list[Speech]:
-    speeches = []
+class Pace:
+    """The speaking rate that brings a narration to its planned length, learnt from the scenes spoken so far.
+
+    An engine's rate is a nominal words-per-minute: how fast a voice really speaks a text is known only
+    once it has spoken some of it. The first scene is spoken at the rate the plan assumes; after each
+    scene the engine's seconds per word at a given rate are re-estimated, and the rate changes only when
+    the narration would otherwise miss its plan by more than HOLD_TOLERANCE.
+    """
+
+    def __init__(self, planned_s: float, words: list[int]):
+        self.planned_s, self.words = planned_s, words
+        self.rate = _clamp(60 * sum(words) / planned_s)
+        self._spoken_s = self._rated_words = 0.0  # seconds spoken; seconds x rate, summed (the engine's constant)
+        self._done = 0
+
+    def spoke(self, seconds: float, rate: int) -> None:
+        """Scene after scene: what one took at `rate`; the rate for the next."""
+        self._spoken_s += seconds
+        self._rated_words += seconds * rate
+        self._done += 1
+        per_word = self._rated_words / max(1, sum(self.words[: self._done]))  # seconds x rate per word
+        left_words, left_s = sum(self.words[self._done :]), self.planned_s - self._spoken_s
+        if not left_words:
+            return
+        projected = self._spoken_s + per_word * left_words / self.rate
+        if abs(projected - self.planned_s) > self.planned_s * HOLD_TOLERANCE:
+            self.rate = _clamp(per_word * left_words / left_s) if left_s > 0 else RATE_RANGE[1]
+
+
+def _clamp(rate: float) -> int:
+    return int(max(RATE_RANGE[0], min(RATE_RANGE[1], round(rate))))
+
+
+def _scene_words(text: str) -> int:
+    # a wide (CJK) character is about a word's worth of speech; those scripts have no spaces
+    return max(1, len(text.split()) + sum(1 for ch in text if unicodedata.east_asian_width(ch) in ("W", "F")))
+
+
+def _speak_all(chain: TTSChain, script: Script, request: VideoRequest) -> list[Speech]:
+    """Every scene, once, at a rate that fits the plan; the first scene again if the pace it set was far off,
+    and every scene again by the successor of an engine that failed (one voice per video)."""
+    planned = speech_seconds_for(request.duration_seconds, len(script.scenes))
+    pace = Pace(planned, [_scene_words(scene.narration) for scene in script.scenes])
+    speeches, rates = [], []
     for scene in script.scenes:
         checkpoint()  # between scenes: a timeout or a cancellation stops here
-        speeches.append(_speak(chain, scene.narration, scene.index, request, rate))
-        progress.report("voice", 0.1 + 0.6 * (scene.index + 1) / len(script.scenes), f"scene {scene.index + 1}")
-    # one voice per video: scenes spoken before a provider failed are spoken again by its successor
+        paced = chain.current.rate_controlled
+        speech = _speak(chain, scene.narration, scene.index, request, pace.rate if paced else None)
+        speeches.append(speech)
+        rates.append(pace.rate if paced else None)
+        if paced:
+            pace.spoke(speech.duration, pace.rate)
+        progress.report("voice", 0.1 + 0.7 * (scene.index + 1) / len(script.scenes), f"scene {scene.index + 1}")
     for index, speech in enumerate(speeches):
-        if speech.provider != chain.current.name:
+        off_pace = rates[index] is not None and abs(rates[index] - pace.rate) > pace.rate * RESPEAK_TOLERANCE
+        if speech.provider != chain.current.name or off_pace:
             scene = script.scenes[index]
+            rate = pace.rate if chain.current.rate_controlled else None
             speeches[index] = _speak(chain, scene.narration, scene.index, request, rate)
     return speeches
 
@@ -105,14 +151,6 @@ def _speak(chain: TTSChain, text: str, scene: int, request: VideoRequest, rate: 
     speech = chain.speak(text, scene, language=request.language, voice=request.voice, rate_wpm=rate)
     speech.words = words_as_written(text, speech.words)
     return speech
-
-
-def fitted_rate(speeches: list[Speech], planned_seconds: float, rate: int) -> int | None:
-    """A speaking rate that brings the narration to the planned length, or None if it is close enough."""
-    spoken = sum(s.duration for s in speeches)
-    if abs(spoken - planned_seconds) <= planned_seconds * FIT_TOLERANCE:
-        return None
-    return max(RATE_RANGE[0], min(RATE_RANGE[1], round(rate * spoken / planned_seconds)))
 
 
 def assemble(speeches: list[Speech]) -> tuple[bytes, int, list[SceneTiming]]:
@@ -142,24 +180,14 @@ def narrate(script: Script, request: VideoRequest, job: JobStore, settings: Sett
         check=check_speech,
         state_dir=settings.breaker_dir,
     )
-    planned = speech_seconds_for(request.duration_seconds, len(script.scenes))
-    speeches = _speak_all(chain, script, request, BASE_RATE_WPM)
-    if chain.current.rate_controlled:  # only then can a narration be re-paced to fit the duration
-        better = fitted_rate(speeches, planned, BASE_RATE_WPM)
-        if better is not None:
-            progress.report("voice", 0.7, f"re-pacing to {better} words per minute")
-            speeches = _speak_all(chain, script, request, better)
+    speeches = _speak_all(chain, script, request)
     pcm, rate, timings = assemble(speeches)
-
-    raw_key, final_key = "work/narration_raw.wav", "work/narration.wav"
-    with job.writing(raw_key) as tmp:
-        write_wav(tmp, pcm, rate)
     progress.report("voice", 0.85, "normalising loudness to -16 LUFS")
+    final_key = "work/narration.wav"
     with job.writing(final_key) as tmp:
-        normalize_loudness(job.path(raw_key), tmp, sample_rate=rate)
-    job.path(raw_key).unlink(missing_ok=True)
+        normalize_loudness(pcm, rate, tmp)
     duration = wav_duration(job.path(final_key))
-    # the timeline ends where the audio ends (loudnorm keeps the length to the sample or so)
+    # the timeline ends where the audio ends (the limiter keeps the length to the sample)
     timings[-1] = timings[-1].model_copy(update={"end": duration})
     progress.report("voice", 1.0, f"{duration:.1f} s of narration by {speeches[-1].provider}")
     return Narration(

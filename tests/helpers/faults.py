@@ -5,7 +5,7 @@ real binary for every command except the one the fault targets:
 
 - "crash-compose-once": the first composition (the libx264 encode) exits 1;
 - "hang-compose": the composition never ends (it sleeps);
-- "hang-loudnorm": the voice stage's loudness pass never ends;
+- "hang-loudness": the voice stage's loudness pass never ends;
 - "realtime-compose": the composition runs the real ffmpeg at real-time speed
   (`-re` on every input), so there is time to cancel it mid-encode.
 
@@ -30,7 +30,7 @@ args = sys.argv[1:]
 if FAULT.endswith(("compose", "compose-once")):
     targeted = "libx264" in args  # the composition's encode
 else:
-    targeted = "loudnorm=I" in " ".join(args) and "libx264" not in args  # the narration's loudness passes
+    targeted = "ebur128" in " ".join(args) and "libx264" not in args  # the narration's loudness passes
 if targeted:
     marker = os.path.join(FOLDER, FAULT + ".started")
     first = not os.path.exists(marker)
