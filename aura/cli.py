@@ -243,7 +243,7 @@ def generate(
             progress.remove_listener(bars)
 
     run_id = str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
-    if state.is_cancelled():
+    if state.is_cancelled() or state.is_cancelling():  # Cancelling: its hook marked it Cancelled once it stopped
         fail(f"cancelled: {state.message or 'the run was cancelled'}", code=130, flow_run_id=run_id)
     result = state.result(raise_on_failure=False)
     if not state.is_completed() or isinstance(result, BaseException):

@@ -390,14 +390,6 @@ class Visuals(BaseModel):
         return self.images
 
 
-class VisualsRun(BaseModel):
-    """What the render-visuals flow hands back: the stills, and how the stage ended where it ran."""
-
-    visuals: Visuals
-    cached: bool = Field(default=False, description="Reused from a checkpoint where it ran.")
-    cached_from: str | None = Field(default=None, description="The job whose checkpoint it reused.")
-
-
 class Composition(BaseModel):
     """What the compose stage rendered: the files a user watches, before metadata.json describes them."""
 
@@ -428,6 +420,9 @@ class StageReport(BaseModel):
     """One stage of one run, as the run summary and metadata.json show it."""
 
     status: str = Field(description="completed, cached, failed, timed out, cancelled or not run.")
+    state: str | None = Field(
+        default=None, description="The Prefect state its task run ended in: Completed, Cached, Failed, TimedOut, Crashed..."
+    )
     attempts: int = Field(default=0, description="Times the stage ran in this run (0 when its checkpoint was reused).")
     seconds: float = Field(default=0.0, description="Wall time of the stage in this run, all attempts.")
     cpu_seconds: float | None = Field(default=None, description="CPU time of the process and its children during the stage.")

@@ -1,15 +1,16 @@
 """How each stage of a run ended, from Prefect's task-run states and aura's own measurements, as markdown.
 
 Prefect records each stage's final state (Completed, Cached, TimedOut,
-Failed...); aura adds what only it measures: per attempt, wall time, CPU
-time and peak memory of the process and the stage's child processes
-(aura.supervision). No Prefect in here: the flows hand over state names.
+Failed...) and how often it ran; aura adds what only it measures: per
+attempt, wall time, CPU time and peak memory of the process and the stage's
+child processes (aura.usage). No Prefect in here: the flows read the
+task runs and hand over their state names.
 """
 
 from __future__ import annotations
 
 from aura.models import StageReport
-from aura.supervision import Attempt
+from aura.usage import Attempt
 
 SUMMARY_KEY = "aura-run-summary"
 
@@ -25,33 +26,31 @@ def _status(state_name: str | None, attempts: list[Attempt]) -> str:
         return "completed"
     if state_name in ("Failed", "Crashed"):
         return "cancelled" if last == "cancelled" else state_name.lower()
-    if state_name == "Cancelled":
+    if state_name in ("Cancelled", "Cancelling"):
         return "cancelled"
-    return last or "not run"  # never collected: stopped with its run, or never started
+    return last or "not run"  # never finished: stopped with its run, or never started
 
 
 def stage_report(
-    state_name: str | None, attempts: list[Attempt], provider: str | None = None,
-    cached_from: str | None = None, checkpoint_seconds: float = 0.0,
+    state_name: str | None, attempts: list[Attempt], *, runs: int | None = None, seconds: float = 0.0,
+    provider: str | None = None, cached_from: str | None = None, message: str | None = None,
 ) -> StageReport:  # fmt: skip
-    """One stage's row: how it ended (Prefect), its attempts and their cost (aura)."""
+    """One stage's row: how its task run ended and how often it ran (Prefect: `state_name`, `runs`, `seconds`),
+    what each attempt cost where aura measured it (`attempts`), who served it."""
     status = _status(state_name, attempts)
-    cached = status == "cached"
-    if not attempts:
-        return StageReport(
-            status=status, seconds=round(checkpoint_seconds, 3), provider=provider, cached=cached, cached_from=cached_from
-        )
-    last = attempts[-1]
+    failed = status not in ("completed", "cached", "not run")
+    error = (attempts[-1].error if attempts else None) or (" ".join((message or "").split())[:500] or None)
     return StageReport(
         status=status,
-        attempts=len(attempts),
-        seconds=round(sum(a.usage.seconds for a in attempts), 3),
-        cpu_seconds=round(sum(a.usage.cpu_seconds for a in attempts), 3),
-        peak_memory_bytes=max(a.usage.peak_rss_bytes for a in attempts),
+        state=state_name,
+        attempts=runs if runs is not None else len(attempts),
+        seconds=round(sum(a.usage.seconds for a in attempts) if attempts else seconds, 3),
+        cpu_seconds=round(sum(a.usage.cpu_seconds for a in attempts), 3) if attempts else None,
+        peak_memory_bytes=max(a.usage.peak_rss_bytes for a in attempts) if attempts else None,
         provider=provider,
-        cached=cached,  # a stage run elsewhere (the gpu pool) may have reused its checkpoint there
+        cached=status == "cached",
         cached_from=cached_from,
-        error=last.error if status not in ("completed", "cached") else None,
+        error=error if failed else None,
     )
 
 
@@ -77,14 +76,14 @@ def summary_markdown(
         lines += ["", f"**Error:** {_cell(error)}"]
     lines += [
         "",
-        "| stage | status | attempts | duration | peak memory | CPU time | provider | cached |",
-        "|---|---|---|---|---|---|---|---|",
+        "| stage | status | Prefect state | attempts | duration | peak memory | CPU time | provider | cached |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for stage, r in reports.items():
         cached = f"yes (job `{r.cached_from}`)" if r.cached and r.cached_from else "yes" if r.cached else "no"
         status_cell = r.status if not r.error else f"{r.status}: {_cell(r.error)[:160]}"
         lines.append(
-            f"| {stage} | {status_cell} | {r.attempts} | {_seconds(r.seconds)} | {_mib(r.peak_memory_bytes)} "
+            f"| {stage} | {status_cell} | {r.state or '–'} | {r.attempts} | {_seconds(r.seconds)} | {_mib(r.peak_memory_bytes)} "
             f"| {_seconds(r.cpu_seconds)} | {_cell(r.provider)} | {cached} |"
         )
     total = sum(r.seconds for r in reports.values())

@@ -1,39 +1,48 @@
 """The batch-generate flow: one generate-video run per request, a few at a time, and a table of how each ended.
 
-Deployed (on the `cpu` pool, on its schedule or by hand), every request becomes
-a run of the generate-video deployment, so the videos spread over all `cpu`
-workers. Run in a process of its own (`python -m flows.batch_generate`, tests)
-the requests become subflows of this run, in threads. Every request is
-validated before the first run starts.
+Each request is a `video` task run; a Prefect concurrency limit on a tag of
+this batch's own holds them to `max_concurrent` at once. Deployed (on the
+`cpu` pool, on its schedule or by hand), each task starts a run of the
+generate-video deployment and waits for it (Prefect's `wait_for_flow_run`),
+so the videos spread over all `cpu` workers; run in a process of its own
+(`python -m flows.batch_generate`, tests) each is a subflow of this run.
+Every request is validated before the first run starts; a cancelled or
+crashed batch cancels the runs it started (its hook).
 """
 
 from __future__ import annotations
 
-import contextvars
-import time
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-from uuid import UUID
-
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
+from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
+from prefect.flow_runs import wait_for_flow_run
+from prefect.futures import as_completed
 from prefect.runtime import deployment, flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.asyncutils import run_coro_as_sync
 
 from aura.batch import BatchIncomplete, BatchInputError, BatchItem, read_requests, validate_requests
 from aura.models import VideoRequest
 from aura.options import PresetName
 from aura.settings import get_settings
-from aura.supervision import RunCancelled
-from flows.child_runs import cancel_run, require_deployment
+from flows.child_runs import cancel_children, require_deployment
 
 TABLE_KEY = "aura-batch"
-POLL_S = 1.0
 MAX_CONCURRENT = 32
 
 
-@flow(name="batch-generate", log_prints=True, persist_result=False)
+def _cancel_started(flow, run, state) -> None:
+    """Hook: nothing the batch started outlives it."""
+    cancel_children(run.id, "the batch stopped")
+
+
+@flow(
+    name="batch-generate", log_prints=True, persist_result=False,
+    task_runner=ThreadPoolTaskRunner(max_workers=MAX_CONCURRENT),
+    on_cancellation=[_cancel_started], on_crashed=[_cancel_started],
+)  # fmt: skip
 def batch_generate(
     requests: list[VideoRequest] | None = None,
     requests_file: str | None = None,
@@ -56,16 +65,28 @@ def batch_generate(
         todo = read_requests(requests_file, store_url)
     else:
         todo = validate_requests(list(enumerate(requests or [], start=1)))
-    items = [BatchItem(index=i, brief=r.brief[:80]) for i, r in enumerate(todo, start=1)]
-    logger = get_run_logger()
     deployed = deployment.id is not None
-    logger.info("%d request(s), %d at a time, %s", len(todo), max_concurrent, "as deployment runs" if deployed else "as subflows")
-    board = _Board(items)
+    if deployed:
+        require_deployment(get_settings().video_deployment, "AURA_VIDEO_DEPLOYMENT")
+    get_run_logger().info("%d request(s), %d at a time, %s", len(todo), max_concurrent, "as deployment runs" if deployed else "as subflows")
+    limit = f"aura-batch-{flow_run.id}"  # this batch's own tag: its limit holds only its videos
+    items: list[BatchItem] = []
+    board = create_progress_artifact(progress=0.0, description=f"0 of {len(todo)} videos")
+    with get_client(sync_client=True) as client:
+        client.create_concurrency_limit(tag=limit, concurrency_limit=max_concurrent)
     try:
-        run_all = _run_as_deployments if deployed else _run_as_subflows
-        run_all(todo, items, board, preset, output, max_concurrent, store_url)
+        tagged = make_video.with_options(tags={limit})
+        futures = [tagged.submit(i, r, preset, output, store_url, deployed) for i, r in enumerate(todo, start=1)]
+        for done in as_completed(futures):
+            items.append(done.result())
+            update_progress_artifact(board, 100.0 * len(items) / len(todo), f"{len(items)} of {len(todo)} videos")
     finally:
-        board.publish_table()
+        with get_client(sync_client=True) as client:
+            client.delete_concurrency_limit_by_tag(limit)
+        items.sort(key=lambda item: item.index)
+        made = sum(item.status == "completed" for item in items)
+        rows = [item.model_dump() for item in items]
+        create_table_artifact(rows, key=TABLE_KEY, description=f"{made} of {len(todo)} videos made")
     failed = [item for item in items if item.status != "completed"]
     if failed:
         raise BatchIncomplete(
@@ -75,71 +96,24 @@ def batch_generate(
     return items
 
 
-class _Board:
-    """The batch's progress artifact and its table."""
+@task(name="video", cache_policy=NO_CACHE, persist_result=False)
+def make_video(index: int, request: VideoRequest, preset: str, output: str | None, store_url: str, deployed: bool) -> BatchItem:
+    """One request of the batch, to the end of its run: as a run of the generate-video deployment, or a subflow."""
+    item = BatchItem(index=index, brief=request.brief[:80])
+    if deployed:
+        started = run_deployment(
+            get_settings().video_deployment,
+            parameters={"request": request.model_dump(mode="json"), "preset": preset, "output": output},
+            # a restarted attempt of the batch finds the runs it started
+            timeout=0, as_subflow=True, idempotency_key=f"{flow_run.id}-{flow_run.run_count or 1}-{index}", tags=["aura", "batch"],
+        )  # fmt: skip
+        state = run_coro_as_sync(wait_for_flow_run(started.id, timeout=None)).state
+        item.flow_run_id = str(started.id)
+    else:
+        from flows.generate_video import generate_video  # the batch is above generate-video, never below it
 
-    def __init__(self, items: list[BatchItem]):
-        self.items = items
-        self.artifact_id = create_progress_artifact(progress=0.0, description=f"0 of {len(items)} videos")
+        state = generate_video(request=request, preset=preset, output=output, return_state=True)
+        item.flow_run_id = str(state.state_details.flow_run_id)
+    item.finish(state.name, state.message, store_url)
+    return item
 
-    def update(self) -> None:
-        done = sum(item.status not in ("waiting", "started") for item in self.items)
-        update_progress_artifact(self.artifact_id, 100.0 * done / len(self.items), f"{done} of {len(self.items)} videos")
-
-    def publish_table(self) -> None:
-        made = sum(item.status == "completed" for item in self.items)
-        description = f"{made} of {len(self.items)} videos made"
-        create_table_artifact([item.model_dump() for item in self.items], key=TABLE_KEY, description=description)
-
-
-def _run_as_deployments(todo, items, board, preset, output, max_concurrent, store_url) -> None:
-    name = get_settings().video_deployment
-    key_base = f"{flow_run.id}-{flow_run.run_count or 1}"  # a restarted attempt finds the runs it started
-    require_deployment(name, "AURA_VIDEO_DEPLOYMENT")
-    waiting = deque(range(len(todo)))
-    active: dict[UUID, int] = {}
-    with get_client(sync_client=True) as client:
-        try:
-            while waiting or active:
-                while waiting and len(active) < max_concurrent:
-                    i = waiting.popleft()
-                    run = run_deployment(
-                        name,
-                        parameters={"request": todo[i].model_dump(mode="json"), "preset": preset, "output": output},
-                        timeout=0, as_subflow=True, idempotency_key=f"{key_base}-{i}", tags=["aura", "batch"],
-                    )  # fmt: skip
-                    items[i].flow_run_id, items[i].status = str(run.id), "started"
-                    active[run.id] = i
-                time.sleep(POLL_S)
-                own = client.read_flow_run(flow_run.id).state
-                if own is not None and (own.is_cancelling() or own.is_cancelled()):
-                    raise RunCancelled("the batch was cancelled")
-                for run_id, i in list(active.items()):
-                    state = client.read_flow_run(run_id).state
-                    if state is not None and state.is_final():
-                        items[i].finish(state.name, state.message, store_url)
-                        del active[run_id]
-                        board.update()
-        except BaseException:
-            for run_id, i in active.items():  # nothing the batch started outlives it
-                cancel_run(run_id, "the batch stopped")
-                items[i].status = "cancelled"
-            for i in waiting:
-                items[i].status = "not started"
-            raise
-
-
-def _run_as_subflows(todo, items, board, preset, output, max_concurrent, store_url) -> None:
-    from flows.generate_video import generate_video  # the batch is above generate-video, never below it
-
-    def make(i: int) -> None:
-        state = generate_video(request=todo[i], preset=preset, output=output, return_state=True)
-        items[i].flow_run_id = str(state.state_details.flow_run_id)
-        items[i].finish(state.name, state.message, store_url)
-        board.update()
-
-    with ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="aura-batch") as pool:
-        # each thread carries this run's context, so its generate-video runs are subflows of the batch
-        futures = [pool.submit(contextvars.copy_context().run, make, i) for i in range(len(todo))]
-        for future in futures:
-            future.result()

@@ -6,6 +6,7 @@ import logging
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled, Cancelling
 
@@ -41,3 +42,13 @@ def cancel_run(run_id: UUID, reason: str) -> None:
             client.set_flow_run_state(run_id, new, force=True)
     except Exception:  # noqa: BLE001 - the server's cancellation clean-up catches what this misses
         log.warning("could not cancel run %s", run_id, exc_info=True)
+
+
+def cancel_children(run_id: UUID, reason: str) -> None:
+    """Cancel every unfinished run the run started as its subflows (deployment runs included)."""
+    with get_client(sync_client=True) as client:
+        children = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[run_id]))
+        )
+    for child in children:
+        cancel_run(child.id, reason)

@@ -1,18 +1,23 @@
-"""The generate-video flow: brief -> script -> (voice || visuals) -> compose -> metadata, checkpointed and supervised."""
+"""The generate-video flow: brief -> script -> (voice || visuals) -> compose -> metadata.json."""
 
 from __future__ import annotations
 
 from prefect import flow
+from prefect.runtime import flow_run
 
+from aura import progress
 from aura.models import RenderedVideo, VideoRequest
 from aura.options import PipelineOptions, PresetName
-from aura.stages import brief, compose, script, voice
-from aura.stages.pipeline import STAGES
-from flows.run import VideoRun
+from aura.settings import get_settings
+from aura.stages import compose
+from aura.stages.checkpoints import result_storage_for
+from aura.stages.pipeline import STAGE_NAMES, WEIGHTS, stage_tasks
+from flows.lifecycle import begin, run_hooks
+from aura.stages.run_ledger import stage_reports
 from flows.visuals import check_visuals_deployment, draw_visuals
 
 
-@flow(name="generate-video", log_prints=True, persist_result=False)
+@flow(name="generate-video", log_prints=True, persist_result=False, **run_hooks(STAGE_NAMES))
 def generate_video(
     request: VideoRequest,
     preset: PresetName = "default",
@@ -24,20 +29,26 @@ def generate_video(
     Finished stages are reused from their checkpoints by later runs with the
     same inputs (unless `request.fresh`); a failure, a timeout or a
     cancellation stops every stage of the run and kills their child
-    processes, and a summary artifact says how each stage ended.
+    processes, and a summary artifact says how each stage ended (the hooks,
+    flows/lifecycle.py).
     """
-    with VideoRun(request, options or PipelineOptions.preset(preset), output, STAGES) as run:
-        check_visuals_deployment()
-        report = run.stage(brief.STAGE, request, run.store_url, run.task(script.STAGE).timeout_seconds)
-        written = run.stage(script.STAGE, request, run.store_url)
-        speaking = run.submit(voice.STAGE, written, request, run.store_url, run.job_id)  # beside the visuals
-        stills = draw_visuals(run, written, request)
-        narration = run.wait(speaking)
-        made = run.stage(compose.STAGE, request, written, narration, stills, run.store_url, run.job_id, run.options)
-        video = compose.write_metadata(
-            run.job, request, written, narration, stills, made, report, run.reports(), run.flow_run_id, preset
-        )
-        if not run.options.keep_work_files:
-            compose.remove_work_files(run.job)
-        run.done(video, f"done: {video.duration:.1f} s video")
-    return run.outcome
+    options = options or PipelineOptions.preset(preset)
+    job = begin(WEIGHTS, output=output)
+    store = job.store.url
+    storage = result_storage_for(get_settings().result_storage_location(store))
+    tasks = stage_tasks(options, storage, fresh=request.fresh)  # the preset, applied once
+    check_visuals_deployment()
+
+    report = tasks.brief(request, store, tasks.script.timeout_seconds)
+    written = tasks.script(request, store)
+    speaking = tasks.voice.submit(written, request, store, job.job_id)  # beside the visuals
+    visuals = draw_visuals(tasks, written, request, job, options, output)
+    narration = speaking.result()
+    made = tasks.compose(request, written, narration, visuals, store, job.job_id, options)
+
+    stages = stage_reports(str(flow_run.id))
+    video = compose.write_metadata(job, request, written, narration, visuals, made, report, stages, str(flow_run.id), preset)
+    if not options.keep_work_files:
+        compose.remove_work_files(job)
+    progress.report("compose", 1.0, f"done: {video.duration:.1f} s video")
+    return video

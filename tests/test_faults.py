@@ -220,11 +220,11 @@ def test_a_worker_killed_during_voice_resumes_after_the_script(prefect_api_url, 
     faults = tmp_path / "faulty"
     args = aura_cli("How lighthouses work", "--duration", "10", "--aspect", "1:1", "--preset", "quick_demo", "--out", str(out), "--json")
     worker = subprocess.Popen(
-        args, env=cli_env(prefect_api_url, AURA_FFMPEG=str(faulty_ffmpeg(faults, "hang-loudnorm"))),
+        args, env=cli_env(prefect_api_url, AURA_FFMPEG=str(faulty_ffmpeg(faults, "hang-loudness"))),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        [ffmpeg_pid] = wait_for(lambda: started(faults, "hang-loudnorm"), 120, "the voice stage to reach ffmpeg")
+        [ffmpeg_pid] = wait_for(lambda: started(faults, "hang-loudness"), 120, "the voice stage to reach ffmpeg")
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
     finally:
@@ -342,7 +342,7 @@ def test_progress_summary_and_logs_of_a_run(prefect_server, tmp_path):
     [summary] = found["markdown"]
     assert summary.key == "aura-run-summary"
     for stage in ("brief", "script", "voice", "visuals", "compose"):
-        assert f"| {stage} | completed | 1 |" in summary.data
+        assert f"| {stage} | completed | Completed | 1 |" in summary.data
     assert Path(result.paths()["video"]).as_uri() in summary.data
     stages = json.loads(Path(result.paths()["metadata"]).read_text())["stages"]
     assert stages["compose"]["provider"].startswith("ffmpeg") and stages["voice"]["provider"] == "piper (en_US-joe-medium)"

@@ -310,7 +310,7 @@ def test_auto_batch_size_follows_free_gpu_memory_and_pixel_area():
 
 
 def test_a_timeout_stops_sampling_at_the_next_step_and_releases_the_model(tiny_model, tmp_path, monkeypatch):
-    from aura.supervision import RunCancelled, Scope, StageTimeout, open_run, close_run
+    from aura.supervision import RunCancelled, Scope, StageTimeout, cancel_run, end_run
 
     steps_taken: list[int] = []
     real_check_in = sd._check_in
@@ -330,11 +330,10 @@ def test_a_timeout_stops_sampling_at_the_next_step_and_releases_the_model(tiny_m
     assert not list((tmp_path / "timeout").glob("*.png"))
     assert sd._cache, "a timeout keeps the model loaded for the retry"
 
-    run = open_run("sd-cancel")
-    threading.Timer(0.3, run.cancel, args=("cancelled from the UI",)).start()
+    threading.Timer(0.3, cancel_run, args=("sd-cancel", "cancelled from the UI")).start()
     with pytest.raises(RunCancelled):
-        with Scope("visuals", run=run):
+        with Scope("visuals", run_id="sd-cancel"):
             provider.render(_prompts(), (160, 90), tmp_path / "cancel")
-    close_run("sd-cancel")
+    end_run("sd-cancel")
     assert not sd._cache, "a cancelled run hands the model's memory back"
     assert not sd._sampling_lock.locked()

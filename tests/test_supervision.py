@@ -14,14 +14,15 @@ import pytest
 
 from aura import processes
 from aura.media.ffmpeg import run_ffmpeg
+from aura import usage
 from aura.supervision import (
     RunCancelled,
     Scope,
     StageTimeout,
     call_interruptibly,
+    cancel_run,
     checkpoint,
-    close_run,
-    open_run,
+    end_run,
 )
 
 SLEEPER = [sys.executable, "-c", "import sys, time; time.sleep(float(sys.argv[1]))"]
@@ -56,27 +57,25 @@ def test_prefect_s_own_timer_on_the_same_deadline_is_the_scope_s_timeout_too():
     class PrefectTimedOut(TimeoutError):
         pass
 
-    run = open_run("timer-run")
     try:
         with pytest.raises(StageTimeout, match="voice ran past its 0.3 s timeout") as caught:
-            with Scope("voice", timeout_s=0.3, run=run):
+            with Scope("voice", timeout_s=0.3, run_id="timer-run", task_run_id="timer-task"):
                 child = processes.start([*SLEEPER, "32.5"])
                 time.sleep(0.29)
                 raise PrefectTimedOut("Scope timed out after 0.3 second(s).")  # what Prefect's alarm raises
         assert isinstance(caught.value.__cause__, PrefectTimedOut)
         assert child.wait(5) is not None and not _children_running("32.5")
-        assert [a.outcome for a in run.attempts_of("voice")] == ["timed out"]
+        assert [a.outcome for a in usage.attempts_of("timer-task")] == ["timed out"]
     finally:
-        close_run("timer-run")
+        end_run("timer-run")
 
 
 def test_cancelling_a_run_stops_its_stage_in_another_thread():
-    run = open_run("run-cancel-test")
     outcome: dict[str, BaseException] = {}
 
     def stage() -> None:
         try:
-            with Scope("voice", run=run):
+            with Scope("voice", run_id="run-cancel-test", task_run_id="voice-task"):
                 processes.run([*SLEEPER, "32.5"])
         except BaseException as exc:  # noqa: BLE001
             outcome["error"] = exc
@@ -84,18 +83,20 @@ def test_cancelling_a_run_stops_its_stage_in_another_thread():
     worker = threading.Thread(target=stage)
     worker.start()
     time.sleep(0.3)
-    run.cancel("cancelled by the test")
+    cancel_run("run-cancel-test", "cancelled by the test")
     worker.join(5)
     assert not worker.is_alive()
     assert isinstance(outcome["error"], RunCancelled) and "cancelled by the test" in str(outcome["error"])
     assert not _children_running("32.5")
-    [attempt] = run.attempts_of("voice")
+    [attempt] = usage.attempts_of("voice-task")
     assert attempt.outcome == "cancelled" and attempt.usage.seconds >= 0.3
     # a stage that starts after the cancellation stops before doing anything
     with pytest.raises(RunCancelled):
-        with Scope("compose", run=run):
+        with Scope("compose", run_id="run-cancel-test"):
             pytest.fail("the stage body must not run")
-    close_run("run-cancel-test")
+    end_run("run-cancel-test")
+    with Scope("compose", run_id="run-cancel-test"):  # the run is over: a new one of that id starts clean
+        pass
 
 
 def test_a_provider_error_after_the_kill_becomes_the_interruption():
@@ -161,14 +162,13 @@ def test_call_interruptibly_returns_times_out_and_yields_to_the_scope():
     with pytest.raises(TimeoutError, match="no answer within 0.2 s"):
         call_interruptibly(lambda: time.sleep(5), timeout_s=0.2)
     assert time.monotonic() - started < 2
-    run = open_run("run-interruptible")
-    threading.Timer(0.2, run.cancel, args=("stop waiting",)).start()
+    threading.Timer(0.2, cancel_run, args=("run-interruptible", "stop waiting")).start()
     started = time.monotonic()
     with pytest.raises(RunCancelled):
-        with Scope("script", run=run):
+        with Scope("script", run_id="run-interruptible"):
             call_interruptibly(lambda: time.sleep(5))  # an LLM call that hangs
     assert time.monotonic() - started < 2
-    close_run("run-interruptible")
+    end_run("run-interruptible")
 
 
 def test_usage_counts_the_childrens_cpu_and_memory():

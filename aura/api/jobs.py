@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 
 from aura.api.public import without_paths
 from aura.stages.pipeline import STAGE_NAMES as STAGES
+from aura.stages.pipeline import stage_of
 from aura.progress import parse_description
 
 JOB_FLOW = "generate-video"
@@ -132,9 +133,8 @@ async def _stage_states(client: PrefectClient, job_id: UUID) -> dict[str, StageS
     task_runs = await client.read_task_runs(flow_run_filter=runs)
     states: dict[str, StageState] = dict.fromkeys(STAGES, "waiting")
     for task_run in sorted(task_runs, key=lambda r: r.expected_start_time or r.created):
-        name = task_run.name.rsplit("-", 1)[0]
-        name = "visuals" if name == "visuals-fallback" else name  # slides in place of failed images
-        if name in states and task_run.state is not None:
+        name = stage_of(task_run.name)
+        if name is not None and task_run.state is not None:
             states[name] = _STAGE_STATES.get(task_run.state.name, "running")
     return states
 

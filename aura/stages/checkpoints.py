@@ -19,10 +19,12 @@ the settings of a provider come from the provider itself
 (`output_settings`, through its registry). This module holds what they
 share: the policy, the digests, the result storage, and reusing files.
 
-A cached output points at files of the job that made it. Before it is used
-those files are checked (present, same size, same sha256) and linked into the
-current job; a missing or changed file makes the checkpoint a miss, and the
-stage runs again.
+A cached output points at files of the job that made it. The cache policy
+checks them when it computes the key, before Prefect looks the key up: files
+present, same size, same sha256, then linked into the current job. A record
+whose files are gone or changed is stale, and the policy names the next key
+of the same inputs (`<key>-1`, `-2`...), which misses: the stage runs again
+and its output becomes that key's checkpoint.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import functools
 import hashlib
 import importlib.util
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +52,8 @@ from aura.store import ArtifactStore, JobStore, sha256_of
 PERSISTED = {"persist_result": True, "result_serializer": "json"}
 _COMMON_SOURCES = ("aura.models",)
 CacheInputs = Callable[[dict[str, Any], Settings], dict]
+MAX_STALE = 8  # stale records of one key skipped before the stage stops checkpointing it
+log = logging.getLogger("aura.stages")
 
 
 @functools.lru_cache(maxsize=None)
@@ -113,7 +118,16 @@ class StageCachePolicy(CachePolicy):
         return f"{self.stage}-{hashlib.sha256(blob).hexdigest()}"
 
     def compute_key(self, task_ctx, inputs, flow_parameters, **kwargs) -> str | None:
-        return self.key(inputs or {})
+        """The key Prefect looks up: the first one of these inputs whose record is missing or still usable."""
+        base = self.key(inputs or {})
+        if "job_id" not in inputs or task_ctx is None or task_ctx.task.refresh_cache:
+            return base  # outputs without files, or a fresh run that replaces the checkpoint
+        store, job = task_ctx.result_store, ArtifactStore(inputs["store_url"]).job(inputs["job_id"])
+        for key in (base, *(f"{base}-{n}" for n in range(1, MAX_STALE + 1))):
+            if not store.exists(key) or reuse(store.read(key).result, job) is not None:
+                return key
+            log.warning("the %s checkpoint %s points at files that are missing or changed: not reused", self.stage, key)
+        return None  # no usable key left: run without a checkpoint
 
 
 def _block_name(location: str) -> str:

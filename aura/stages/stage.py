@@ -4,7 +4,8 @@ A stage module declares itself once, as `STAGE = Stage(...)` beside its
 Prefect task, and the task's decorator carries the design's policy
 (retries, retry delays, timeout, cache policy, retry condition). A preset
 changes that policy with Prefect's own `task.with_options` (`Stage.task_for`),
-nowhere else.
+nowhere else. A task hook notes who served each finished stage, for the
+run's summary (`served`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from aura.errors import ProviderUnavailable
 from aura.options import StagePolicy
 from aura.settings import Settings
 from aura.store import ArtifactStore, JobStore
-from aura.supervision import RunCancelled, Scope, find_run
+from aura.supervision import RunCancelled, Scope, current_run_id
 
 
 def worth_retrying(task, task_run, state) -> bool:
@@ -52,6 +53,16 @@ class Stage:
     task: Task = field(repr=False)
     served_by: Callable[[Any], str | None] = field(default=lambda output: None, repr=False)  # the summary's provider
 
+    def __post_init__(self) -> None:
+        if self._note_server not in self.task.on_completion_hooks:
+            self.task.on_completion_hooks.append(self._note_server)
+
+    def _note_server(self, task: Task, task_run, state) -> None:
+        """Task hook: who served the stage, and the job whose checkpoint it reused (Cached)."""
+        output = state.result(raise_on_failure=False)
+        job_id = getattr(output, "job_id", None) if state.name == "Cached" else None
+        _served[str(task_run.id)] = (self.served_by(output), job_id)
+
     def task_for(self, policy: StagePolicy | None, **options: Any) -> Task:
         """The stage's task with a preset's changes to its policy, and the run's own options."""
         changes = dict(options)
@@ -79,11 +90,25 @@ def supervised(name: str | None = None) -> Iterator[Scope]:
     """
     ctx = TaskRunContext.get()
     timeout_s = ctx.task.timeout_seconds if ctx else None
-    run_id = str(ctx.task_run.flow_run_id) if ctx and ctx.task_run.flow_run_id else None
+    run_id = current_run_id() or (str(ctx.task_run.flow_run_id) if ctx and ctx.task_run.flow_run_id else None)
     attempt = ctx.task_run.run_count if ctx else 1
     stage = name or (ctx.task.name if ctx else "stage")
-    with Scope(stage, timeout_s=timeout_s, run=find_run(run_id), attempt=max(1, attempt)) as scope:
+    task_run_id = str(ctx.task_run.id) if ctx else None
+    with Scope(stage, timeout_s=timeout_s, run_id=run_id, attempt=max(1, attempt), task_run_id=task_run_id) as scope:
         yield scope
+
+
+_served: dict[str, tuple[str | None, str | None]] = {}  # task run id -> (who served it, the job it reused)
+
+
+def served(task_run_id: str) -> tuple[str | None, str | None]:
+    """Who served a finished stage task run in this process, and the job whose checkpoint it reused."""
+    return _served.get(task_run_id, (None, None))
+
+
+def forget_served(task_run_ids) -> None:
+    for task_run_id in task_run_ids:
+        _served.pop(task_run_id, None)
 
 
 def open_job(store_url: str, job_id: str) -> JobStore:

@@ -1,0 +1,75 @@
+"""How each stage of a run ended, read from Prefect's ledger: its task runs (its subflows' included) and their states.
+
+Prefect records task-run states from the events its tasks emit, a moment
+after they happen: the read waits (a few seconds at most) until every task
+run it finds has a final state. aura adds what it measured of each attempt in
+this process (aura.usage) and who served the stage (a task hook,
+aura.stages.stage.served); a stage run in another process (the gpu pool's)
+shows the worker that ran it instead.
+"""
+
+from __future__ import annotations
+
+import time
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterParentFlowRunId
+
+from aura.models import StageReport
+from aura.run_summary import stage_report
+from aura.stages.pipeline import STAGE_NAMES, stage_of
+from aura.stages.stage import forget_served, served
+from aura.usage import attempts_of
+from aura.usage import forget as forget_attempts
+
+SETTLE_S = 5.0
+
+
+def stage_reports(flow_run_id: str, stages: tuple[str, ...] = STAGE_NAMES) -> dict[str, StageReport]:
+    """Each stage of the run, in order, from the last task run of that stage."""
+    task_runs, where = _settled_task_runs(UUID(flow_run_id))
+    last = {stage_of(run.name): run for run in sorted(task_runs, key=lambda r: r.expected_start_time or r.created)}
+    reports = {}
+    for name in stages:
+        run = last.get(name)
+        if run is None:
+            reports[name] = stage_report(None, [])
+            continue
+        provider, cached_from = served(str(run.id))
+        state = run.state.name if run.state else None
+        reports[name] = stage_report(
+            state, attempts_of(str(run.id)), runs=0 if state == "Cached" else run.run_count,
+            seconds=run.total_run_time.total_seconds(), provider=provider or where.get(run.flow_run_id),
+            cached_from=cached_from, message=run.state.message if run.state else None,
+        )  # fmt: skip
+    return reports
+
+
+def forget_measures(flow_run_id: str) -> None:
+    """Drop what this process kept of the run's task runs once the run is over."""
+    task_runs, _ = _settled_task_runs(UUID(flow_run_id), settle_s=0)
+    ids = [str(run.id) for run in task_runs]
+    forget_attempts(ids)
+    forget_served(ids)
+
+
+def _settled_task_runs(run_id: UUID, settle_s: float = SETTLE_S) -> tuple[list, dict]:
+    """The task runs of the run and its subflows once all are final (or `settle_s` passed), and where each
+    subflow that a worker ran was run."""
+    deadline = time.monotonic() + settle_s
+    with get_client(sync_client=True) as client:
+        while True:
+            children = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[run_id]))
+            )
+            ids = [run_id, *(child.id for child in children)]
+            task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)))
+            if all(run.state and run.state.is_final() for run in task_runs) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    where = {
+        child.id: f"on {child.labels.get('prefect.worker.name') or 'a worker'} (pool {child.work_pool_name})"
+        for child in children if child.work_pool_name
+    }  # fmt: skip
+    return task_runs, where

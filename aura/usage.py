@@ -1,0 +1,115 @@
+"""What each attempt of a stage cost (wall time, CPU time, peak memory), kept by task run id for the run summary.
+
+Prefect records how a stage ended and how often it ran; this is what only
+aura measures. Memory is the peak of this process plus the attempt's live
+child processes (ffmpeg), sampled by one daemon thread every 0.1 s while
+attempts are being measured. Process-wide figures: stages that run side by
+side share them. No Prefect in here.
+"""
+
+from __future__ import annotations
+
+import resource
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import psutil
+
+SAMPLE_INTERVAL_S = 0.1
+
+
+@dataclass
+class Usage:
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0  # this process (all threads) plus the child processes it reaped
+    peak_rss_bytes: int = 0  # this process plus the attempt's live child processes
+
+
+@dataclass
+class Attempt:
+    stage: str
+    attempt: int
+    outcome: str  # completed, failed, timed out, cancelled
+    error: str | None
+    usage: Usage
+
+
+@dataclass(eq=False)
+class Meter:
+    """Measures one attempt from `start` to `stop`; `children` names its live child processes' pids."""
+
+    children: Callable[[], Iterable[int]]
+    usage: Usage = field(default_factory=Usage)
+
+    def start(self) -> Meter:
+        self._started, self._cpu0 = time.perf_counter(), _cpu_seconds()
+        self.sample()
+        with _lock:
+            _metered.add(self)
+            global _sampler
+            if _sampler is None or not _sampler.is_alive():
+                _sampler = threading.Thread(target=_sample_forever, name="aura-usage", daemon=True)
+                _sampler.start()
+        return self
+
+    def stop(self) -> Usage:
+        with _lock:
+            _metered.discard(self)
+        self.sample()
+        self.usage.seconds = time.perf_counter() - self._started
+        self.usage.cpu_seconds = _cpu_seconds() - self._cpu0
+        return self.usage
+
+    def sample(self) -> None:
+        rss = _rss(_me) + sum(_rss(pid) for pid in self.children())
+        self.usage.peak_rss_bytes = max(self.usage.peak_rss_bytes, rss)
+
+
+def record(task_run_id: str, attempt: Attempt) -> None:
+    with _lock:
+        _attempts.setdefault(task_run_id, []).append(attempt)
+
+
+def attempts_of(task_run_id: str) -> list[Attempt]:
+    """The measured attempts of a task run in this process (none for one that ran elsewhere)."""
+    with _lock:
+        return list(_attempts.get(task_run_id, ()))
+
+
+def forget(task_run_ids: Iterable[str]) -> None:
+    with _lock:
+        for task_run_id in task_run_ids:
+            _attempts.pop(task_run_id, None)
+
+
+_lock = threading.Lock()
+_metered: set[Meter] = set()
+_attempts: dict[str, list[Attempt]] = {}
+_sampler: threading.Thread | None = None
+_me = psutil.Process()
+
+
+def _sample_forever() -> None:
+    while True:
+        with _lock:
+            meters = list(_metered)
+        for meter in meters:
+            try:
+                meter.sample()
+            except Exception:  # noqa: BLE001,S112 - a process that vanished mid-sample is not an error
+                continue
+        time.sleep(SAMPLE_INTERVAL_S)
+
+
+def _rss(proc: psutil.Process | int) -> int:
+    try:
+        return (proc if isinstance(proc, psutil.Process) else psutil.Process(proc)).memory_info().rss
+    except psutil.Error:
+        return 0
+
+
+def _cpu_seconds() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
