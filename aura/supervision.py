@@ -1,23 +1,18 @@
-"""Stage scopes: a deadline that really stops work, and a run's stages stopped when it is cancelled or fails.
+"""Stage scopes: deadlines that really stop work, and a run's stages stopped when it is cancelled or fails.
 
-Ours because Prefect cannot do it: its task timeout raises in the task's
-thread only when that thread next runs Python code, and nothing of Prefect
-kills a task's child processes. A `Scope` wraps one attempt of one stage.
-When its deadline passes, or when its run is stopped (`cancel_run`, from the
-flow's hooks and its cancellation watch), it kills the stage's child
-processes (ffmpeg, decoders) and marks itself interrupted; the stage's own
-loops call `checkpoint()` between units of work (scenes, images, diffusion
-steps), so pure-Python and GPU work stops at the next unit too. Whatever the
-stage then raises (ffmpeg "killed", a provider error) becomes the scope's
-interruption: `StageTimeout` (a TimeoutError, so Prefect records the task
-run as TimedOut) or `RunCancelled`. Each attempt's cost is measured
-(aura.usage). No Prefect in here: the stage layer binds scopes to task runs.
+Ours because Prefect cannot do it: its task timeout interrupts a thread only
+when it next runs Python code, and nothing of Prefect kills a task's child
+processes. A `Scope` wraps one attempt of one stage: past its deadline, or
+when its run is stopped (`cancel_run`, from the flow's hooks and its
+cancellation watch), it kills the stage's children (ffmpeg) and the stage
+raises at its next `checkpoint()` (between scenes, images, diffusion steps):
+`StageTimeout` (a TimeoutError: Prefect records TimedOut) or `RunCancelled`.
+No Prefect in here: the stage layer binds scopes to task runs.
 """
 
 from __future__ import annotations
 
 import contextvars
-import logging
 import subprocess
 import threading
 import time
@@ -27,7 +22,6 @@ from typing import TypeVar
 from aura import processes, usage
 from aura.errors import AuraError
 
-log = logging.getLogger("aura.stages")
 _POLL_S = 0.05  # how often an interruptible wait looks for an interruption
 
 
@@ -47,18 +41,7 @@ class RunCancelled(Interrupted):
     """The run was cancelled (from the Prefect UI, the API, or a signal), or stopped because a stage failed."""
 
 
-_run_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("aura_run_id", default=None)
 _scope: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("aura_scope", default=None)
-
-
-def current_run_id() -> str | None:
-    """The run this thread works for (its stages, progress and logs), if any."""
-    return _run_id.get()
-
-
-def bind_run(run_id: str) -> contextvars.Token:
-    """This thread, and the tasks and subflows it starts, work for `run_id` (until the token is reset)."""
-    return _run_id.set(run_id)
 
 
 def checkpoint() -> None:
@@ -72,14 +55,9 @@ T = TypeVar("T")
 
 
 def call_interruptibly(work: Callable[[], T], timeout_s: float | None = None, what: str = "no answer") -> T:
-    """Run a blocking call (a network request, a wait on another run) in a daemon thread, interruptibly.
-
-    The wait ends with the call's result, with TimeoutError after `timeout_s`,
-    or at once with the current stage's interruption; an abandoned call ends
-    on its own soon after, as its sockets have timeouts too. Socket timeouts
-    alone do not bound a call: DNS lookups ignore them and a server that
-    drips bytes resets them.
-    """
+    """A blocking call (a network request, a wait on another run) in a daemon thread: its result, TimeoutError
+    after `timeout_s`, or at once the current stage's interruption (socket timeouts alone bound no call: DNS
+    ignores them, a server that drips bytes resets them; an abandoned call ends on its own soon after)."""
     outcome: dict[str, object] = {}
     done = threading.Event()
     context = contextvars.copy_context()  # the call's children still belong to this stage
@@ -106,21 +84,13 @@ def call_interruptibly(work: Callable[[], T], timeout_s: float | None = None, wh
 class Scope:
     """One attempt of one stage: its deadline, its children, its run, its cost (a context manager)."""
 
-    def __init__(
-        self, stage: str, timeout_s: float | None = None, run_id: str | None = None, attempt: int = 1,
-        task_run_id: str | None = None,
-    ):  # fmt: skip
-        self.stage, self.timeout_s, self.attempt, self.task_run_id = stage, timeout_s, attempt, task_run_id
-        self.run_id = run_id or current_run_id()
+    def __init__(self, stage: str, timeout_s=None, run_id: str | None = None, attempt: int = 1, task_run_id=None):
+        self.stage, self.timeout_s, self.run_id, self.attempt, self.task_run_id = stage, timeout_s, run_id, attempt, task_run_id
         self.interruption: Interrupted | None = None
         self._children: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
         self._deadline = None if timeout_s is None else time.monotonic() + timeout_s
         self.meter = usage.Meter(lambda: [p.pid for p in list(self._children) if p.poll() is None])
-
-    @property
-    def usage(self) -> usage.Usage:
-        return self.meter.usage
 
     # --- processes.Owner ---
     def adopt(self, proc: subprocess.Popen) -> None:
@@ -194,15 +164,8 @@ class Scope:
         failure = exc if exc_type is not None else None
         if failure is not None and self.interruption is not None and not isinstance(failure, Interrupted):
             failure = self.interruption  # ffmpeg "killed" or a provider's error after the kill: the real reason
-        outcome = _outcome(failure)
         error = (" ".join(str(failure).split())[:500] or type(failure).__name__) if failure is not None else None
-        log.log(
-            logging.INFO if outcome == "completed" else logging.WARNING,
-            "%s attempt %d %s in %.2f s (CPU %.2f s, peak %.0f MiB)%s", self.stage, self.attempt, outcome,
-            cost.seconds, cost.cpu_seconds, cost.peak_rss_bytes / 2**20, f": {error}" if error else "",
-        )  # fmt: skip
-        if self.task_run_id is not None:
-            usage.record(self.task_run_id, usage.Attempt(self.stage, self.attempt, outcome, error, cost))
+        usage.record(self.task_run_id, usage.Attempt(self.stage, self.attempt, _outcome(failure), error, cost))
         with _idle:
             _active.discard(self)
             _idle.notify_all()
@@ -212,13 +175,10 @@ class Scope:
 
 
 def _outcome(failure: BaseException | None) -> str:
-    if failure is None:
-        return "completed"
-    if isinstance(failure, StageTimeout):
-        return "timed out"
-    if isinstance(failure, RunCancelled) or not isinstance(failure, Exception):
-        return "cancelled"  # also KeyboardInterrupt and Prefect's termination signal
-    return "failed"
+    if failure is None or isinstance(failure, StageTimeout):
+        return "completed" if failure is None else "timed out"
+    # KeyboardInterrupt and Prefect's termination signal are cancellations too
+    return "cancelled" if isinstance(failure, RunCancelled) or not isinstance(failure, Exception) else "failed"
 
 
 _lock = threading.Lock()

@@ -9,6 +9,7 @@ side share them. No Prefect in here.
 
 from __future__ import annotations
 
+import logging
 import resource
 import threading
 import time
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 import psutil
 
 SAMPLE_INTERVAL_S = 0.1
+log = logging.getLogger("aura.stages")
 
 
 @dataclass
@@ -67,9 +69,17 @@ class Meter:
         self.usage.peak_rss_bytes = max(self.usage.peak_rss_bytes, rss)
 
 
-def record(task_run_id: str, attempt: Attempt) -> None:
-    with _lock:
-        _attempts.setdefault(task_run_id, []).append(attempt)
+def record(task_run_id: str | None, attempt: Attempt) -> None:
+    """Log an attempt's cost, and keep it for its task run's summary."""
+    cost = attempt.usage
+    log.log(
+        logging.INFO if attempt.outcome == "completed" else logging.WARNING,
+        "%s attempt %d %s in %.2f s (CPU %.2f s, peak %.0f MiB)%s", attempt.stage, attempt.attempt, attempt.outcome,
+        cost.seconds, cost.cpu_seconds, cost.peak_rss_bytes / 2**20, f": {attempt.error}" if attempt.error else "",
+    )  # fmt: skip
+    if task_run_id is not None:
+        with _lock:
+            _attempts.setdefault(task_run_id, []).append(attempt)
 
 
 def attempts_of(task_run_id: str) -> list[Attempt]:

@@ -1,13 +1,8 @@
 """The batch-generate flow: one generate-video run per request, a few at a time, and a table of how each ended.
 
-Each request is a `video` task run; a Prefect concurrency limit on a tag of
-this batch's own holds them to `max_concurrent` at once. Deployed (on the
-`cpu` pool, on its schedule or by hand), each task starts a run of the
-generate-video deployment and waits for it (Prefect's `wait_for_flow_run`),
-so the videos spread over all `cpu` workers; run in a process of its own
-(`python -m flows.batch_generate`, tests) each is a subflow of this run.
-Every request is validated before the first run starts; a cancelled or
-crashed batch cancels the runs it started (its hook).
+Each request is a `video` task run, held to `max_concurrent` at once by a Prefect concurrency limit on the
+batch's own tag: deployed, a run of the generate-video deployment (spread over the `cpu` workers); run in a
+process of its own, a subflow. A cancelled or crashed batch cancels the runs it started (its hook).
 """
 
 from __future__ import annotations
@@ -50,12 +45,9 @@ def batch_generate(
     max_concurrent: int = 2,
     output: str | None = None,
 ) -> list[BatchItem]:
-    """Make one video per request: `requests` as a parameter, or `requests_file` (JSONL or CSV).
-
-    `requests_file` is a path inside the artifact store (e.g. batch/requests.jsonl), a store key
-    (store:<job>/<key>), or a path inside AURA_INPUT_ROOTS. At most `max_concurrent` videos are in the making
-    at once. The run fails when any request failed; the `aura-batch` table lists each request, its status and video.
-    """
+    """One video per request of `requests`, or of `requests_file` (JSONL or CSV: a path inside the artifact store,
+    a store key, or a path inside AURA_INPUT_ROOTS), all validated first; fails when any request made no video.
+    The `aura-batch` table lists each request, its status and video."""
     if (requests is None) == (requests_file is None):
         raise BatchInputError("give either requests (a list of video requests) or requests_file, not both or neither")
     if not 1 <= max_concurrent <= MAX_CONCURRENT:

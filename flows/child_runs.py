@@ -31,24 +31,18 @@ def require_deployment(name: str, setting: str) -> None:
             ) from None
 
 
-def cancel_run(run_id: UUID, reason: str) -> None:
-    """Cancel a run: Cancelled at once if no worker has it yet, else Cancelling (its worker kills it)."""
-    try:
-        with get_client(sync_client=True) as client:
-            state = client.read_flow_run(run_id).state
-            if state is None or state.is_final():
-                return
-            new = Cancelled(message=reason) if state.type.value == "SCHEDULED" else Cancelling(message=reason)
-            client.set_flow_run_state(run_id, new, force=True)
-    except Exception:  # noqa: BLE001 - the server's cancellation clean-up catches what this misses
-        log.warning("could not cancel run %s", run_id, exc_info=True)
-
-
 def cancel_children(run_id: UUID, reason: str) -> None:
-    """Cancel every unfinished run the run started as its subflows (deployment runs included)."""
+    """Cancel every unfinished run the run started as its subflows (deployment runs included): Cancelled at once
+    if no worker has it yet, else Cancelling (its worker kills it)."""
     with get_client(sync_client=True) as client:
         children = client.read_flow_runs(
             flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[run_id]))
         )
-    for child in children:
-        cancel_run(child.id, reason)
+        for child in children:
+            if child.state is None or child.state.is_final():
+                continue
+            new = Cancelled(message=reason) if child.state.type.value == "SCHEDULED" else Cancelling(message=reason)
+            try:
+                client.set_flow_run_state(child.id, new, force=True)
+            except Exception:  # noqa: BLE001 - the server's cancellation clean-up catches what this misses
+                log.warning("could not cancel run %s", child.id, exc_info=True)

@@ -8,9 +8,7 @@ from prefect.runtime import flow_run
 from aura import progress
 from aura.models import RenderedVideo, VideoRequest
 from aura.options import PipelineOptions, PresetName
-from aura.settings import get_settings
 from aura.stages import compose
-from aura.stages.checkpoints import result_storage_for
 from aura.stages.pipeline import STAGE_NAMES, WEIGHTS, stage_tasks
 from flows.lifecycle import begin, run_hooks
 from aura.stages.run_ledger import stage_reports
@@ -26,23 +24,18 @@ def generate_video(
 ) -> RenderedVideo:
     """Turn a brief into a narrated MP4 with subtitles, a thumbnail and metadata.json.
 
-    Finished stages are reused from their checkpoints by later runs with the
-    same inputs (unless `request.fresh`); a failure, a timeout or a
-    cancellation stops every stage of the run and kills their child
-    processes, and a summary artifact says how each stage ended (the hooks,
-    flows/lifecycle.py).
-    """
+    Finished stages are reused from their checkpoints (unless `request.fresh`); the hooks (flows/lifecycle.py)
+    stop every stage on a failure, a timeout or a cancellation, and summarise how each stage ended."""
     options = options or PipelineOptions.preset(preset)
     job = begin(WEIGHTS, output=output)
     store = job.store.url
-    storage = result_storage_for(get_settings().result_storage_location(store))
-    tasks = stage_tasks(options, storage, fresh=request.fresh)  # the preset, applied once
+    tasks = stage_tasks(options, store, fresh=request.fresh)  # the preset, applied once
     check_visuals_deployment()
 
     report = tasks.brief(request, store, tasks.script.timeout_seconds)
     written = tasks.script(request, store)
     speaking = tasks.voice.submit(written, request, store, job.job_id)  # beside the visuals
-    visuals = draw_visuals(tasks, written, request, job, options, output)
+    visuals = draw_visuals(tasks, written, request, job, options, output)  # here, or on the gpu pool
     narration = speaking.result()
     made = tasks.compose(request, written, narration, visuals, store, job.job_id, options)
 

@@ -175,9 +175,9 @@ def test_usage_counts_the_childrens_cpu_and_memory():
     burn = [sys.executable, "-c", "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.4: pass"]
     with Scope("compose") as scope:
         processes.run(burn)
-    assert scope.usage.cpu_seconds >= 0.35
-    assert scope.usage.seconds >= 0.4
-    assert scope.usage.peak_rss_bytes >= psutil.Process().memory_info().rss * 0.5
+    assert scope.meter.usage.cpu_seconds >= 0.35
+    assert scope.meter.usage.seconds >= 0.4
+    assert scope.meter.usage.peak_rss_bytes >= psutil.Process().memory_info().rss * 0.5
 
 
 def test_ffmpeg_reports_its_own_progress():

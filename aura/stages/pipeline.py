@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from prefect import Task
 
 from aura.options import PipelineOptions
+from aura.settings import get_settings
 from aura.stages import brief, compose, script, visuals, voice
+from aura.stages.checkpoints import result_storage_for
 
 STAGES = (brief.STAGE, script.STAGE, voice.STAGE, visuals.STAGE, compose.STAGE)
 STAGE_NAMES = tuple(stage.name for stage in STAGES)
@@ -23,10 +25,11 @@ class StageTasks(NamedTuple):
     compose: Task
 
 
-def stage_tasks(options: PipelineOptions, result_storage: Any, fresh: bool = False) -> StageTasks:
-    """Every stage task with the run's preset applied (Prefect's `with_options`), where its results go, and
-    `fresh` (run again and replace the checkpoint instead of reusing it)."""
-    run_options = {"result_storage": result_storage, **({"refresh_cache": True} if fresh else {})}
+def stage_tasks(options: PipelineOptions, store_url: str, fresh: bool = False) -> StageTasks:
+    """Every stage task with the run's preset applied (Prefect's `with_options`), its results kept with the
+    artifact store's checkpoints, and `fresh` (run again and replace the checkpoint instead of reusing it)."""
+    storage = result_storage_for(get_settings().result_storage_location(store_url))
+    run_options = {"result_storage": storage, **({"refresh_cache": True} if fresh else {})}
     configured = [stage.task_for(options.policy(stage.name), **run_options) for stage in STAGES]
     fallback = visuals.FALLBACK_STAGE.task_for(None, **run_options)
     return StageTasks(*configured[:4], fallback, configured[4])

@@ -10,20 +10,24 @@ shows the worker that ran it instead.
 
 from __future__ import annotations
 
+import logging
 import time
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import ArtifactCreate
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterParentFlowRunId
 
-from aura.models import StageReport
-from aura.run_summary import stage_report
+from aura.models import VIDEO_KEY, StageReport
+from aura.run_summary import SUMMARY_KEY, stage_report, summary_markdown
 from aura.stages.pipeline import STAGE_NAMES, stage_of
 from aura.stages.stage import forget_served, served
+from aura.store import JobStore, file_url
 from aura.usage import attempts_of
 from aura.usage import forget as forget_attempts
 
 SETTLE_S = 5.0
+log = logging.getLogger("aura.runs")
 
 
 def stage_reports(flow_run_id: str, stages: tuple[str, ...] = STAGE_NAMES) -> dict[str, StageReport]:
@@ -73,3 +77,19 @@ def _settled_task_runs(run_id: UUID, settle_s: float = SETTLE_S) -> tuple[list, 
         for child in children if child.work_pool_name
     }  # fmt: skip
     return task_runs, where
+
+
+def publish_summary(run_id: str, job: JobStore, stages: tuple[str, ...], status: str, error: str | None) -> None:
+    """The run's summary artifact (aura.run_summary's markdown), attached to the run by its id."""
+    reports = stage_reports(run_id, stages)
+    for name, r in reports.items():
+        log.info("%s: %s, %d attempt(s), %.2f s%s", name, r.status, r.attempts, r.seconds, " (cached)" if r.cached else "")
+    done = status == "completed" and job.path(VIDEO_KEY).is_file()
+    url = file_url(job.store.url, job.job_id, VIDEO_KEY) if done else None
+    markdown = summary_markdown(reports, status=status, job_id=job.job_id, flow_run_id=run_id, video_url=url, error=error)
+    artifact = ArtifactCreate(
+        key=SUMMARY_KEY, type="markdown", data=markdown, description=f"{status}: job {job.job_id}"[:200],
+        flow_run_id=UUID(run_id),
+    )  # fmt: skip
+    with get_client(sync_client=True) as client:  # by id: a crash's hook runs outside the run's context
+        client.create_artifact(artifact)

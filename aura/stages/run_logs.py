@@ -7,7 +7,7 @@ import threading
 
 from prefect.logging.handlers import APILogHandler
 
-from aura.supervision import current_run_id
+from aura.stages.stage import current_run_id
 
 
 class CorrelationFilter(logging.Filter):

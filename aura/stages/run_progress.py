@@ -9,7 +9,7 @@ import time
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
 from aura import progress
-from aura.supervision import current_run_id
+from aura.stages.stage import current_run_id
 
 PUBLISH_EVERY_S = 0.5  # the server is told at most this often, and at the end of every stage
 log = logging.getLogger("aura.progress")

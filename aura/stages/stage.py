@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prefect import Task
-from prefect.context import TaskRunContext
+from prefect.context import FlowRunContext, TaskRunContext
 from prefect.tasks import exponential_backoff
 
 from aura.errors import ProviderUnavailable
 from aura.options import StagePolicy
 from aura.settings import Settings
 from aura.store import ArtifactStore, JobStore
-from aura.supervision import RunCancelled, Scope, current_run_id
+from aura.supervision import RunCancelled, Scope
 
 
 def worth_retrying(task, task_run, state) -> bool:
@@ -90,12 +90,19 @@ def supervised(name: str | None = None) -> Iterator[Scope]:
     """
     ctx = TaskRunContext.get()
     timeout_s = ctx.task.timeout_seconds if ctx else None
-    run_id = current_run_id() or (str(ctx.task_run.flow_run_id) if ctx and ctx.task_run.flow_run_id else None)
+    run_id = current_run_id()
     attempt = ctx.task_run.run_count if ctx else 1
     stage = name or (ctx.task.name if ctx else "stage")
     task_run_id = str(ctx.task_run.id) if ctx else None
     with Scope(stage, timeout_s=timeout_s, run_id=run_id, attempt=max(1, attempt), task_run_id=task_run_id) as scope:
         yield scope
+
+
+def current_run_id() -> str | None:
+    """The flow run this thread works for (its stages, progress and logs): Prefect's context says, in the
+    flow's thread and in its tasks' threads alike."""
+    ctx = FlowRunContext.get()
+    return str(ctx.flow_run.id) if ctx is not None and ctx.flow_run is not None else None
 
 
 _served: dict[str, tuple[str | None, str | None]] = {}  # task run id -> (who served it, the job it reused)
