@@ -63,6 +63,45 @@ def owned_by(owner: Owner) -> Iterator[None]:
         _owner.reset(token)
 
 
+class Group:
+    """The children of a few threads working together, inside the current owner (which still sees each of them):
+    `kill_all` stops the rest when one of them fails."""
+
+    def __init__(self) -> None:
+        self.parent = _owner.get()
+        self._children: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+
+    def adopt(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._children.add(proc)
+        if self.parent is not None:
+            self.parent.adopt(proc)
+
+    def release(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._children.discard(proc)
+        if self.parent is not None:
+            self.parent.release(proc)
+
+    def remaining_s(self) -> float | None:
+        return self.parent.remaining_s() if self.parent is not None else None
+
+    def check(self) -> None:
+        if self.parent is not None:
+            self.parent.check()
+
+    def expire_if_due(self, now: float) -> None:
+        if self.parent is not None:
+            self.parent.expire_if_due(now)
+
+    def kill_all(self) -> None:
+        with self._lock:
+            children = list(self._children)
+        for proc in children:
+            kill(proc)
+
+
 def _load_prctl():
     if not sys.platform.startswith("linux"):
         return None

@@ -58,15 +58,16 @@ def timed(command: list[str], env: dict[str, str], timeout: float = 900) -> tupl
 
 
 def generate(env: dict[str, str], index: int, duration: int, resolution: str) -> dict:
-    brief = f"How {TOPICS[index % len(TOPICS)]} (bench run {index}, {time.time_ns()})"
+    brief = f"How {TOPICS[index % len(TOPICS)]}"  # --fresh: no checkpoint is reused (a number in it would be spoken)
     wall, done = timed([*AURA, "generate", brief, "--duration", str(duration), "--resolution", resolution, "--fresh", "--json"], env)
     if done.returncode != 0:
         return {"ok": False, "wall": wall, "error": (done.stdout.strip() or done.stderr.strip())[-300:]}
     report = json.loads(done.stdout)
     seconds = report["stage_seconds"]
     critical = seconds["brief"] + seconds["script"] + max(seconds["voice"], seconds["visuals"]) + seconds["compose"]
-    return {"ok": True, "wall": wall, "sum": sum(seconds.values()), "critical": critical,
-            "server_start": report["prefect_server"]["start_seconds"], "source": report["prefect_server"]["source"]}  # fmt: skip
+    return {"ok": True, "wall": wall, "sum": sum(seconds.values()), "critical": critical, "stages": seconds,
+            "narration": report["duration"], "server_start": report["prefect_server"]["start_seconds"],
+            "source": report["prefect_server"]["source"]}  # fmt: skip
 
 
 def spin() -> None:
@@ -104,6 +105,10 @@ def report(name: str, runs: list[dict], duration: int) -> None:
         line += f", temporary server up in {statistics.median(starts):.1f} s"
     print(line)
     print("  walls: " + ", ".join(f"{r['wall']:.1f}" for r in good))
+    for name in good[0]["stages"]:
+        print(f"  {name}: median {statistics.median(r['stages'][name] for r in good):5.2f} s")
+    voice = statistics.median(r["stages"]["voice"] / r["narration"] for r in good)
+    print(f"  voice: {voice:.3f}x the narration's length (median of {len(good)})")
 
 
 def quick(name: str, command: list[str], env: dict[str, str], runs: int) -> None:
