@@ -77,6 +77,13 @@ def artifacts_of(flow_run_id: str) -> dict[str, list]:
     return by_type
 
 
+def _summary_states(markdown: str) -> dict[str, str]:
+    """The run summary's column of Prefect states, by stage."""
+    rows = [line.split(" | ") for line in markdown.splitlines() if line.startswith("| ") and " | " in line]
+    header = rows[0]
+    return {row[0].strip("| "): row[header.index("Prefect state")] for row in rows[1:]}
+
+
 def flow_run_state(flow_run_id: str):
     with get_client(sync_client=True) as client:
         return client.read_flow_run(uuid.UUID(flow_run_id)).state
@@ -150,8 +157,15 @@ def test_a_composition_crash_resumes_at_composition(prefect_server, tmp_path, us
     no_half_job(first_job)
     summary = artifacts_of(first_job.name)["markdown"][0].data
     assert "| compose | failed" in summary and "injected crash" in summary and "| voice | completed" in summary
+    assert _summary_states(summary) == {  # each stage's Prefect state, as its task run ended
+        "brief": "Completed", "script": "Completed", "voice": "Completed", "visuals": "Completed", "compose": "Failed",
+    }  # fmt: skip
 
     resumed = generate_video(request, options=QUICK, output=str(out))
+    resumed_summary = artifacts_of(resumed.flow_run_id)["markdown"][0].data
+    assert _summary_states(resumed_summary) == {
+        "brief": "Completed", "script": "Cached", "voice": "Cached", "visuals": "Cached", "compose": "Completed",
+    }  # fmt: skip
     states = task_states(resumed.flow_run_id)
     assert states["script"] == states["voice"] == states["visuals"] == ["Cached"]
     assert states["compose"] == ["Completed"]
@@ -264,7 +278,8 @@ def test_a_hanging_stage_times_out_in_bounded_time_and_leaves_no_process(prefect
     [job] = job_folders(tmp_path / "out")
     no_half_job(job)
     assert (job / "work" / "narration.wav").is_file()  # earlier stages' outputs stay
-    assert "| compose | timed out" in artifacts_of(run_id)["markdown"][0].data
+    summary = artifacts_of(run_id)["markdown"][0].data
+    assert "| compose | timed out" in summary and _summary_states(summary)["compose"] == "TimedOut"
 
 
 def stop_mid_encode(api_url: str, tmp_path: Path, brief: str, stop) -> tuple[subprocess.Popen, Path, str]:
