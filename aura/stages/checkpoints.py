@@ -119,7 +119,8 @@ class StageCachePolicy(CachePolicy):
 
     def compute_key(self, task_ctx, inputs, flow_parameters, **kwargs) -> str | None:
         """The key Prefect looks up: the first one of these inputs whose record is missing or still usable."""
-        base = self.key(inputs or {})
+        inputs = inputs or {}
+        base = self.key(inputs)
         if "job_id" not in inputs or task_ctx is None or task_ctx.task.refresh_cache:
             return base  # outputs without files, or a fresh run that replaces the checkpoint
         store, job = task_ctx.result_store, ArtifactStore(inputs["store_url"]).job(inputs["job_id"])
