@@ -66,6 +66,25 @@ def test_word_timings_are_the_text_in_order_and_inside_the_speech(spoken):
     assert _loud_fraction(spoken.pcm, spoken.sample_rate, fall.end + 0.03, then.start - 0.03) < 0.2
 
 
+def test_the_voice_is_prepared_once_per_machine_and_keeps_its_word_timings(tmp_path, monkeypatch):
+    """The aligned, optimised copy is written once in ~/.cache/aura/piper; a later load reads it, timings and all."""
+    import aura.providers.tts.piper_provider as piper_provider
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(piper_provider, "_loaded", None)
+    first = PiperTTS().synthesize("The river carves a valley.")
+    [prepared] = (tmp_path / ".cache" / "aura" / "piper").glob("*.onnx")
+    written = prepared.stat().st_mtime_ns
+    monkeypatch.setattr(piper_provider, "_loaded", None)  # a new process: the voice is loaded again
+    again = PiperTTS().synthesize("The river carves a valley.")
+    assert len(piper_provider._loaded[1].session.get_outputs()) == 2  # the audio, and the phoneme alignments
+    assert prepared.stat().st_mtime_ns == written and not list(prepared.parent.glob(".*.part"))
+    for speech in (first, again):  # measured word timings, from the alignments the prepared copy kept
+        assert [w.text for w in speech.words] == "The river carves a valley.".split()
+        assert all(0 <= w.start < w.end <= speech.duration + 0.01 for w in speech.words)
+        assert speech.words[1].start > speech.words[0].start
+
+
 def test_a_slower_rate_speaks_longer():
     engine = PiperTTS()
     fast = engine.synthesize("The rider steers into every fall.", rate_wpm=200)

@@ -262,12 +262,16 @@ def _session(model: Path) -> Any:
             source = proto.SerializeToString()
         except ValueError:  # patched already, or no tensor to expose: the model as it is
             pass
-    prepared.parent.mkdir(parents=True, exist_ok=True)
     partial = prepared.with_name(f".{prepared.name}.{os.getpid()}.part")  # a cut-short write is never taken
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-    options.optimized_model_filepath = str(partial)
+    try:
+        prepared.parent.mkdir(parents=True, exist_ok=True)
+        options.optimized_model_filepath = str(partial)
+    except OSError:  # no cache to write (a read-only home): prepared in memory at every load
+        log.info("piper: %s cannot be written: the voice is prepared at every load", prepared.parent)
     session = onnxruntime.InferenceSession(source, sess_options=options, providers=cpu)
-    partial.replace(prepared)
+    if partial.is_file():
+        partial.replace(prepared)
     return session
 
 
