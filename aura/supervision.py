@@ -165,7 +165,7 @@ class Scope:
         if failure is not None and self.interruption is not None and not isinstance(failure, Interrupted):
             failure = self.interruption  # ffmpeg "killed" or a provider's error after the kill: the real reason
         error = (" ".join(str(failure).split())[:500] or type(failure).__name__) if failure is not None else None
-        usage.record(self.task_run_id, usage.Attempt(self.stage, self.attempt, _outcome(failure), error, cost))
+        usage.record(self.run_id, self.task_run_id, usage.Attempt(self.stage, self.attempt, _outcome(failure), error, cost))
         with _idle:
             _active.discard(self)
             _idle.notify_all()

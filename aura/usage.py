@@ -1,4 +1,4 @@
-"""What each attempt of a stage cost (wall time, CPU time, peak memory), kept by task run id for the run summary.
+"""What each attempt of a stage cost (wall time, CPU time, peak memory) and who served it, by task run id, for the summary.
 
 Prefect records how a stage ended and how often it ran; this is what only
 aura measures. Memory is the peak of this process plus the attempt's live
@@ -69,7 +69,7 @@ class Meter:
         self.usage.peak_rss_bytes = max(self.usage.peak_rss_bytes, rss)
 
 
-def record(task_run_id: str | None, attempt: Attempt) -> None:
+def record(run_id: str | None, task_run_id: str | None, attempt: Attempt) -> None:
     """Log an attempt's cost, and keep it for its task run's summary."""
     cost = attempt.usage
     log.log(
@@ -80,6 +80,19 @@ def record(task_run_id: str | None, attempt: Attempt) -> None:
     if task_run_id is not None:
         with _lock:
             _attempts.setdefault(task_run_id, []).append(attempt)
+            _of_run.setdefault(run_id, set()).add(task_run_id)
+
+
+def note(run_id: str | None, task_run_id: str, served_by: str | None, cached_from: str | None) -> None:
+    """Who served a finished stage task run, and the job whose checkpoint it reused."""
+    with _lock:
+        _served[task_run_id] = (served_by, cached_from)
+        _of_run.setdefault(run_id, set()).add(task_run_id)
+
+
+def served(task_run_id: str) -> tuple[str | None, str | None]:
+    with _lock:
+        return _served.get(task_run_id, (None, None))
 
 
 def attempts_of(task_run_id: str) -> list[Attempt]:
@@ -88,15 +101,19 @@ def attempts_of(task_run_id: str) -> list[Attempt]:
         return list(_attempts.get(task_run_id, ()))
 
 
-def forget(task_run_ids: Iterable[str]) -> None:
+def forget_run(run_id: str) -> None:
+    """The run is over: drop what was kept of its task runs."""
     with _lock:
-        for task_run_id in task_run_ids:
+        for task_run_id in _of_run.pop(run_id, ()):
             _attempts.pop(task_run_id, None)
+            _served.pop(task_run_id, None)
 
 
 _lock = threading.Lock()
 _metered: set[Meter] = set()
-_attempts: dict[str, list[Attempt]] = {}
+_attempts: dict[str, list[Attempt]] = {}  # task run id -> its attempts
+_served: dict[str, tuple[str | None, str | None]] = {}  # task run id -> who served it, the job it reused
+_of_run: dict[str | None, set[str]] = {}  # flow run id -> its task runs kept here
 _sampler: threading.Thread | None = None
 _me = psutil.Process()
 

@@ -28,15 +28,13 @@ TABLE_KEY = "aura-batch"
 MAX_CONCURRENT = 32
 
 
-def _cancel_started(flow, run, state) -> None:
-    """Hook: nothing the batch started outlives it."""
-    cancel_children(run.id, "the batch stopped")
+_CANCEL_STARTED = [lambda flow, run, state: cancel_children(run.id, "the batch stopped")]  # nothing outlives it
 
 
 @flow(
     name="batch-generate", log_prints=True, persist_result=False,
     task_runner=ThreadPoolTaskRunner(max_workers=MAX_CONCURRENT),
-    on_cancellation=[_cancel_started], on_crashed=[_cancel_started],
+    on_cancellation=_CANCEL_STARTED, on_crashed=_CANCEL_STARTED,
 )  # fmt: skip
 def batch_generate(
     requests: list[VideoRequest] | None = None,

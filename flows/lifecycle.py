@@ -16,9 +16,10 @@ from prefect.client.orchestration import get_client
 from prefect.runtime import flow_run as current_flow_run
 from prefect.states import Cancelled
 
+from aura import usage
 from aura.settings import get_settings
 from aura.stages.run_cancellation import CancellationWatch
-from aura.stages.run_ledger import forget_measures, publish_summary
+from aura.stages.run_ledger import publish_summary
 from aura.stages.run_logs import attach_aura_logs
 from aura.stages.run_progress import ProgressArtifact
 from aura.store import ArtifactStore, JobStore
@@ -80,7 +81,7 @@ def _end(flow_run, state, status: str, stages: tuple[str, ...]) -> None:
         if watch is not None:
             watch.stop()
         end_run(run_id)
-        forget_measures(run_id)
+        usage.forget_run(run_id)
     if status == "cancelled":
         with get_client(sync_client=True) as client:
             if (client.read_flow_run(flow_run.id).state or state).is_cancelling():

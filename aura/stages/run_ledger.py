@@ -3,8 +3,8 @@
 Prefect records task-run states from the events its tasks emit, a moment
 after they happen: the read waits (a few seconds at most) until every task
 run it finds has a final state. aura adds what it measured of each attempt in
-this process (aura.usage) and who served the stage (a task hook,
-aura.stages.stage.served); a stage run in another process (the gpu pool's)
+this process and who served the stage (a task hook), both kept by
+aura.usage; a stage run in another process (the gpu pool's)
 shows the worker that ran it instead.
 """
 
@@ -21,10 +21,8 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowR
 from aura.models import VIDEO_KEY, StageReport
 from aura.run_summary import SUMMARY_KEY, stage_report, summary_markdown
 from aura.stages.pipeline import STAGE_NAMES, stage_of
-from aura.stages.stage import forget_served, served
 from aura.store import JobStore, file_url
-from aura.usage import attempts_of
-from aura.usage import forget as forget_attempts
+from aura.usage import attempts_of, served
 
 SETTLE_S = 5.0
 log = logging.getLogger("aura.runs")
@@ -50,18 +48,10 @@ def stage_reports(flow_run_id: str, stages: tuple[str, ...] = STAGE_NAMES) -> di
     return reports
 
 
-def forget_measures(flow_run_id: str) -> None:
-    """Drop what this process kept of the run's task runs once the run is over."""
-    task_runs, _ = _settled_task_runs(UUID(flow_run_id), settle_s=0)
-    ids = [str(run.id) for run in task_runs]
-    forget_attempts(ids)
-    forget_served(ids)
-
-
-def _settled_task_runs(run_id: UUID, settle_s: float = SETTLE_S) -> tuple[list, dict]:
-    """The task runs of the run and its subflows once all are final (or `settle_s` passed), and where each
+def _settled_task_runs(run_id: UUID) -> tuple[list, dict]:
+    """The task runs of the run and its subflows once all are final (or SETTLE_S passed), and where each
     subflow that a worker ran was run."""
-    deadline = time.monotonic() + settle_s
+    deadline = time.monotonic() + SETTLE_S
     with get_client(sync_client=True) as client:
         while True:
             children = client.read_flow_runs(

@@ -5,7 +5,7 @@ Prefect task, and the task's decorator carries the design's policy
 (retries, retry delays, timeout, cache policy, retry condition). A preset
 changes that policy with Prefect's own `task.with_options` (`Stage.task_for`),
 nowhere else. A task hook notes who served each finished stage, for the
-run's summary (`served`).
+run's summary (aura.usage).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from prefect import Task
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.tasks import exponential_backoff
 
+from aura import usage
 from aura.errors import ProviderUnavailable
 from aura.options import StagePolicy
 from aura.settings import Settings
@@ -61,7 +62,7 @@ class Stage:
         """Task hook: who served the stage, and the job whose checkpoint it reused (Cached)."""
         output = state.result(raise_on_failure=False)
         job_id = getattr(output, "job_id", None) if state.name == "Cached" else None
-        _served[str(task_run.id)] = (self.served_by(output), job_id)
+        usage.note(str(task_run.flow_run_id), str(task_run.id), self.served_by(output), job_id)
 
     def task_for(self, policy: StagePolicy | None, **options: Any) -> Task:
         """The stage's task with a preset's changes to its policy, and the run's own options."""
@@ -103,19 +104,6 @@ def current_run_id() -> str | None:
     flow's thread and in its tasks' threads alike."""
     ctx = FlowRunContext.get()
     return str(ctx.flow_run.id) if ctx is not None and ctx.flow_run is not None else None
-
-
-_served: dict[str, tuple[str | None, str | None]] = {}  # task run id -> (who served it, the job it reused)
-
-
-def served(task_run_id: str) -> tuple[str | None, str | None]:
-    """Who served a finished stage task run in this process, and the job whose checkpoint it reused."""
-    return _served.get(task_run_id, (None, None))
-
-
-def forget_served(task_run_ids) -> None:
-    for task_run_id in task_run_ids:
-        _served.pop(task_run_id, None)
 
 
 def open_job(store_url: str, job_id: str) -> JobStore:
