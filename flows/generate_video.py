@@ -10,8 +10,8 @@ from aura.models import RenderedVideo, VideoRequest
 from aura.options import PipelineOptions, PresetName
 from aura.stages import compose
 from aura.stages.pipeline import STAGE_NAMES, WEIGHTS, stage_tasks
-from flows.lifecycle import begin, run_hooks
 from aura.stages.run_ledger import stage_reports
+from flows.lifecycle import begin, run_hooks
 from flows.visuals import check_visuals_deployment, draw_visuals
 
 

@@ -22,7 +22,8 @@ from aura.stages.run_cancellation import CancellationWatch
 from aura.stages.run_ledger import publish_summary
 from aura.stages.run_logs import attach_aura_logs
 from aura.stages.run_progress import ProgressArtifact
-from aura.store import ArtifactStore, JobStore
+from aura.stages.stage import open_job
+from aura.store import JobStore
 from aura.supervision import end_run, stop_run
 from flows.child_runs import cancel_children
 
@@ -36,7 +37,7 @@ _own: dict[str, tuple[ProgressArtifact, CancellationWatch | None]] = {}  # this 
 def begin(weights: dict[str, float], job_id: str | None = None, output: str | None = None) -> JobStore:
     """The run's job (see the module docstring); the flow body's first call."""
     run_id = str(current_flow_run.id)
-    job = ArtifactStore(get_settings().store_url(output)).job(job_id or run_id)
+    job = open_job(get_settings().store_url(output), job_id or run_id)
     attach_aura_logs()
     log.info("job %s (correlation id %s)", job.job_id, run_id)
     job.remove_temporaries()  # left by an earlier attempt of this run that was killed
@@ -65,7 +66,7 @@ def _end(flow_run, state, status: str, stages: tuple[str, ...]) -> None:
     error = None if status == "completed" else _reason(state)
     try:
         params = flow_run.parameters
-        job = ArtifactStore(get_settings().store_url(params.get("output"))).job(params.get("job_id") or run_id)
+        job = open_job(get_settings().store_url(params.get("output")), params.get("job_id") or run_id)
         if error is not None:
             why = f"the run {'was cancelled' if status == 'cancelled' else 'failed'}: {error}"
             if not stop_run(run_id, why, STOP_GRACE_S):

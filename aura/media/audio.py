@@ -50,11 +50,6 @@ def resample(pcm: bytes, source_rate: int, target_rate: int, timeout: float = 60
     return proc.stdout
 
 
-def _loudnorm_filter(report: bool = False) -> str:
-    t = LOUDNESS_TARGET
-    return f"loudnorm=I={t['I']}:TP={t['TP']}:LRA={t['LRA']}" + (":print_format=json" if report else "")
-
-
 def normalize_loudness(pcm: bytes, sample_rate: int, target: Path, timeout: float = 120) -> float:
     """Mono 16-bit PCM at the target loudness, into `target` (a WAV); returns the loudness it had (LUFS).
 
@@ -102,7 +97,9 @@ def _render_measured(pcm: bytes, sample_rate: int, render: tuple[str, Path] | No
 
 def measure_loudness(path: Path, timeout: float = 120) -> dict[str, float]:
     """Integrated loudness and friends of a file, from loudnorm's analysis pass."""
-    cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-i", str(path), "-af", _loudnorm_filter(report=True), "-f", "null", "-"]
+    t = LOUDNESS_TARGET
+    loudnorm = f"loudnorm=I={t['I']}:TP={t['TP']}:LRA={t['LRA']}:print_format=json"
+    cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-i", str(path), "-af", loudnorm, "-f", "null", "-"]
     try:
         proc = processes.run(cmd, timeout=timeout, capture_stdout=False)
     except processes.ChildTimeout as exc:
