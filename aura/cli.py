@@ -347,6 +347,7 @@ def serve(
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         from aura.api.app import create_app
+        from aura.api.wire import guarded_protocol
 
         try:
             # a configured server that is down is not fatal: the gateway answers 503 until it is back
@@ -361,7 +362,11 @@ def serve(
         signal.signal(signal.SIGTERM, _terminated)
         try:
             with temporary_settings({PREFECT_API_URL: server.api_url}):
-                uvicorn.run(create_app(settings, server.api_url), host=host, port=port, log_level="info")
+                uvicorn.run(
+                    create_app(settings, server.api_url, bind_host=host), host=host, port=port, log_level="info",
+                    # the request headers' deadline and the connections of one address (aura.api.wire)
+                    http=guarded_protocol(settings.gateway_header_timeout_s, settings.gateway_client_connections),
+                )
         except (_Terminated, KeyboardInterrupt):
             pass
 
@@ -425,32 +430,22 @@ def voices(
     ),
 ) -> None:
     """List the voices of every TTS engine (ids to pass as --voice) and their languages."""
-    from aura.errors import AuraError
     from aura.providers.tts import TTS_ENGINES
+    from aura.providers.tts.registry import list_voices
     from aura.settings import get_settings
 
     settings = get_settings()
     if provider != "all" and provider not in TTS_ENGINES:
         err.print(f"[red]aura: --provider must be one of {', '.join(TTS_ENGINES.names())} or all[/red]")
         raise typer.Exit(2)
-    wanted = language.lower() if language else None
+    found, notes = list_voices(settings, provider, language)
+    for note in notes:
+        err.print(note, highlight=False, soft_wrap=True)
     table = Table(title="voices")
     for column in ("provider", "id", "name", "languages"):
         table.add_column(column)
-    for name in TTS_ENGINES.names():
-        if provider not in ("all", name):
-            continue
-        try:
-            found = TTS_ENGINES.make(name, settings).voices()
-        except AuraError as exc:  # one engine not installed: the others are still listed
-            err.print(f"{name}: {exc}", highlight=False, soft_wrap=True)
-            continue
-        if not found:
-            err.print(f"{name}: the voice list could not be fetched (an online engine needs the internet)", highlight=False)
-        for v in found:
-            if wanted and not any(lang.startswith(wanted) for lang in v.languages):
-                continue
-            table.add_row(name, v.id, v.name, ", ".join(v.languages))
+    for v in found:
+        table.add_row(v.provider, v.id, v.name, ", ".join(v.languages))
     Console().print(table)
 
 

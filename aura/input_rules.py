@@ -85,7 +85,7 @@ def parse(text: str) -> InputSource:
         match = _UPLOAD_REF.match(text)
         if not match:
             raise InputRefused(
-                f"{_shown(text)} is not an upload ref: refs look like upload:<64 hex digits>.<ext>, "
+                f"{shown_entry(text)} is not an upload ref: refs look like upload:<64 hex digits>.<ext>, "
                 "as POST /api/uploads answers them"
             )
         return InputSource(text, "upload", folder=UPLOADS_FOLDER, key=match.group(1) + match.group(2))
@@ -96,13 +96,13 @@ def parse(text: str) -> InputSource:
             check_key(key)
         except AuraError:
             raise InputRefused(
-                f"{_shown(text)} is not a store key: write store:<job>/<key>, a file inside a job's folder "
+                f"{shown_entry(text)} is not a store key: write store:<job>/<key>, a file inside a job's folder "
                 "(no '..', no absolute path)"
             ) from None
         return InputSource(text, "store", folder=folder, key=key)
     if _URL.match(text):
         how = "give the file's path" if is_local_caller() else HOW_TO_SUPPLY
-        raise InputRefused(f"{_shown(text)} is a URL, and URLs are not read: {how}")
+        raise InputRefused(f"{shown_entry(text)} is a URL, and URLs are not read: {how}")
     return InputSource(text, "path", path=Path(text).expanduser())
 
 
@@ -122,7 +122,7 @@ def allowed_path(path: Path, shown: str | None = None) -> Path:
     """
     if is_local_caller():
         return Path(os.path.abspath(path))
-    shown = _shown(shown or str(path))
+    shown = shown_entry(shown or str(path))
     roots = input_roots()
     if not roots:
         raise InputRefused(
@@ -141,6 +141,9 @@ def input_roots() -> list[Path]:
     return [Path(os.path.realpath(Path(root).expanduser())) for root in get_settings().input_roots]
 
 
-def _shown(text: str, limit: int = 80) -> str:
-    """The entry as an error quotes it: short, whatever the caller sent."""
+def shown_entry(text: str, limit: int = 80) -> str:
+    """The entry as an error names it: quoted, short, to the local `aura` command's own user; to any other
+    caller "the entry" (the error names its field), so no answer echoes what a caller sent."""
+    if not is_local_caller():
+        return "the entry"
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")

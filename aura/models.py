@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from aura.input_rules import InputRefused, check
+from aura.input_rules import InputRefused, check, is_local_caller, shown_entry
 from aura.words import MAX_SEARCH_TERMS, SEARCH_TERM_CHARS, search_terms_from
 
 Style = Literal["documentary", "explainer", "promo", "tutorial", "story"]
@@ -36,7 +36,8 @@ MAX_INPUT_CHARS = 1000  # one entry of references or music: a path, an upload re
 _SHORT_SIDE = {"720p": 720, "1080p": 1080}
 # BCP-47: a 2-3 letter language, then optional script/region/variant subtags.
 _BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
-_VOICE = re.compile(r"^[A-Za-z0-9_.+:\-/ ]{1,100}$")
+# a voice is a name from an engine's list, never a path: no "/", "\\" or "..", and no leading "."
+_VOICE = re.compile(r"^(?!.*\.\.)[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$")
 # terminal escape sequences (colors, titles) pasted with a brief: drop them whole, not just the ESC
 _ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?)")
 
@@ -159,7 +160,8 @@ class VideoRequest(BaseModel):
     def _check_language(cls, value: str) -> str:
         value = value.strip().replace("_", "-")
         if not _BCP47.match(value):
-            raise ValueError(f"language {value!r} is not a BCP-47 tag such as en, en-US, fr or pt-BR")
+            sent = f" {value[:40]!r}" if is_local_caller() else ""  # echoed to the local command's own user only
+            raise ValueError(f"language{sent} is not a BCP-47 tag such as en, en-US, fr or pt-BR")
         primary, *rest = value.split("-")
         # canonical case: language lower, region upper, script title
         parts = [primary.lower()]
@@ -174,7 +176,10 @@ class VideoRequest(BaseModel):
             return None
         value = value.strip()
         if not _VOICE.match(value):
-            raise ValueError("voice must be 1 to 100 letters, digits or . _ + - : / (see `aura voices`)")
+            raise ValueError(
+                "voice must be a voice name of 1 to 100 letters, digits, '-', '_' or '.' (not first), never a path: "
+                "pick one from GET /api/voices or `aura voices`"
+            )
         return value
 
     @field_validator("music")
@@ -201,7 +206,7 @@ class VideoRequest(BaseModel):
                 raise ValueError(f"{field} is {len(entry):,} characters long: the limit is {MAX_INPUT_CHARS:,}")
             source = _check_source(field, entry)
             if source.kind != "path" and source.suffix not in REFERENCE_EXTENSIONS:
-                raise ValueError(f"{field}: {entry[:80]!r} is not a document: accepted are {', '.join(REFERENCE_EXTENSIONS)}")
+                raise ValueError(f"{field}: {shown_entry(entry)} is not a document: accepted are {', '.join(REFERENCE_EXTENSIONS)}")
         return cleaned
 
     @field_validator("media")
@@ -216,7 +221,7 @@ class VideoRequest(BaseModel):
             if len(entry) > MAX_INPUT_CHARS:
                 raise ValueError(f"{field} is {len(entry):,} characters long: the limit is {MAX_INPUT_CHARS:,}")
             if not entry.lower().endswith(STILL_EXTENSIONS + CLIP_EXTENSIONS):
-                raise ValueError(f"{field}: {entry[:80]!r} is not an image or a clip: accepted are "
+                raise ValueError(f"{field}: {shown_entry(entry)} is not an image or a clip: accepted are "
                                  f"{', '.join(STILL_EXTENSIONS + CLIP_EXTENSIONS)}")  # fmt: skip
             _check_source(field, entry)
         while cleaned and not cleaned[-1]:

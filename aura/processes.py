@@ -197,6 +197,17 @@ def stop(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
         kill(proc)
 
 
+def exit_reason(returncode: int) -> str:
+    """How a child ended, in words: 'was killed by SIGSEGV', 'exited with code 3'."""
+    if returncode >= 0:
+        return f"exited with code {returncode}"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = f"signal {-returncode}"
+    return f"was killed by {name}" + (" (the out-of-memory killer sends it too)" if name == "SIGKILL" else "")
+
+
 def forget(proc: subprocess.Popen) -> None:
     """A long-lived child `start`ed outside `run` has ended: drop it from the live list."""
     _forget(proc, None)

@@ -138,6 +138,11 @@ class Settings(BaseSettings):
         "batches); unset, only the local `aura` command reads paths, every other run reads uploads and store keys.",
     )
     upload_max_mb: int = Field(default=50, ge=1, le=4096, description="Largest file POST /api/uploads accepts (MiB).")
+    max_image_pixels: int = Field(
+        default=50_000_000, ge=1_000_000, le=268_435_456,
+        description="Most pixels (width x height) of a picture any input may have: an upload, a scene's media, "
+        "the media library (read from its header, before it is decoded).",
+    )  # fmt: skip
 
     # --- REST gateway (aura serve) ---
     api_token: SecretStr | None = Field(
@@ -155,12 +160,35 @@ class Settings(BaseSettings):
     gateway_keepalive_s: float = Field(
         default=15.0, gt=0, le=300, description="Seconds between SSE keep-alive comments on an idle stream."
     )
+    public_url: str | None = Field(
+        default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$",
+        description="The gateway's address as its callers reach it (https://videos.example.com): links in answers "
+        "are built from it; unset, they are relative to the gateway (/api/videos/...). Never from the Host header.",
+    )  # fmt: skip
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated Host names the gateway answers to (*.example.com for subdomains) besides "
+        "loopback's (localhost, 127.0.0.1, ::1), AURA_PUBLIC_URL's and the address `aura serve --host` binds to.",
+    )
+    gateway_header_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="Seconds a client has to send a request's headers, whole."
+    )
+    gateway_body_timeout_s: float = Field(
+        default=30.0, gt=0, le=3600, description="Seconds a request's body may go without a byte arriving."
+    )
+    gateway_client_connections: int = Field(
+        default=32, ge=1, le=10000, description="Connections one client address may hold open at once."
+    )
+    gateway_link_ttl_s: int = Field(
+        default=3600, ge=60, le=7 * 86400,
+        description="Lifetime of the signed links (stream, download, metadata) answers carry when a token is set.",
+    )  # fmt: skip
 
     # --- composition ---
     x264_preset: str = Field(default="veryfast", description="libx264 preset for the final encode.")
     crf: int = Field(default=21, ge=0, le=51, description="libx264 quality (lower is better, larger).")
 
-    @field_validator("llm_fallbacks", "tts_provider", "input_roots", mode="before")
+    @field_validator("llm_fallbacks", "tts_provider", "input_roots", "allowed_hosts", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         return _comma_list(value)

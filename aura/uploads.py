@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from aura.errors import AuraError, MediaError
 from aura.input_rules import UPLOADS_FOLDER, upload_ref
+from aura.media.pictures import PictureTooLarge, check_frame, check_picture, image_type, same_type
 from aura.media.probe import probe
 from aura.models import CLIP_EXTENSIONS, MUSIC_EXTENSIONS, REFERENCE_EXTENSIONS, STILL_EXTENSIONS
 from aura.providers.rag.documents import MAX_FILE_BYTES, decode_text
@@ -43,6 +44,13 @@ _MEDIA_TYPES = {
     ".mov": "video/quicktime", ".m4v": "video/x-m4v", ".webm": "video/webm", ".mkv": "video/x-matroska",
 }  # fmt: skip
 Kind = Literal["document", "audio", "image", "video"]
+# ffmpeg's container names and the extensions each may be kept under, the first when the name says another
+_MP4 = "mov,mp4,m4a,3gp,3g2,mj2"
+_AUDIO_CONTAINERS = {
+    "mp3": (".mp3",), "wav": (".wav",), "ogg": (".ogg", ".oga", ".opus"), "flac": (".flac",), _MP4: (".m4a",),
+    "aac": (".aac",),
+}  # fmt: skip
+_CLIP_CONTAINERS = {_MP4: (".mp4", ".mov", ".m4v"), "matroska,webm": (".webm", ".mkv")}
 _FIELDS = {"document": "references", "audio": "music", "image": "media", "video": "media"}
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")  # control characters text files do not hold (tabs, newlines, form feeds aside)
 _CONTROL_SHARE = 0.01  # text with more of them than this is binary data with a text name
@@ -78,24 +86,33 @@ def clean_name(name: str | None) -> str:
     return kept
 
 
-def receive(store: ArtifactStore, name: str | None, stream: BinaryIO, max_bytes: int) -> UploadedFile:
-    """Check an upload and keep it under its content's key; UploadRefused says why not."""
+def receive(
+    store: ArtifactStore, name: str | None, stream: BinaryIO, max_bytes: int, max_pixels: int | None = None
+) -> UploadedFile:
+    """Check an upload and keep it under its content's key; UploadRefused says why not.
+
+    The kind its name says must be what its content is; within that kind the content decides the type it is
+    recorded as (a PNG sent as .mp4 is kept as an image, .png)."""
+    if max_pixels is None:
+        from aura.settings import get_settings
+
+        max_pixels = get_settings().max_image_pixels
     shown = clean_name(name)
     if not shown:
         raise UploadRefused("file: the upload has no file name: send it as multipart form field `file` with its name", 422)
     suffix = PurePosixPath(shown).suffix.lower()
-    kind = _kind_of(suffix, shown)
+    kind = _kind_of(suffix)
     with tempfile.TemporaryDirectory(prefix="aura-upload-") as folder:  # outside the store until it passes
         staged = Path(folder) / f"upload{suffix}"
-        size, sha256 = _copy_limited(stream, staged, max_bytes, shown)
+        size, sha256 = _copy_limited(stream, staged, max_bytes)
         if size == 0:
-            raise UploadRefused(f"file: {shown!r} is empty", 422)
+            raise UploadRefused("file: the upload is empty", 422)
         if kind == "document":
-            _confirm_document(staged, suffix, shown)
+            _confirm_document(staged, suffix)
         elif kind == "audio":
-            _confirm_audio(staged, shown)
+            suffix = _confirm_audio(staged, suffix)
         else:
-            _confirm_picture(staged, shown)
+            kind, suffix = _confirm_picture(staged, suffix, max_pixels)
         uploads = store.job(UPLOADS_FOLDER)
         key = f"{sha256}{suffix}"
         if not uploads.stored(key, size):  # the same bytes sent again are kept once (the key is their sha256)
@@ -109,7 +126,7 @@ def receive(store: ArtifactStore, name: str | None, stream: BinaryIO, max_bytes:
     return record
 
 
-def _kind_of(suffix: str, shown: str) -> Kind:
+def _kind_of(suffix: str) -> Kind:
     if suffix in REFERENCE_EXTENSIONS:
         return "document"
     if suffix in MUSIC_EXTENSIONS:
@@ -119,7 +136,7 @@ def _kind_of(suffix: str, shown: str) -> Kind:
     if suffix in CLIP_EXTENSIONS:
         return "video"
     raise UploadRefused(
-        f"file: {shown!r} is not a type uploads take: documents ({', '.join(REFERENCE_EXTENSIONS)}) for references, "
+        f"file: the file name's extension is not a type uploads take: documents ({', '.join(REFERENCE_EXTENSIONS)}) for references, "
         f"audio ({', '.join(MUSIC_EXTENSIONS)}) for music, images ({', '.join(STILL_EXTENSIONS)}) and clips "
         f"({', '.join(CLIP_EXTENSIONS)}) for media",
         415,
@@ -138,7 +155,7 @@ def _record_key(key: str) -> str:
     return f"{key}.json"
 
 
-def _copy_limited(stream: BinaryIO, target: Path, max_bytes: int, shown: str) -> tuple[int, str]:
+def _copy_limited(stream: BinaryIO, target: Path, max_bytes: int) -> tuple[int, str]:
     """Copy and hash; more than `max_bytes` stops the copy at once with a 413."""
     digest, size = hashlib.sha256(), 0
     with open(target, "wb") as out:
@@ -146,29 +163,29 @@ def _copy_limited(stream: BinaryIO, target: Path, max_bytes: int, shown: str) ->
             size += len(block)
             if size > max_bytes:
                 raise UploadRefused(
-                    f"file: {shown!r} is larger than the upload limit of {max_bytes / 2**20:g} MiB (AURA_UPLOAD_MAX_MB)", 413
+                    f"file: the upload is larger than the upload limit of {max_bytes / 2**20:g} MiB (AURA_UPLOAD_MAX_MB)", 413
                 )
             digest.update(block)
             out.write(block)
     return size, digest.hexdigest()
 
 
-def _confirm_document(path: Path, suffix: str, shown: str) -> None:
+def _confirm_document(path: Path, suffix: str) -> None:
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:  # the script stage reads no larger document: refused now, not when a video is made
-        raise UploadRefused(f"file: {shown!r} is {size / 2**20:.0f} MiB: a reference document may be {MAX_FILE_BYTES >> 20} MiB", 413)
+        raise UploadRefused("file: the upload is {size / 2**20:.0f} MiB: a reference document may be {MAX_FILE_BYTES >> 20} MiB", 413)
     with open(path, "rb") as fh:
         head = fh.read(4096)
     if suffix == ".pdf":
         if b"%PDF-" not in head[:1024]:  # the PDF header may follow a little junk, never much
-            raise UploadRefused(f"file: {shown!r} is named .pdf but is not a PDF", 415)
-        _confirm_pdf_text(path, shown)
+            raise UploadRefused("file: the upload is named .pdf but is not a PDF", 415)
+        _confirm_pdf_text(path)
     else:
-        _confirm_text(path, head, shown)
+        _confirm_text(path, head)
 
 
-def _confirm_text(path: Path, head: bytes, shown: str) -> None:
-    binary = UploadRefused(f"file: {shown!r} is named as text but holds binary data", 415)
+def _confirm_text(path: Path, head: bytes) -> None:
+    binary = UploadRefused("file: the upload is named as text but holds binary data", 415)
     if head.startswith(_BINARY_MAGIC):
         raise binary
     data = path.read_bytes()
@@ -178,42 +195,69 @@ def _confirm_text(path: Path, head: bytes, shown: str) -> None:
     if len(text) - len(_CONTROL.sub("", text)) > _CONTROL_SHARE * len(text):
         raise binary
     if not re.search(r"\w", text):
-        raise UploadRefused(f"file: {shown!r} holds no text", 422)
+        raise UploadRefused("file: the upload holds no text", 422)
 
 
-def _confirm_pdf_text(path: Path, shown: str) -> None:
+def _confirm_pdf_text(path: Path) -> None:
     """A PDF the reader can open, with text on some page (the first that has any ends the search)."""
     from pypdf import PdfReader
 
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
-            raise UploadRefused(f"file: {shown!r} is an encrypted PDF: remove its password or send its text", 422)
+            raise UploadRefused("file: the upload is an encrypted PDF: remove its password or send its text", 422)
         if any((page.extract_text() or "").strip() for page in reader.pages):
             return
     except UploadRefused:
         raise
     except Exception:  # pypdf raises many types on a damaged file: all mean "not a readable PDF"
-        raise UploadRefused(f"file: {shown!r} is not a readable PDF", 422) from None
+        raise UploadRefused("file: the upload is not a readable PDF", 422) from None
     raise UploadRefused(
-        f"file: {shown!r} is a PDF without extractable text (a scan?): send a PDF with a text layer or a .txt file", 422
+        "file: the upload is a PDF without extractable text (a scan?): send a PDF with a text layer or a .txt file", 422
     )
 
 
-def _confirm_audio(path: Path, shown: str) -> None:
+def _confirm_audio(path: Path, suffix: str) -> str:
+    """Audio ffprobe reads, in a format music takes; the extension its content has."""
     try:
         info = probe(path)
     except MediaError:
         info = None
     if info is None or not info.of_kind("audio") or info.duration <= 0:
-        raise UploadRefused(f"file: {shown!r} is not audio: ffprobe finds no audio stream in it", 415)
+        raise UploadRefused("file: the upload is not audio: ffprobe finds no audio stream in it", 415)
+    return _content_suffix(info.container, suffix, _AUDIO_CONTAINERS, "audio (MP3, WAV, M4A, AAC, Ogg, Opus, FLAC)")
 
 
-def _confirm_picture(path: Path, shown: str) -> None:
-    """An image or a clip: ffprobe reads a picture in it (a clip also needs a length)."""
+def _confirm_picture(path: Path, suffix: str, max_pixels: int) -> tuple[Kind, str]:
+    """A still (PNG, JPEG, WebP) or a clip, by content, its size within the limits read before any decoding."""
+    found = image_type(path)
+    if found is not None:
+        try:
+            check_picture(path, "the image", max_pixels)
+        except PictureTooLarge as exc:
+            raise UploadRefused(f"file: {exc}", 413) from None
+        except MediaError as exc:
+            raise UploadRefused(f"file: {exc}", 415) from None
+        return "image", suffix if same_type(suffix, found[1]) else found[1]
     try:
         info = probe(path)
     except MediaError:
         info = None
-    if info is None or not info.of_kind("video"):
-        raise UploadRefused(f"file: {shown!r} is not an image or a clip: ffprobe finds no picture in it", 415)
+    pictures = info.of_kind("video") if info is not None else []
+    if info is None or not pictures or info.duration <= 0:
+        raise UploadRefused("file: the upload is not an image (PNG, JPEG, WebP) or a clip: ffprobe finds no picture in it", 415)
+    try:
+        check_frame(pictures[0].width, pictures[0].height, "the clip's frame", max_pixels)
+    except PictureTooLarge as exc:
+        raise UploadRefused(f"file: {exc}", 413) from None
+    except MediaError as exc:
+        raise UploadRefused(f"file: {exc}", 415) from None
+    return "video", _content_suffix(info.container, suffix, _CLIP_CONTAINERS, "a clip (MP4, MOV, M4V, WebM, MKV)")
+
+
+def _content_suffix(container: str, suffix: str, known: dict[str, tuple[str, ...]], wanted: str) -> str:
+    """The sent extension when the container is one it names, else the container's own; 415 for others."""
+    suffixes = known.get(container)
+    if suffixes is None:
+        raise UploadRefused("file: the upload's content is not {wanted}", 415)
+    return suffix if suffix in suffixes else suffixes[0]

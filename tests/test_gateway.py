@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -46,7 +47,8 @@ def test_generate_answers_at_once_with_the_job(finished_job):
     job, _ = finished_job
     assert set(job) >= {"jobId", "status", "createdAt"} and job["status"] == "scheduled"
     uuid.UUID(job["jobId"])  # the Prefect flow run id
-    assert job["streamUrl"].endswith(f"/api/videos/{job['jobId']}/stream")
+    assert urlsplit(job["streamUrl"]).path == f"/api/videos/{job['jobId']}/stream"  # signed: see test_gateway_security
+    assert job["statusUrl"] == f"/api/videos/{job['jobId']}/status"  # relative: never built from Host
 
 
 def test_the_stream_shows_every_stage_advance_to_done(finished_job):
@@ -60,7 +62,7 @@ def test_the_stream_shows_every_stage_advance_to_done(finished_job):
     assert "compose" in {data["stage"] for name, data in events if name == "progress"}
     assert (":", None) in events  # keep-alive comments while the job works (AURA_GATEWAY_KEEPALIVE_S=1)
     done = events[-1][1]
-    assert done["downloadUrl"].endswith(f"/api/videos/{job['jobId']}/download")
+    assert urlsplit(done["downloadUrl"]).path == f"/api/videos/{job['jobId']}/download"
 
 
 def test_the_download_is_the_video_the_request_asked_for(api, finished_job, tmp_path):

@@ -12,6 +12,7 @@ import uuid
 
 import fsspec
 import pytest
+from helpers.media import png_bomb
 from PIL import Image
 
 from aura import progress
@@ -151,6 +152,17 @@ def test_a_scene_nothing_fits_is_left_to_the_next_provider(library, tmp_path):
     )
     assert media == [None]
     assert not list((tmp_path / "out").iterdir())
+
+
+def test_a_picture_too_large_to_decode_is_passed_over_by_its_header(library, tmp_path, caplog):
+    (library.root / "volcano_ash.png").write_bytes(png_bomb(12000, 12000))  # 144 megapixels, a few KB
+    library("glacier_ice.png")
+    media = by_keywords(library.root, max_pixels=50_000_000).scene_media(
+        [scene(0, "Volcano ash"), scene(1, "Glacier ice")], SIZE, tmp_path / "out"
+    )
+    assert chosen(media) == [None, "glacier_ice.png"]  # the first scene goes to the next provider
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["scene_001.png"]
+    assert "12000x12000 pixels" in caplog.text and "AURA_MAX_IMAGE_PIXELS" in caplog.text
 
 
 def test_no_file_serves_two_scenes_and_the_better_scene_gets_it(library, tmp_path):

@@ -6,14 +6,14 @@ import io
 import subprocess
 
 import pytest
-from helpers.media import pdf_bytes
+from helpers.media import pdf_bytes, png_bomb
 
 from aura.errors import SystemCheckError
 from aura.input_rules import UPLOADS_FOLDER
 from aura.media.ffmpeg import ffmpeg_path
 from aura.models import VideoRequest
 from aura.settings import Settings
-from aura.stages.inputs import check_stored_inputs, media_files, music_file, reference_files
+from aura.stages.inputs import check_inputs, check_stored_inputs, media_files, music_file, reference_files
 from aura.store import ArtifactStore, sha256_of
 from aura.uploads import UploadRefused, clean_name, receive
 
@@ -99,6 +99,37 @@ def test_what_is_not_what_its_name_says_is_refused_and_not_kept(store, name, dat
         receive(store, name, io.BytesIO(data), LIMIT)
     assert info.value.status == status and words in str(info.value) and str(info.value).startswith("file:")
     assert kept(store) == []
+
+
+@pytest.mark.parametrize(("width", "height", "rgba"), [(30000, 30000, False), (16000, 16000, True), (20000, 100, False)])
+def test_a_picture_too_large_to_decode_is_a_413_naming_its_size_and_the_limit(store, width, height, rgba):
+    bomb = png_bomb(width, height, rgba)
+    assert len(bomb) < LIMIT  # small on disk: only its header tells
+    with pytest.raises(UploadRefused) as info:
+        receive(store, "bomb.png", io.BytesIO(bomb), LIMIT, max_pixels=50_000_000)
+    message = str(info.value)
+    assert info.value.status == 413 and message.startswith("file:")
+    assert f"{width}x{height} pixels" in message and "50 megapixels (AURA_MAX_IMAGE_PIXELS)" in message
+    assert kept(store) == []
+
+
+def test_a_stored_picture_too_large_fails_the_request_before_any_work(store):
+    job = "0f0e0d0c-0000-4000-8000-000000000001"
+    store.job(job).write_bytes("images/ash.png", png_bomb(30000, 30000))  # kept before the limit, or by a worker
+    request = VideoRequest(brief="x", media=[f"store:{job}/images/ash.png"])
+    with pytest.raises(SystemCheckError) as info:
+        check_inputs(request, Settings(), store)
+    assert str(info.value).startswith("media[0]:") and "30000x30000 pixels" in str(info.value)
+
+
+def test_a_file_is_recorded_as_what_its_content_is_not_what_its_name_says(store, tmp_path):
+    still = tmp_path / "still.png"
+    subprocess.run([ffmpeg_path(), "-v", "error", "-f", "lavfi", "-i", "color=red:s=64x36", "-frames:v", "1", str(still)], check=True)
+    image = receive(store, "holiday.mp4", io.BytesIO(still.read_bytes()), LIMIT)
+    assert (image.kind, image.media_type, image.name) == ("image", "image/png", "holiday.mp4")
+    assert image.ref.endswith(".png") and kept(store) == [f"{image.sha256}.png", f"{image.sha256}.png.json"]
+    audio = receive(store, "bed.mp3", io.BytesIO(tone(tmp_path)), LIMIT)  # a WAV with an MP3's name
+    assert (audio.kind, audio.media_type) == ("audio", "audio/wav") and audio.ref.endswith(".wav")
 
 
 def test_a_file_over_the_limit_is_a_413_and_leaves_nothing(store, tmp_path):

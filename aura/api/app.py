@@ -6,13 +6,18 @@
     GET  /api/videos/{id}/stream        Server-Sent Events: progress, stage-complete, done, error
     GET  /api/videos/{id}/download      the MP4 (HTTP range requests: players seek)
     GET  /api/videos/{id}/metadata      the job's metadata.json
+    GET  /api/voices                    every TTS engine's voices: the names `voice` takes
     GET  /                              a form, a live progress bar, the player
 
 The job id is the Prefect flow run id and Prefect is the only store of job
 state: the gateway keeps none of its own. Files are read from the artifact
 store by job id and a fixed key, and a request names its input files by
 upload ref or store key (aura.input_rules), so no request can name a path;
-nothing it answers carries one (aura.api.public).
+nothing it answers carries one (aura.api.public). Links in answers are
+relative or under AURA_PUBLIC_URL, signed where a browser opens them without
+headers (aura.api.links); the Host, the origin of state-changing requests
+(aura.api.guards), bodies (aura.api.limits) and connections (aura.api.wire)
+are judged before any route runs.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -35,18 +41,22 @@ from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
 from aura import __version__
+from aura.api.access_log import ACCESS_LOGGER, RedactSecrets
 from aura.api.auth import BearerAuth
+from aura.api.guards import RequestGuard, allowed_hosts
 from aura.api.jobs import JobNotFound, JobState, JobStatus, read_job
 from aura.api.launch import DeploymentLauncher, LaunchError, LocalLauncher
 from aura.api.limits import MULTIPART_SLACK_BYTES, BodyLimit
-from aura.api.public import public_metadata
+from aura.api.links import Links
+from aura.api.public import public_metadata, without_paths
 from aura.api.stream import job_events
 from aura.errors import AuraError, SystemCheckError
 from aura.models import VideoRequest
 from aura.options import PresetName
+from aura.providers.tts.registry import list_voices
 from aura.settings import Settings, get_settings
 from aura.models import META_KEY, VIDEO_KEY
-from aura.stages.inputs import check_stored_inputs
+from aura.stages.inputs import check_stored_inputs, check_voice
 from aura.store import ArtifactStore
 from aura.uploads import UploadedFile, UploadRefused, receive
 
@@ -57,17 +67,32 @@ class JobCreated(BaseModel):
     jobId: str = Field(description="The job id: the Prefect flow run id.")
     status: JobState
     createdAt: datetime
-    statusUrl: str
-    streamUrl: str
+    statusUrl: str = Field(description="Relative to the gateway, or under AURA_PUBLIC_URL.")
+    streamUrl: str = Field(description="With a token set, signed for this job's stream: an EventSource opens it as it is.")
 
 
 class Problem(BaseModel):
     detail: str
 
 
-def create_app(settings: Settings | None = None, api_url: str | None = None) -> FastAPI:
-    """The gateway; `api_url` is the Prefect API its own worker processes talk to (local mode)."""
+class Voice(BaseModel):
+    id: str = Field(description="What a request's `voice` takes.")
+    name: str
+    languages: list[str]
+    engine: str = Field(description="The TTS engine that speaks it (AURA_TTS_PROVIDER names the chain).")
+
+
+class VoiceList(BaseModel):
+    items: list[Voice]
+    notes: list[str] = Field(description="Engines that could not list their voices, and why.")
+
+
+def create_app(settings: Settings | None = None, api_url: str | None = None, bind_host: str | None = None) -> FastAPI:
+    """The gateway; `api_url` is the Prefect API its own worker processes talk to (local mode); `bind_host`
+    the address it listens on (a Host it answers to, unless it is every interface's)."""
     settings = settings or get_settings()
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    links = Links(settings.public_url, token, settings.gateway_link_ttl_s)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -75,14 +100,16 @@ def create_app(settings: Settings | None = None, api_url: str | None = None) -> 
             app.state.launcher = DeploymentLauncher(settings.gateway_deployment)
         else:
             app.state.launcher = LocalLauncher(settings.gateway_local_runs, api_url)
+        redact = RedactSecrets()  # the server configured its loggers before this runs
+        logging.getLogger(ACCESS_LOGGER).addFilter(redact)
         async with get_client() as client:
             app.state.client = client
             try:
                 yield
             finally:
                 await app.state.launcher.close(client)
+                logging.getLogger(ACCESS_LOGGER).removeFilter(redact)
 
-    token = settings.api_token.get_secret_value() if settings.api_token else None
     app = FastAPI(
         title="Aura video gateway",
         version=__version__,
@@ -91,12 +118,14 @@ def create_app(settings: Settings | None = None, api_url: str | None = None) -> 
         lifespan=lifespan,
     )
     upload_limit = settings.upload_max_mb * 2**20
-    # bodies are judged as they arrive; the token is checked before any of it is read (added last: outermost)
+    # outermost (added last) first: the Host and Origin, then the token, then the body as it arrives
     app.add_middleware(BodyLimit, limits={
         "/api/uploads": (upload_limit + MULTIPART_SLACK_BYTES, f"an upload may be at most {settings.upload_max_mb} MiB (AURA_UPLOAD_MAX_MB)"),
-    })  # fmt: skip
+    }, idle_timeout_s=settings.gateway_body_timeout_s)  # fmt: skip
     if token:
-        app.add_middleware(BearerAuth, token=token)
+        app.add_middleware(BearerAuth, token=token, links=links)
+    hosts = allowed_hosts(settings.allowed_hosts, settings.public_url, bind_host)
+    app.add_middleware(RequestGuard, hosts=hosts, refuse_foreign_origins=not token, public_url=settings.public_url)
     # declared for the OpenAPI schema (clients learn of the bearer scheme); BearerAuth enforces it
     security = [Depends(HTTPBearer(auto_error=False))] if token else []
     store = ArtifactStore(settings.store_url())  # the same store the runs write to
@@ -106,7 +135,7 @@ def create_app(settings: Settings | None = None, api_url: str | None = None) -> 
 
     async def job_or_404(request: Request, job_id: UUID) -> JobStatus:
         try:
-            return await read_job(request.app.state.client, job_id, str(request.base_url))
+            return await read_job(request.app.state.client, job_id, links)
         except JobNotFound:
             raise HTTPException(404, f"no video job {job_id}") from None
 
@@ -119,16 +148,18 @@ def create_app(settings: Settings | None = None, api_url: str | None = None) -> 
         server paths are refused unless the operator allows their folder (AURA_INPUT_ROOTS)."""
         try:
             await asyncio.to_thread(check_stored_inputs, body, store)
+            # a voice is a name from the engines' own lists, checked here, before any run exists
+            await asyncio.to_thread(check_voice, body, settings)
         except SystemCheckError as exc:
             return _unprocessable(str(exc))
         try:
             run = await request.app.state.launcher.start(request.app.state.client, body, preset)
         except LaunchError as exc:
             raise HTTPException(503, str(exc)) from None
-        base = f"{str(request.base_url).rstrip('/')}/api/videos/{run.id}"
+        job_id = str(run.id)
         return JobCreated(
-            jobId=str(run.id), status="scheduled", createdAt=run.created,
-            statusUrl=f"{base}/status", streamUrl=f"{base}/stream",
+            jobId=job_id, status="scheduled", createdAt=run.created,
+            statusUrl=links.job(job_id, "status"), streamUrl=links.job(job_id, "stream", signed=True),
         )  # fmt: skip
 
     @api.get("/{job_id}/status", response_model=JobStatus, operation_id="get_video_status")
@@ -183,9 +214,19 @@ def create_app(settings: Settings | None = None, api_url: str | None = None) -> 
 
         The type is checked by content (a PDF is a PDF, audio is probed); the same bytes always get the same ref."""
         try:
-            return await asyncio.to_thread(receive, store, file.filename, file.file, upload_limit)
+            return await asyncio.to_thread(receive, store, file.filename, file.file, upload_limit, settings.max_image_pixels)
         except UploadRefused as exc:
             raise HTTPException(exc.status, str(exc)) from None
+
+    @app.get("/api/voices", response_model=VoiceList, tags=["voices"], operation_id="list_voices", dependencies=security,
+             responses={401: {"model": Problem, "description": "No or wrong bearer token"}})  # fmt: skip
+    async def voices(
+        language: str | None = Query(None, max_length=35, pattern=r"^[A-Za-z0-9-]+$", description="Only voices for this language (a prefix: en, en-gb)."),
+    ) -> VoiceList:
+        """Every TTS engine's voices, as `aura voices` lists them: an `id` is what a request's `voice` takes."""
+        found, notes = await asyncio.to_thread(list_voices, settings, "all", language)
+        items = [Voice(id=v.id, name=v.name, languages=list(v.languages), engine=v.provider) for v in found]
+        return VoiceList(items=items, notes=[without_paths(note) for note in notes])
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:

@@ -25,6 +25,7 @@ from prefect.client.schemas.sorting import ArtifactSort
 from prefect.exceptions import ObjectNotFound
 from pydantic import BaseModel, Field
 
+from aura.api.links import Links
 from aura.api.public import without_paths
 from aura.stages.pipeline import STAGE_NAMES as STAGES
 from aura.stages.pipeline import stage_of
@@ -79,8 +80,9 @@ class JobStatus(BaseModel):
         return [stage for stage in STAGES if self.stages[stage] in ("completed", "cached")]
 
 
-async def read_job(client: PrefectClient, job_id: UUID, base_url: str = "") -> JobStatus:
-    """The job's status from its flow run, its progress artifact and its stages' task runs."""
+async def read_job(client: PrefectClient, job_id: UUID, links: Links | None = None) -> JobStatus:
+    """The job's status from its flow run, its progress artifact and its stages' task runs; its links from
+    `links` (relative and unsigned without)."""
     try:
         run = await client.read_flow_run(job_id)
     except ObjectNotFound:
@@ -104,9 +106,10 @@ async def read_job(client: PrefectClient, job_id: UUID, base_url: str = "") -> J
         createdAt=run.created, updatedAt=state.timestamp if state else None,
         progress=round(percent, 1), stage=stage, message=without_paths(message), stages=stages,
     )  # fmt: skip
-    prefix = f"{base_url.rstrip('/')}/api/videos/{job_id}"
+    links = links or Links(None, None, 0)
     if status == "completed":
-        job.downloadUrl, job.metadataUrl = f"{prefix}/download", f"{prefix}/metadata"
+        job.downloadUrl = links.job(str(job_id), "download", signed=True)
+        job.metadataUrl = links.job(str(job_id), "metadata", signed=True)
     elif status in ("failed", "cancelled"):
         failed = [name for name in STAGES if stages[name] == "failed"]
         job.error = JobError(

@@ -22,7 +22,7 @@ from prefect.client.schemas.actions import FlowRunCreate
 from prefect.client.schemas.objects import FlowRun, FlowRunPolicy
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
-from prefect.states import Cancelled, Scheduled, to_state_create
+from prefect.states import Cancelled, Crashed, Scheduled, to_state_create
 
 from aura import processes
 from aura.errors import AuraError
@@ -112,7 +112,7 @@ class LocalLauncher:
         if self._flow_id is None:
             self._flow_id = await client.create_flow(self.flow)
         run = await self.create_run(lambda: self._create(client, _parameters(request, preset)))
-        task = asyncio.create_task(self._make(run.id))
+        task = asyncio.create_task(self._make(client, run.id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return run
@@ -127,7 +127,7 @@ class LocalLauncher:
         response = await client.request("POST", "/flow_runs/", json=body.model_dump(mode="json", exclude_unset=True))
         return FlowRun.model_validate(response.json())
 
-    async def _make(self, run_id: UUID) -> None:
+    async def _make(self, client: PrefectClient, run_id: UUID) -> None:
         self.waiting.add(run_id)
         try:
             async with self.slots:
@@ -142,7 +142,9 @@ class LocalLauncher:
                 finally:
                     self.children.discard(proc)
                     processes.forget(proc)
-                log.info("job %s: its process exited with %s", run_id, code)
+                log.info("job %s: its process %s", run_id, processes.exit_reason(code))
+                if code != 0:
+                    await _crashed_unless_ended(client, run_id, code)
         except Exception:  # noqa: BLE001 - the run's own state tells the user; the gateway keeps serving
             log.exception("job %s could not be run", run_id)
 
@@ -158,6 +160,17 @@ class LocalLauncher:
         await asyncio.gather(*(asyncio.to_thread(processes.stop, proc, 20.0) for proc in list(self.children)))
         for task in list(self._tasks):
             task.cancel()
+
+
+async def _crashed_unless_ended(client: PrefectClient, run_id: UUID, code: int) -> None:
+    """A job process that died before it ended its run (a signal, the out-of-memory killer, an exit on the
+    way up) leaves the run Running: it is marked Crashed with the reason, so the job fails and its stream ends."""
+    run = await client.read_flow_run(run_id)
+    if run.state is not None and run.state.is_final():
+        return
+    reason = f"the job's process {processes.exit_reason(code)}"
+    log.warning("job %s: %s; marked Crashed", run_id, reason)
+    await client.set_flow_run_state(run_id, Crashed(message=reason), force=True)
 
 
 def _parameters(request: VideoRequest, preset: str) -> dict:

@@ -25,6 +25,7 @@ class StreamInfo:
 class MediaInfo:
     duration: float
     streams: tuple[StreamInfo, ...]
+    container: str = ""  # ffmpeg's name of the format: "mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "mp3", "png_pipe"
 
     def of_kind(self, kind: str) -> list[StreamInfo]:
         return [s for s in self.streams if s.kind == kind]
@@ -53,12 +54,14 @@ def _with_ffprobe(tool: str, path: Path, timeout: float) -> MediaInfo:
         )
         for s in data.get("streams", [])
     )
-    return MediaInfo(duration=float(data.get("format", {}).get("duration", 0.0)), streams=streams)
+    found = data.get("format", {})
+    return MediaInfo(duration=float(found.get("duration", 0.0)), streams=streams, container=found.get("format_name", ""))
 
 
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _STREAM = re.compile(r"Stream #\d+:\d+.*?: (Video|Audio|Subtitle): (\w+)([^\n]*)")
 _SIZE = re.compile(r", (\d{2,5})x(\d{2,5})")
+_INPUT = re.compile(r"Input #0, ([^\s]+?),? from")
 
 
 def _with_ffmpeg(path: Path, timeout: float) -> MediaInfo:
@@ -79,7 +82,11 @@ def _with_ffmpeg(path: Path, timeout: float) -> MediaInfo:
                 height=int(size.group(2)) if size else None,
             )
         )
-    return MediaInfo(duration=int(hours) * 3600 + int(minutes) * 60 + float(seconds), streams=tuple(streams))
+    container = _INPUT.search(stderr)
+    return MediaInfo(
+        duration=int(hours) * 3600 + int(minutes) * 60 + float(seconds), streams=tuple(streams),
+        container=container.group(1) if container else "",
+    )  # fmt: skip
 
 
 def _run(cmd: list[str], path: Path, timeout: float) -> processes.Completed:

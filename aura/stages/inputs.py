@@ -15,8 +15,9 @@ from pathlib import Path
 
 from aura.errors import AuraError, MediaError, ProviderError, SystemCheckError
 from aura.input_rules import InputRefused, InputSource, allowed_path, check
+from aura.media.pictures import PictureTooLarge, check_frame, check_picture
 from aura.media.probe import probe
-from aura.models import VideoRequest
+from aura.models import STILL_EXTENSIONS, VideoRequest
 from aura.providers.images.registry import check_images_request
 from aura.providers.rag.documents import DocumentFile, ReferenceDocumentError, check_document_name, document_files
 from aura.providers.tts import TTSError, check_tts_request
@@ -79,17 +80,27 @@ def media_files(request: VideoRequest, store: ArtifactStore) -> dict[int, Path]:
     return files
 
 
-def check_media(index: int, path: Path, shown: str) -> None:
-    """A scene's own file is a picture or a clip ffmpeg can read."""
+def check_media(index: int, path: Path, shown: str, max_pixels: int) -> None:
+    """A scene's own file is a picture or a clip ffmpeg can read, its size within the limits (from the header,
+    before anything decodes it)."""
     field = f"media[{index}]"
     if not path.is_file() or not os.access(path, os.R_OK):
         raise SystemCheckError(f"{field}: {shown} does not exist or is not a readable file")
     try:
+        if path.suffix.lower() in STILL_EXTENSIONS:
+            check_picture(path, shown, max_pixels)
         info = probe(path)
+    except PictureTooLarge as exc:
+        raise SystemCheckError(f"{field}: {exc}") from None
     except MediaError:
         raise SystemCheckError(f"{field}: {shown} is not a picture or a clip ffmpeg can read") from None
-    if not info.of_kind("video"):
+    pictures = info.of_kind("video")
+    if not pictures:
         raise SystemCheckError(f"{field}: {shown} has no picture (no video stream)")
+    try:
+        check_frame(pictures[0].width, pictures[0].height, shown, max_pixels)
+    except MediaError as exc:
+        raise SystemCheckError(f"{field}: {exc}") from None
 
 
 def reference_files(request: VideoRequest, settings: Settings, store: ArtifactStore) -> list[DocumentFile]:
@@ -159,6 +170,6 @@ def check_inputs(request: VideoRequest, settings: Settings, store: ArtifactStore
     if music is not None:
         check_music(music, request.music or "")
     for index, path in media_files(request, store).items():
-        check_media(index, path, request.media[index])
+        check_media(index, path, request.media[index], settings.max_image_pixels)
     reference_files(request, settings, store)
     return warnings + check_visuals(request, settings)

@@ -17,6 +17,7 @@ from prefect import task
 
 from aura import progress
 from aura.errors import MediaError
+from aura.media.pictures import check_frame, check_picture
 from aura.media.plan import overscan_size
 from aura.media.probe import probe
 from aura.models import CLIP_EXTENSIONS, SceneVisual, Script, VideoRequest, Visuals
@@ -118,6 +119,7 @@ def _published(job: JobStore, media: SceneMedia, provider: str, request: VideoRe
     """A scene's file in the job's store, probed: a clip's length and sound, checked to hold a picture."""
     key = f"{IMAGES_DIR}/{media.path.name}"
     seconds, has_audio = 0.0, False
+    max_pixels = get_settings().max_image_pixels
     if media.kind == "clip":
         try:
             info = probe(media.path)
@@ -125,7 +127,11 @@ def _published(job: JobStore, media: SceneMedia, provider: str, request: VideoRe
             raise MediaError(f"{provider}'s clip for scene {media.index + 1} cannot be read: {exc}") from None
         if not info.of_kind("video") or info.duration <= 0:
             raise MediaError(f"{provider}'s clip for scene {media.index + 1} has no picture")
+        frame = info.of_kind("video")[0]
+        check_frame(frame.width, frame.height, f"{provider}'s clip for scene {media.index + 1}", max_pixels)
         seconds, has_audio = info.duration, bool(info.of_kind("audio"))
+    else:  # read from its header: a picture too large to decode is refused before the composition opens it
+        check_picture(media.path, f"{provider}'s picture for scene {media.index + 1}", max_pixels)
     keep = has_audio and (media.keep_audio or (provider == LIBRARY and request.clip_audio))
     return SceneVisual(
         index=media.index, media=job.publish(key), kind=media.kind, seconds=seconds, has_audio=has_audio,

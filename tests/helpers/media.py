@@ -90,3 +90,20 @@ def band_level_db(media: Path, start: float, end: float) -> float:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return float(re.findall(r"RMS level dB: (-?[\d.]+|-inf)", proc.stderr)[-1])
+
+
+def png_bomb(width: int, height: int, rgba: bool = False) -> bytes:
+    """A valid PNG of blank pixels: small on disk (zlib of zeros), huge once decoded (a decompression bomb)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    # 1-bit grey (875 KB at 30000x30000) or 8-bit RGBA; each row is a filter byte and its pixels
+    depth, colour, row_bytes = (8, 6, 4 * width) if rgba else (1, 0, (width + 7) // 8)
+    packer = zlib.compressobj(9)
+    row = bytes(1 + row_bytes)
+    data = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")

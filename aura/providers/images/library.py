@@ -34,9 +34,10 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from aura import progress
-from aura.errors import AuraError, ProviderError
+from aura.errors import AuraError, MediaError, ProviderError
 from aura.input_rules import STORE_PREFIX
 from aura.keys import check_key
+from aura.media.pictures import check_picture
 from aura.providers.base import ProviderSettings, ProviderStatus
 from aura.providers.images.base import Credit, ImagePrompt, SceneMedia
 from aura.providers.images.files import image_folder
@@ -397,16 +398,20 @@ class MediaLibraryProvider:
 
     name = NAME
 
-    def __init__(self, library: str, store_url: str = "", min_score: float | None = None, scorer: Scorer | None = None):
+    def __init__(
+        self, library: str, store_url: str = "", min_score: float | None = None, scorer: Scorer | None = None,
+        max_pixels: int = 50_000_000,
+    ):  # fmt: skip
         self.library = library
         self.store_url = store_url
         self.min_score = min_score
+        self.max_pixels = max_pixels  # AURA_MAX_IMAGE_PIXELS
         self.scorer = scorer  # None: default_scorer's, made when first needed (loading MiniLM takes seconds)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MediaLibraryProvider:
         own = MediaLibrarySettings()
-        return cls(own.library, settings.store_url(), own.min_score)
+        return cls(own.library, settings.store_url(), own.min_score, max_pixels=settings.max_image_pixels)
 
     @classmethod
     def configured(cls, settings: Settings) -> bool:
@@ -457,7 +462,7 @@ class MediaLibraryProvider:
         for done, (position, prompt) in enumerate(enumerate(prompts), start=1):
             checkpoint()  # between scenes: a timeout or a cancellation stops here
             file = files[chosen[position]] if position in chosen else None
-            media.append(None if file is None else self._place(source, file, prompt.index, out_dir))
+            media.append(None if file is None else self._usable(self._place(source, file, prompt.index, out_dir)))
             progress.report("visuals", 0.5 + 0.45 * done / len(prompts), f"library scene {done}/{len(prompts)}")
         return media
 
@@ -480,6 +485,20 @@ class MediaLibraryProvider:
     def _named(prompts: Sequence[ImagePrompt], files: list[LibraryFile]) -> list[list[bool]]:
         named = [named_words(prompt) for prompt in prompts]
         return [[not names.isdisjoint(file.name_words) for file in files] for names in named]
+
+    def _usable(self, media: SceneMedia) -> SceneMedia | None:
+        """The placed file, unless it is a picture too large to decode (read from its header): then the scene
+        goes to the next provider, with a warning."""
+        if media.kind != "still":
+            return media
+        try:
+            check_picture(media.path, f"{media.credit.media_id if media.credit else media.path.name} of the media library",
+                          self.max_pixels)  # fmt: skip
+        except MediaError as exc:
+            log.warning("media library: %s; scene %d goes to the next provider", exc, media.index + 1)
+            media.path.unlink(missing_ok=True)
+            return None
+        return media
 
     def _place(self, source: Source, file: LibraryFile, index: int, out_dir: Path) -> SceneMedia:
         """The file as scene_NNN.<ext>, fetched next to its place and renamed: a reader never sees half a file."""

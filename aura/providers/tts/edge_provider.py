@@ -349,7 +349,7 @@ class EdgeTTSProvider:
     def check_request(cls, request: VideoRequest, settings: Settings) -> list[str]:
         """Offline: the voice's spelling or the language's default voice (the service's list may be out of reach)."""
         if request.voice and not VOICE_NAME.match(request.voice):
-            raise TTSError(f"edge-tts voices look like en-US-AriaNeural, not {request.voice!r} (`aura voices`)")
+            raise TTSError("edge-tts voices look like en-US-AriaNeural (`aura voices`, GET /api/voices)")
         if not request.voice:
             edge_voice_for(request.language)
         return []
@@ -396,11 +396,11 @@ class EdgeTTSProvider:
             return edge_voice_for(language, known)
         by_id = {v.id.lower(): v.id for v in known}
         if known and voice.lower() not in by_id:
-            raise TTSError(f"edge-tts has no voice {voice!r}: run `aura voices` to list them")
+            raise TTSError("edge-tts has no such voice: run `aura voices` to list them")
         voice = by_id.get(voice.lower(), voice)
         if not VOICE_NAME.match(voice):
             raise TTSError(
-                f"edge-tts has no voice {voice!r}: pass a short name such as en-US-AriaNeural "
+                "edge-tts has no such voice: pass a short name such as en-US-AriaNeural "
                 "(`aura voices` lists them)"
             )
         return voice

@@ -343,7 +343,7 @@ class EspeakTTS:
         rate = min(max(int(rate_wpm or self.default_rate_wpm), MIN_RATE_WPM), MAX_RATE_WPM)
         with _LOCK:
             engine = _get_engine()
-            voice_id = voice.strip() if voice else self._voice_for(engine, language)
+            voice_id = self._voice_named(engine, voice) if voice else self._voice_for(engine, language)
             pcm, events = engine.synthesize(text, voice_id, rate)
             sample_rate = engine.sample_rate
         duration = len(pcm) // 2 / sample_rate
@@ -357,6 +357,16 @@ class EspeakTTS:
         with _LOCK:
             engine = _get_engine()
             return engine.phonemes(text.replace("\x00", " "), self._voice_for(engine, language))
+
+    @staticmethod
+    def _voice_named(engine: _Engine, voice: str) -> str:
+        """The voice of espeak-ng's own list with this id: libespeak-ng reads any path it is given as a voice
+        file (and may crash on it), so only names from its list ever reach it."""
+        known = {info.id.lower(): info.id for info in engine.voices}
+        try:
+            return known[voice.strip().lower()]
+        except KeyError:
+            raise TTSError("espeak-ng has no such voice: pick one from GET /api/voices or `aura voices`") from None
 
     @staticmethod
     def _voice_for(engine: _Engine, language: str) -> str:

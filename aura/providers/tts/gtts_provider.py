@@ -227,7 +227,7 @@ class GTTSProvider:
             try:
                 voice_id, lang, tld = gtts_voice_for(voice, self.tld)
             except TTSError:
-                raise TTSError(f"gTTS has no voice {voice!r}: run `aura voices` to list them") from None
+                raise TTSError("gTTS has no such voice: run `aura voices` to list them") from None
         else:
             voice_id, lang, tld = gtts_voice_for(language, self.tld)
         slow = rate_wpm is not None and rate_wpm < SLOW_BELOW_WPM

@@ -183,7 +183,7 @@ def choose_voice(voices: list[PiperVoiceFile], language: str, voice: str | None)
         for candidate in voices:
             if candidate.id == voice.strip() or candidate.model.name == voice.strip():
                 return candidate
-        raise TTSDeclined(f"piper has no voice {voice!r}: its voices are {', '.join(v.id for v in voices)}")
+        raise TTSDeclined(f"piper has no such voice: its voices are {', '.join(v.id for v in voices)}")
     tag = normalize_language(language or "")
     parts = tag.split("-")
     while parts and parts[0]:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from aura.errors import AuraError
 from aura.providers.base import Registry
-from aura.providers.tts.base import TTSDeclined, TTSProvider
+from aura.providers.tts.base import TTSDeclined, TTSProvider, VoiceInfo
 from aura.providers.tts.edge_provider import EdgeTTSProvider
 from aura.providers.tts.espeak import EspeakTTS
 from aura.providers.tts.gtts_provider import GTTSProvider
@@ -66,3 +67,23 @@ def check_tts_request(request: VideoRequest, settings: Settings) -> list[str]:
         except TTSDeclined:
             continue
     return engines[-1].check_request(request, settings)
+
+
+def list_voices(settings: Settings, engine: str = "all", language: str | None = None) -> tuple[list[VoiceInfo], list[str]]:
+    """Every engine's voices (or one engine's), those for `language` only (a prefix) when it is given, and a
+    note for each engine that could not list its own (not installed, not configured, offline)."""
+    wanted = language.lower() if language else None
+    voices: list[VoiceInfo] = []
+    notes: list[str] = []
+    for name in TTS_ENGINES.names():
+        if engine not in ("all", name):
+            continue
+        try:
+            found = TTS_ENGINES.make(name, settings).voices()
+        except AuraError as exc:  # one engine not installed: the others are still listed
+            notes.append(f"{name}: {exc}")
+            continue
+        if not found:
+            notes.append(f"{name}: the voice list could not be fetched (an online engine needs the internet)")
+        voices += [v for v in found if not wanted or any(lang.lower().startswith(wanted) for lang in v.languages)]
+    return voices, notes

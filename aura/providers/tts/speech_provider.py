@@ -367,7 +367,7 @@ class SpeechTTSProvider:
         if self.model and is_openai_itself(self.model, self.api_base) and _OPENAI_TTS_MODEL.match(model_name(self.model)):
             if voice.lower() not in OPENAI_VOICES:
                 raise TTSError(
-                    f"OpenAI has no voice {voice!r} for {model_name(self.model)}: use one of {', '.join(OPENAI_VOICES)}"
+                    f"OpenAI has no such voice for {model_name(self.model)}: use one of {', '.join(OPENAI_VOICES)}"
                 )
             return voice.lower()
         return voice
