@@ -342,6 +342,9 @@ def serve(
 
     if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_token:
         err.print("[yellow]warning:[/yellow] no AURA_API_TOKEN: anyone who reaches this port can start jobs and read videos")
+    if host in ("0.0.0.0", "::") and not (settings.allowed_hosts or settings.public_url):
+        err.print("[yellow]note:[/yellow] requests are answered for loopback names only: set AURA_ALLOWED_HOSTS "
+                  "(or AURA_PUBLIC_URL) to the names callers use")  # fmt: skip
     with prefect_server.Connection() as connection:
         import uvicorn
         from prefect.settings import PREFECT_API_URL, temporary_settings

@@ -97,6 +97,50 @@ def create_pools(api_url: str, gpus: int) -> None:
                 client.update_work_pool(name, WorkPoolUpdate(concurrency_limit=limits[name]))
 
 
+ZOMBIE_AUTOMATION = "aura: crash runs whose heartbeats stopped"
+MISSED_HEARTBEATS = 3  # Prefect's advice: a run is given up after three heartbeats that did not come
+
+
+def heartbeat_s() -> int:
+    """The flows' heartbeat (PREFECT_FLOWS_HEARTBEAT_FREQUENCY, Prefect's default 180 s)."""
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().flows.heartbeat_frequency or 180
+
+
+def watch_heartbeats(api_url: str) -> None:
+    """Prefect's own answer to a run whose machine died with it (its worker too, so none reports a crash):
+    an automation that marks a flow run Crashed when its heartbeats stop (docs: "detect zombie flows").
+    A run whose process dies under a live worker is marked Crashed by that worker at once."""
+    os.environ["PREFECT_API_URL"] = api_url
+    from datetime import timedelta
+
+    from prefect.automations import Automation
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        if client.read_automations_by_name(ZOMBIE_AUTOMATION):
+            return  # made by an earlier `up` against this server
+    silence = MISSED_HEARTBEATS * heartbeat_s()
+    Automation(
+        name=ZOMBIE_AUTOMATION,
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"}, expect={"prefect.flow-run.*"},  # a heartbeat or any state change
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}), for_each={"prefect.resource.id"},
+            posture=Posture.Proactive, threshold=1, within=timedelta(seconds=silence),
+        ),
+        actions=[ChangeFlowRunState(
+            state=StateType.CRASHED,
+            message=f"no heartbeat for {silence} s: the machine running it, or its worker, stopped answering",
+        )],
+    ).create()  # fmt: skip
+
+
 def worker_env(api_url: str) -> dict[str, str]:
     """What every worker (and the flow runs it starts) needs: the API and absolute stores.
 
@@ -172,6 +216,7 @@ def up(args: argparse.Namespace) -> dict:
 def _bring_up(args: argparse.Namespace, home: Path, state: dict, api_url: str) -> None:
     gpus = gpu_count() if args.gpu_workers is None else args.gpu_workers
     create_pools(api_url, gpus)
+    watch_heartbeats(api_url)
     deploy(api_url)
     names = []
     for i in range(1, args.cpu_workers + 1):

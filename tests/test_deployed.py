@@ -156,6 +156,8 @@ def cluster(tmp_path_factory, s3_env):
         PREFECT_WORKER_QUERY_SECONDS="1",
         PREFECT_WORKER_PREFETCH_SECONDS="5",
         PREFECT_WORKER_HEARTBEAT_SECONDS="5",
+        # flow runs' heartbeats every 30 s (Prefect's least): `up`'s automation crashes a silent run after 90 s
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY="30",
         PREFECT_LOGGING_LEVEL="INFO",
         # a visuals run no gpu worker starts is given up after this (a gpu worker starts one in ~6 s here)
         AURA_VISUALS_QUEUE_TIMEOUT_S=str(QUEUE_TIMEOUT_S),
@@ -284,6 +286,51 @@ def test_cancelling_the_parent_cancels_its_visuals_run(cluster):
         [child] = cluster.children(run_id)
         assert run["state"]["type"] == "CANCELLED" and child["state"]["type"] == "CANCELLED"
         no_half_job(cluster.job(run_id))
+
+
+def run_process(run_id: str, timeout_s: float = 120) -> psutil.Process:
+    """The process a worker started for this flow run, once it runs."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for proc in psutil.process_iter():
+            try:
+                if proc.environ().get("PREFECT__FLOW_RUN_ID") == run_id:
+                    return proc
+            except psutil.Error:
+                continue
+        time.sleep(0.5)
+    pytest.fail(f"no process runs {run_id}")
+
+
+def running(cluster: Cluster, run_id: str) -> None:
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while cluster.flow_run(run_id)["state"]["type"] != "RUNNING":
+        assert time.monotonic() < deadline, "the run never started"
+        time.sleep(0.3)
+
+
+def test_a_run_whose_process_is_killed_is_crashed_by_its_worker(cluster):
+    with PausedPool(cluster, "gpu"):  # the run stays on the cpu worker, its visuals waiting
+        run_id = cluster.create_run("generate-video/generate-video", {"request": request_json("Why bees dance")}).json()["id"]
+        running(cluster, run_id)
+        run_process(run_id).kill()  # SIGKILL: what the out-of-memory killer sends
+        run = cluster.wait(run_id, timeout_s=60)
+    assert run["state"]["type"] == "CRASHED" and "due to a SIGKILL signal" in run["state"]["message"]
+
+
+def test_a_run_whose_machine_stops_answering_is_crashed_when_its_heartbeats_stop(cluster):
+    """A frozen process sends nothing and its worker sees no exit: as when the machine under both dies."""
+    with PausedPool(cluster, "gpu"):
+        run_id = cluster.create_run("generate-video/generate-video", {"request": request_json("Why owls hoot")}).json()["id"]
+        running(cluster, run_id)
+        process = run_process(run_id)
+        time.sleep(3)  # its first heartbeat is out
+        process.suspend()  # SIGSTOP
+        try:
+            run = cluster.wait(run_id, timeout_s=240)
+        finally:
+            process.kill()
+    assert run["state"]["type"] == "CRASHED" and "no heartbeat for 90 s" in run["state"]["message"]
 
 
 def test_with_no_gpu_worker_the_run_draws_slides_itself_and_cancels_the_visuals_run(cluster):
