@@ -37,7 +37,7 @@ _SHORT_SIDE = {"720p": 720, "1080p": 1080}
 # BCP-47: a 2-3 letter language, then optional script/region/variant subtags.
 _BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 # a voice is a name from an engine's list, never a path: no "/", "\\" or "..", and no leading "."
-_VOICE = re.compile(r"^(?!.*\.\.)[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$")
+_VOICE = re.compile(r"^(?!.*\.\.)[A-Za-z0-9_-][A-Za-z0-9_.+-]{0,99}$")  # "+": mixes such as Kokoro's bf_emma+am_adam
 # terminal escape sequences (colors, titles) pasted with a brief: drop them whole, not just the ESC
 _ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?)")
 
@@ -177,7 +177,7 @@ class VideoRequest(BaseModel):
         value = value.strip()
         if not _VOICE.match(value):
             raise ValueError(
-                "voice must be a voice name of 1 to 100 letters, digits, '-', '_' or '.' (not first), never a path: "
+                "voice must be a voice name of 1 to 100 letters, digits, '-', '_', '+' or '.' (not first), never a path: "
                 "pick one from GET /api/voices or `aura voices`"
             )
         return value

@@ -111,7 +111,7 @@ def test_offline_writer_in_another_language_warns(tmp_path):
 
 
 def test_unknown_voice_or_language_is_refused_before_any_work(tmp_path):
-    with pytest.raises(SystemCheckError, match=r"^voice: .*'nosuch'.*aura voices"):
+    with pytest.raises(SystemCheckError, match=r"^voice: espeak-ng has no such voice.*aura voices"):
         check_request(VideoRequest(brief="x", voice="nosuch"), tmp_path)
     with pytest.raises(SystemCheckError, match=r"^language: .*'tlh'"):
         check_request(VideoRequest(brief="x", language="tlh"), tmp_path)

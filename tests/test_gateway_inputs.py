@@ -114,7 +114,7 @@ def test_paths_links_folders_urls_and_climbing_keys_are_refused_with_the_field_n
 def test_an_upload_nobody_sent_is_a_422_before_any_job(api):
     before = video_job_count()
     response = api.post("/api/videos/generate", json={**REQUEST, "references": ["upload:" + "0" * 64 + ".md"]})
-    assert response.status_code == 422 and response.json()["message"].startswith("references[0]: upload:")
+    assert response.status_code == 422 and response.json()["message"].startswith("references[0]: the entry is no upload")
     assert "POST /api/uploads" in response.json()["message"] and video_job_count() == before
 
 

@@ -137,9 +137,9 @@ def test_a_request_that_skipped_validation_is_judged_again_when_read(tmp_path):
 def test_a_missing_upload_or_store_key_is_named_without_fetching(tmp_path):
     store = ArtifactStore(str(tmp_path / "store"))
     store.job("job-1").write_bytes("notes/a.txt", b"Tides follow the moon.")
-    with pytest.raises(SystemCheckError, match=r"^references\[1\]: upload:.* is no upload of this artifact store"):
+    with pytest.raises(SystemCheckError, match=r"^references\[1\]: the entry is no upload of this artifact store"):
         check_stored_inputs(VideoRequest(brief="x", references=["store:job-1/notes/a.txt", f"upload:{SHA}.md"]), store)
-    with pytest.raises(SystemCheckError, match=r"^music: store:job-1/bed.mp3 is not in the artifact store"):
+    with pytest.raises(SystemCheckError, match=r"^music: the entry is not in the artifact store"):
         check_stored_inputs(VideoRequest(brief="x", music="store:job-1/bed.mp3"), store)
 
 

@@ -193,7 +193,7 @@ def test_voice_with_shell_metacharacters_is_rejected(voice):
 @pytest.mark.parametrize(
     "voice",
     ["../../../../../../../../../etc/passwd", "/etc/passwd", "gmw/en-US", "voices\\en", "en..US", ".hidden", "C:voice",
-     "~/voice.onnx", "en+f3", "file://x"],
+     "~/voice.onnx", "+x", "file://x"],
 )  # fmt: skip
 def test_a_voice_is_a_name_never_a_path(voice):
     message = rejected("voice", voice=voice)
@@ -201,7 +201,7 @@ def test_a_voice_is_a_name_never_a_path(voice):
     assert "passwd" not in message  # the value sent is not echoed
 
 
-@pytest.mark.parametrize("voice", ["en-US", "en_US-joe-medium", "fr-FR-Standard-A", "en-US-AriaNeural", "alloy", "cmn", "en-GB-x-rp"])
+@pytest.mark.parametrize("voice", ["en-US", "en_US-joe-medium", "fr-FR-Standard-A", "en-US-AriaNeural", "alloy", "cmn", "en-GB-x-rp", "bf_emma+am_adam"])
 def test_ordinary_voice_ids_are_accepted(voice):
     assert VideoRequest(brief=BRIEF, voice=voice).voice == voice
 

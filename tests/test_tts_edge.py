@@ -134,7 +134,7 @@ def test_default_voice_from_the_fetched_list():
 
 def test_unknown_voice_and_language():
     provider = EdgeTTSProvider()
-    with pytest.raises(TTSError, match="'klingon'.*aura voices"):
+    with pytest.raises(TTSError, match="no such voice.*aura voices"):
         provider.synthesize("hello", voice="klingon")
     with pytest.raises(TTSError, match="language 'tlh'"):
         provider.synthesize("hello", language="tlh")
@@ -252,5 +252,5 @@ def test_voices_are_listed_once_and_checked(monkeypatch):
     # with the list at hand, voice names are checked and spelled as the service spells them
     assert provider._choose_voice("en", "FR-fr-deniseneural") == "fr-FR-DeniseNeural"
     assert provider._choose_voice("cy", None) == "cy-GB-NiaNeural"
-    with pytest.raises(TTSError, match="no voice 'en-US-NobodyNeural'"):
+    with pytest.raises(TTSError, match="has no such voice"):
         provider._choose_voice("en", "en-US-NobodyNeural")

@@ -230,7 +230,7 @@ def test_openai_itself_needs_a_key_and_one_of_its_voices(monkeypatch):
     with pytest.raises(TTSError) as caught:
         SpeechTTSProvider.check_request(VideoRequest(brief="x", voice="af_bella"), _settings())
     message = str(caught.value)
-    assert "'af_bella'" in message and all(v in message for v in OPENAI_VOICES) and SECRET not in message
+    assert "no such voice" in message and all(v in message for v in OPENAI_VOICES) and SECRET not in message
 
     monkeypatch.setenv("AURA_SPEECH_MODEL", "openai/gpt-4o-mini-tts")
     with pytest.raises(TTSError, match="alloy"):

@@ -75,7 +75,7 @@ def test_images_and_clips_are_confirmed_by_content_and_serve_a_scene(store, tmp_
     with pytest.raises(UploadRefused) as info:
         receive(store, "fake.mp4", io.BytesIO(b"words that are no video " * 20), LIMIT)
     assert info.value.status == 415 and "no picture" in str(info.value)
-    with pytest.raises(SystemCheckError, match=r"media\[1\]: upload:.* is no upload"):
+    with pytest.raises(SystemCheckError, match=r"media\[1\]: the entry is no upload"):
         check_stored_inputs(VideoRequest(brief="x", media=["", f"upload:{'0' * 64}.png"]), store)
 
 
@@ -142,7 +142,7 @@ def test_a_file_over_the_limit_is_a_413_and_leaves_nothing(store, tmp_path):
 def test_a_ref_of_one_store_is_no_upload_of_another(store, tmp_path):
     upload = receive(store, "tides.md", io.BytesIO(b"The moon pulls the sea."), LIMIT)
     other = ArtifactStore(str(tmp_path / "other"))
-    with pytest.raises(Exception, match=r"references\[0\]: upload:.* is no upload of this artifact store"):
+    with pytest.raises(Exception, match=r"references\[0\]: the entry is no upload of this artifact store"):
         reference_files(VideoRequest(brief="x", references=[upload.ref]), Settings(_env_file=None), other)
 
 
@@ -165,7 +165,7 @@ def test_a_remote_store_is_asked_itself_not_the_local_copy(tmp_path):
     assert store.fs.cat_file(remote) == b"The moon pulls the sea."
     store.fs.rm(remote)  # the bucket lost it; this machine's staging copy is still there
     assert store.job(UPLOADS_FOLDER).path(f"{upload.sha256}.md").is_file()
-    with pytest.raises(SystemCheckError, match=r"^references\[0\]: upload:.* is no upload of this artifact store"):
+    with pytest.raises(SystemCheckError, match=r"^references\[0\]: the entry is no upload of this artifact store"):
         check_stored_inputs(VideoRequest(brief="x", references=[upload.ref]), store)
     receive(store, "tides.md", io.BytesIO(b"The moon pulls the sea."), LIMIT)  # sent again: stored again
     assert store.fs.cat_file(remote) == b"The moon pulls the sea."

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from aura.errors import AuraError, MediaError, ProviderError, SystemCheckError
-from aura.input_rules import InputRefused, InputSource, allowed_path, check
+from aura.input_rules import InputRefused, InputSource, allowed_path, check, shown_entry
 from aura.media.pictures import PictureTooLarge, check_frame, check_picture
 from aura.media.probe import probe
 from aura.models import STILL_EXTENSIONS, VideoRequest
@@ -35,9 +35,10 @@ def _stored_file(store: ArtifactStore, source: InputSource) -> Path:
 
 
 def _not_stored(source: InputSource) -> str:
+    shown = shown_entry(source.text)
     if source.kind == "upload":
-        return f"{source.text} is no upload of this artifact store: upload the file (POST /api/uploads) and pass the ref it answers"
-    return f"{source.text} is not in the artifact store: name a file that a job holds"
+        return f"{shown} is no upload of this artifact store: upload the file (POST /api/uploads) and pass the ref it answers"
+    return f"{shown} is not in the artifact store: name a file that a job holds"
 
 
 def check_stored_inputs(request: VideoRequest, store: ArtifactStore) -> None:
