@@ -131,6 +131,11 @@ class VideoRequest(BaseModel):
         default=False,
         description="Run every stage again instead of reusing the checkpoints of an earlier run with the same inputs.",
     )
+    review_script: bool = Field(
+        default=False,
+        description="Pause after the script until a person has read and edited it (in the Prefect UI's resume form, "
+        "the gateway's page or API, or `aura generate --review`); the video speaks the edited scenes.",
+    )
 
     @field_validator("brief", mode="before")
     @classmethod

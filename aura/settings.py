@@ -179,6 +179,10 @@ class Settings(BaseSettings):
     gateway_client_connections: int = Field(
         default=32, ge=1, le=10000, description="Connections one client address may hold open at once."
     )
+    review_timeout_s: float = Field(
+        default=86400, gt=0, le=30 * 86400,
+        description="How long a run asked to review its script (review_script) waits for the review before it ends.",
+    )  # fmt: skip
     gateway_link_ttl_s: int = Field(
         default=3600, ge=60, le=7 * 86400,
         description="Lifetime of the signed links (stream, download, metadata) answers carry when a token is set.",

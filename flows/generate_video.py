@@ -10,6 +10,7 @@ from aura.models import RenderedVideo, VideoRequest
 from aura.options import PipelineOptions, PresetName
 from aura.stages import compose
 from aura.stages.pipeline import STAGE_NAMES, WEIGHTS, stage_tasks
+from aura.stages.review import review
 from aura.stages.run_ledger import stage_reports
 from flows.lifecycle import begin, run_hooks
 from flows.visuals import check_visuals_deployment, draw_visuals
@@ -22,10 +23,9 @@ def generate_video(
     options: PipelineOptions | None = None,
     output: str | None = None,
 ) -> RenderedVideo:
-    """Turn a brief into a narrated MP4 with subtitles, a thumbnail and metadata.json.
-
-    Finished stages are reused from their checkpoints (unless `request.fresh`); the hooks (flows/lifecycle.py)
-    stop every stage on a failure, a timeout or a cancellation, and summarise how each stage ended."""
+    """Turn a brief into a narrated MP4 with subtitles, a thumbnail and metadata.json. Finished stages are
+    reused from their checkpoints (unless `request.fresh`); a script waits for a person's review when asked; the
+    hooks (flows/lifecycle.py) stop every stage on a failure, a timeout or a cancellation, and summarise each."""
     options = options or PipelineOptions.preset(preset)
     job = begin(WEIGHTS, output=output)
     store = job.store.url
@@ -33,7 +33,7 @@ def generate_video(
     check_visuals_deployment()
 
     report = tasks.brief(request, store, tasks.script.timeout_seconds)
-    written = tasks.script(request, store)
+    written, request = review(tasks.script(request, store), request, job)  # paused for a person, when asked
     speaking = tasks.voice.submit(written, request, store, job.job_id)  # beside the visuals
     visuals = draw_visuals(tasks, written, request, job, options, output)  # here, or on the gpu pool
     narration = speaking.result()

@@ -267,7 +267,7 @@ def _cache_inputs(inputs: dict, settings: Settings) -> dict:
     """What makes the video: the whole request, the music, the narration and stills by content, the encoder."""
     request, options = inputs["request"], inputs["options"]
     return {
-        "request": request.model_dump(mode="json", exclude={"fresh", "references"}),
+        "request": request.model_dump(mode="json", exclude={"fresh", "references", "review_script"}),
         "music": music_digest(request, settings, inputs.get("store_url")),
         "script": narration_text(inputs["script"]),
         "narration": inputs["narration"].model_dump(mode="json", exclude={"job_id", "elapsed_s", "warnings", "provider", "voice"}),
