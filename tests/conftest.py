@@ -76,3 +76,11 @@ def _fresh_tts_breakers():
     reset_breakers(_BREAKER_DIR)
     yield
     reset_breakers(_BREAKER_DIR)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Each phase's report on the test item (item.rep_call...), for fixtures that keep evidence of a failure."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

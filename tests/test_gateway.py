@@ -108,7 +108,8 @@ def test_range_requests_let_players_seek(api, finished_job):
 def test_a_late_client_gets_the_current_state_first(api, finished_job):
     job, _ = finished_job
     events = [(name, data) for name, data in sse_events(api, f"/api/videos/{job['jobId']}/stream") if name != ":"]
-    assert events[0] == ("progress", {"jobId": job["jobId"], "percentage": 100.0, "stage": "compose", "message": events[0][1]["message"]})
+    assert events[0] == ("progress", {"jobId": job["jobId"], "percentage": 100.0, "stage": "compose",
+                                      "message": events[0][1]["message"], "stages": dict.fromkeys(STAGES, 100.0)})
     assert [data["stage"] for name, data in events[1:-1]] == STAGES
     assert events[-1][0] == "done"
     status = api.get(f"/api/videos/{job['jobId']}/status").json()
@@ -135,7 +136,7 @@ def test_a_bad_request_is_a_422_naming_the_field_and_starts_nothing(api, body, p
     assert video_job_count() == before
 
 
-@pytest.mark.parametrize("endpoint", ["status", "stream", "download", "metadata"])
+@pytest.mark.parametrize("endpoint", ["status", "stream", "download", "metadata", "thumbnail", "subtitles", "script"])
 @pytest.mark.parametrize(
     "job_id", ["../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "%2e%2e%2f%2e%2e%2fetc%2fpasswd", "not-a-job", "12345"]
 )
@@ -145,9 +146,13 @@ def test_ids_that_are_not_jobs_never_read_anything(api, endpoint, job_id):
     assert "root:" not in response.text
 
 
-@pytest.mark.parametrize("endpoint", ["status", "stream", "download", "metadata"])
-def test_an_unknown_job_is_a_404(api, endpoint):
-    response = api.get(f"/api/videos/{uuid.uuid4()}/{endpoint}")
+@pytest.mark.parametrize(
+    ("method", "endpoint"),
+    [("GET", e) for e in ("status", "stream", "download", "metadata", "thumbnail", "subtitles", "script")]
+    + [("POST", e) for e in ("cancel", "retry")],
+)
+def test_an_unknown_job_is_a_404(api, method, endpoint):
+    response = api.request(method, f"/api/videos/{uuid.uuid4()}/{endpoint}")
     assert response.status_code == 404 and "no video job" in response.json()["detail"]
 
 
@@ -164,18 +169,21 @@ def test_files_of_an_unfinished_job_are_a_409(api, prefect_server):
 
     with get_client(sync_client=True) as client:  # a job no one has started yet
         waiting = client.create_flow_run(generate_video, parameters={"request": REQUEST}, state=Scheduled())
-    for endpoint in ("download", "metadata"):
+    for endpoint in ("download", "metadata", "thumbnail", "subtitles", "script"):
         response = api.get(f"/api/videos/{waiting.id}/{endpoint}")
         assert response.status_code == 409 and "scheduled" in response.json()["detail"]
+    assert api.post(f"/api/videos/{waiting.id}/retry").status_code == 409
     assert api.get(f"/api/videos/{waiting.id}/status").json()["status"] == "scheduled"
 
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/"), ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/api/health"), ("POST", "/api/videos/generate"),
+    [("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/api/health"), ("POST", "/api/videos/generate"),
      ("POST", "/api/uploads"),
      ("GET", "/api/videos/{job}/status"), ("GET", "/api/videos/{job}/stream"), ("GET", "/api/videos/{job}/download"),
-     ("GET", "/api/videos/{job}/metadata")],
+     ("GET", "/api/videos/{job}/metadata"), ("GET", "/api/videos/{job}/thumbnail"), ("GET", "/api/videos/{job}/subtitles"),
+     ("GET", "/api/videos"), ("GET", "/api/voices"), ("POST", "/api/videos/{job}/cancel"), ("POST", "/api/videos/{job}/retry"),
+     ("GET", "/api/videos/{job}/script"), ("POST", "/api/videos/{job}/script")],
 )  # fmt: skip
 def test_every_endpoint_needs_the_token(gateway, finished_job, method, path):
     job, _ = finished_job
@@ -184,8 +192,17 @@ def test_every_endpoint_needs_the_token(gateway, finished_job, method, path):
         response = httpx.request(method, url, headers=headers, json=REQUEST if method == "POST" else None)
         assert response.status_code == 401, (path, headers)
         assert response.headers["www-authenticate"] == "Bearer" and "AURA_API_TOKEN" in response.json()["detail"]
-    if method == "GET" and "stream" not in path:  # a browser's <video src> and EventSource carry it in the query
+    if method == "GET" and not path.endswith(("stream", "script")):  # the query may carry it too
         assert httpx.get(url, params={"access_token": TOKEN}).status_code == 200
+
+
+def test_the_page_and_its_files_are_public_and_hold_no_data(gateway):
+    """The page is the same for everyone; it asks for the token, and every answer it shows needs it."""
+    page = httpx.get(gateway.url + "/")
+    assert page.status_code == 200 and "<form" in page.text and TOKEN not in page.text
+    for asset in ("/static/studio.js", "/static/studio.css"):
+        assert httpx.get(gateway.url + asset).status_code == 200
+    assert httpx.get(gateway.url + "/static/../../etc/passwd").status_code == 404
 
 
 def test_a_failed_job_streams_an_error_naming_its_stage(api):

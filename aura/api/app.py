@@ -3,9 +3,13 @@
     POST /api/uploads                   a document or audio file in (multipart `file`), {ref, ...} out (201)
     POST /api/videos/generate           a VideoRequest in, {jobId, status, createdAt} out at once (202)
     GET  /api/videos/{id}/status        where the job stands
-    GET  /api/videos/{id}/stream        Server-Sent Events: progress, stage-complete, done, error
+    GET  /api/videos/{id}/stream        Server-Sent Events: progress, stage-complete, review, done, error
     GET  /api/videos/{id}/download      the MP4 (HTTP range requests: players seek)
     GET  /api/videos/{id}/metadata      the job's metadata.json
+    GET  /api/videos/{id}/thumbnail     its opening frame (JPEG); /subtitles?format=srt|vtt its subtitles
+    GET  /api/videos                    every job, newest first (?limit=&offset=&status=)
+    POST /api/videos/{id}/cancel        stop it; /retry: run a failed or cancelled job again (checkpoints reused)
+    GET|POST /api/videos/{id}/script    a job awaiting review: its scenes; the edited scenes resume it
     GET  /api/voices                    every TTS engine's voices: the names `voice` takes
     GET  /                              a form, a live progress bar, the player
 
@@ -36,6 +40,7 @@ from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Query, Req
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from prefect.client.orchestration import get_client
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
@@ -48,7 +53,8 @@ from aura.api.jobs import JobNotFound, JobState, JobStatus, read_job
 from aura.api.launch import DeploymentLauncher, LaunchError, LocalLauncher
 from aura.api.limits import MULTIPART_SLACK_BYTES, BodyLimit
 from aura.api.links import Links
-from aura.api.public import public_metadata, without_paths
+from aura.api.public import Problem, public_metadata, without_paths
+from aura.api.studio import add_studio_routes
 from aura.api.stream import job_events
 from aura.errors import AuraError, SystemCheckError
 from aura.models import VideoRequest
@@ -60,7 +66,8 @@ from aura.stages.inputs import check_stored_inputs, check_voice
 from aura.store import ArtifactStore
 from aura.uploads import UploadedFile, UploadRefused, receive
 
-PAGE = Path(__file__).with_name("static") / "index.html"
+STATIC = Path(__file__).with_name("static")
+PAGE = STATIC / "index.html"
 
 
 class JobCreated(BaseModel):
@@ -69,10 +76,6 @@ class JobCreated(BaseModel):
     createdAt: datetime
     statusUrl: str = Field(description="Relative to the gateway, or under AURA_PUBLIC_URL.")
     streamUrl: str = Field(description="With a token set, signed for this job's stream: an EventSource opens it as it is.")
-
-
-class Problem(BaseModel):
-    detail: str
 
 
 class Voice(BaseModel):
@@ -170,8 +173,9 @@ def create_app(settings: Settings | None = None, api_url: str | None = None, bin
     @api.get("/{job_id}/stream", operation_id="stream_video_progress",
              responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}})  # fmt: skip
     async def stream(request: Request, job_id: UUID) -> EventSourceResponse:
-        """Live events: `progress` {percentage, stage, message}, `stage-complete` {stage, cached},
-        then `done` {downloadUrl} or `error` {stage, message}, after which the stream ends."""
+        """Live events: `progress` {percentage, stage, message}, `stage-complete` {stage, cached}, `review`
+        {scriptUrl} when the job awaits its script's review, then `done` {downloadUrl, metadataUrl, thumbnailUrl,
+        subtitlesUrl} or `error` {stage, message}, after which the stream ends."""
         await job_or_404(request, job_id)  # an unknown job is a 404, not an empty stream
         events = job_events(lambda: job_or_404(request, job_id))
         return EventSourceResponse(events, ping=settings.gateway_keepalive_s, send_timeout=30)
@@ -200,6 +204,7 @@ def create_app(settings: Settings | None = None, api_url: str | None = None, bin
         except (AuraError, OSError):
             raise HTTPException(404, f"job {job_id} completed but its {key} is not in the artifact store") from None
 
+    add_studio_routes(api, store, links, job_or_404, _finished_file, _unprocessable)
     app.include_router(api)
 
     @app.post("/api/uploads", status_code=201, response_model=UploadedFile, tags=["uploads"], operation_id="upload_file",
@@ -227,6 +232,8 @@ def create_app(settings: Settings | None = None, api_url: str | None = None, bin
         found, notes = await asyncio.to_thread(list_voices, settings, "all", language)
         items = [Voice(id=v.id, name=v.name, languages=list(v.languages), engine=v.provider) for v in found]
         return VoiceList(items=items, notes=[without_paths(note) for note in notes])
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")  # the page's script and styles
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:

@@ -9,6 +9,8 @@ messages carry no server path (aura.api.public).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
@@ -17,26 +19,31 @@ from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterType,
+    FlowFilter,
+    FlowFilterName,
     FlowRunFilter,
     FlowRunFilterId,
     FlowRunFilterParentFlowRunId,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
 )
-from prefect.client.schemas.sorting import ArtifactSort
+from prefect.client.schemas.sorting import ArtifactSort, FlowRunSort
 from prefect.exceptions import ObjectNotFound
 from pydantic import BaseModel, Field
 
 from aura.api.links import Links
 from aura.api.public import without_paths
 from aura.stages.pipeline import STAGE_NAMES as STAGES
+from aura.stages.pipeline import WEIGHTS
 from aura.stages.pipeline import stage_of
 from aura.progress import parse_description
 
 JOB_FLOW = "generate-video"
-JobState = Literal["scheduled", "running", "completed", "failed", "cancelled"]
+JobState = Literal["scheduled", "running", "awaiting_review", "completed", "failed", "cancelled"]
 StageState = Literal["waiting", "running", "completed", "cached", "failed"]
 
 _JOB_STATES: dict[str, JobState] = {
-    "SCHEDULED": "scheduled", "PENDING": "scheduled", "PAUSED": "scheduled",
+    "SCHEDULED": "scheduled", "PENDING": "scheduled", "PAUSED": "awaiting_review",  # runs pause only for a review
     "RUNNING": "running", "CANCELLING": "running",
     "COMPLETED": "completed", "FAILED": "failed", "CRASHED": "failed", "CANCELLED": "cancelled",
 }  # fmt: skip
@@ -45,6 +52,13 @@ _STAGE_STATES: dict[str, StageState] = {
     "AwaitingRetry": "running", "Pending": "running", "Scheduled": "waiting",
     "Failed": "failed", "Crashed": "failed", "TimedOut": "failed", "Cancelled": "failed",
 }  # fmt: skip
+
+
+_FILES = {"downloadUrl": "download", "metadataUrl": "metadata", "thumbnailUrl": "thumbnail", "subtitlesUrl": "subtitles"}
+# the Prefect state types of each job status, for lists filtered by status
+STATE_TYPES: dict[str, list[str]] = {}
+for _type, _status in _JOB_STATES.items():
+    STATE_TYPES.setdefault(_status, []).append(_type)
 
 
 class JobNotFound(LookupError):
@@ -61,6 +75,7 @@ class JobStatus(BaseModel):
 
     jobId: str
     status: JobState
+    brief: str = Field(default="", description="The brief it was asked with.")
     state: str = Field(description="The Prefect state name of the run (Scheduled, Running, Completed, ...).")
     createdAt: datetime
     updatedAt: datetime | None = None
@@ -68,8 +83,13 @@ class JobStatus(BaseModel):
     stage: str | None = Field(default=None, description="The stage the run is in (or ended in).")
     message: str = ""
     stages: dict[str, StageState]
+    stageProgress: dict[str, float] = Field(default_factory=dict, description="Each stage's own progress, in percent.")
+    streamUrl: str | None = Field(default=None, description="Its events (signed when a token is set: an EventSource opens it).")
     downloadUrl: str | None = None
     metadataUrl: str | None = None
+    thumbnailUrl: str | None = None
+    subtitlesUrl: str | None = Field(default=None, description="The SRT; add ?format=vtt for WebVTT (a <track>).")
+    scriptUrl: str | None = Field(default=None, description="While the job awaits review: GET the scenes, POST them edited.")
     error: JobError | None = None
 
     @property
@@ -102,14 +122,18 @@ async def read_job(client: PrefectClient, job_id: UUID, links: Links | None = No
         running = [name for name in STAGES if stages[name] == "running"]
         stage = running[0] if running else None
     job = JobStatus(
-        jobId=str(job_id), status=status, state=state.name if state else "Scheduled",
+        jobId=str(job_id), status=status, brief=str(_asked(run).get("brief", "")), state=state.name if state else "Scheduled",
         createdAt=run.created, updatedAt=state.timestamp if state else None,
         progress=round(percent, 1), stage=stage, message=without_paths(message), stages=stages,
+        stageProgress=_stage_progress(stages, percent, stage),
     )  # fmt: skip
     links = links or Links(None, None, 0)
+    job.streamUrl = links.job(str(job_id), "stream", signed=True)
     if status == "completed":
-        job.downloadUrl = links.job(str(job_id), "download", signed=True)
-        job.metadataUrl = links.job(str(job_id), "metadata", signed=True)
+        for field, endpoint in _FILES.items():
+            setattr(job, field, links.job(str(job_id), endpoint, signed=True))
+    elif status == "awaiting_review":
+        job.scriptUrl = links.job(str(job_id), "script")
     elif status in ("failed", "cancelled"):
         failed = [name for name in STAGES if stages[name] == "failed"]
         job.error = JobError(
@@ -117,6 +141,24 @@ async def read_job(client: PrefectClient, job_id: UUID, links: Links | None = No
             message=without_paths(" ".join((state.message if state else "").split())) or status,
         )
     return job
+
+
+def _asked(run) -> dict:
+    """The request a run was given (its parameters), as far as it is a mapping."""
+    request = (run.parameters or {}).get("request")
+    return request if isinstance(request, dict) else {}
+
+
+def _stage_progress(stages: dict[str, StageState], percent: float, current: str | None) -> dict[str, float]:
+    """Each stage's percent: finished ones 100, the one reporting what the weighted total leaves to it."""
+    total = sum(WEIGHTS.values())
+    shares = {name: 100 * WEIGHTS[name] / total for name in STAGES}
+    finished = [name for name in STAGES if stages[name] in ("completed", "cached")]
+    progress = {name: 100.0 if name in finished else 0.0 for name in STAGES}
+    if current in progress and current not in finished and shares[current] > 0:
+        left = percent - sum(shares[name] for name in finished)
+        progress[current] = round(min(max(100 * left / shares[current], 0.0), 99.0), 1)
+    return progress
 
 
 _flow_names: dict[UUID, str] = {}  # a flow's name never changes: asked once per flow, not once per poll
@@ -155,3 +197,44 @@ async def _progress(client: PrefectClient, job_id: UUID) -> tuple[float, str | N
     artifact = artifacts[0]
     stage, message = parse_description(artifact.description or "", STAGES)
     return float(artifact.data or 0.0), stage, message
+
+
+class JobSummary(BaseModel):
+    """A job as the list shows it."""
+
+    jobId: str
+    status: JobState
+    brief: str
+    createdAt: datetime
+    durationSeconds: float | None = Field(description="The video's length once made; the length asked for before.")
+    thumbnailUrl: str | None = None
+
+
+class JobList(BaseModel):
+    items: list[JobSummary]
+    total: int = Field(description="Jobs that match, on every page.")
+
+
+async def list_jobs(
+    client: PrefectClient, limit: int, offset: int, status: JobState | None, links: Links, length_of: Callable[[str], float | None]
+) -> JobList:
+    """Video jobs newest first, from Prefect (every run of generate-video, whoever started it); a finished video's
+    length from `length_of` (its metadata in the store)."""
+    flows = FlowFilter(name=FlowFilterName(any_=[JOB_FLOW]))
+    runs = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=STATE_TYPES[status]))) if status else None
+    found = await client.read_flow_runs(
+        flow_filter=flows, flow_run_filter=runs, sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=limit, offset=offset
+    )
+    total = await client.count_flow_runs(flow_filter=flows, flow_run_filter=runs)
+    items = []
+    for run in found:
+        state = _JOB_STATES.get(run.state.type.value if run.state else "SCHEDULED", "scheduled")
+        asked = _asked(run)
+        finished = state == "completed"
+        length = await asyncio.to_thread(length_of, str(run.id)) if finished else None
+        items.append(JobSummary(
+            jobId=str(run.id), status=state, brief=str(asked.get("brief", "")), createdAt=run.created,
+            durationSeconds=length if length is not None else asked.get("duration_seconds"),
+            thumbnailUrl=links.job(str(run.id), "thumbnail", signed=True) if finished else None,
+        ))  # fmt: skip
+    return JobList(items=items, total=total)

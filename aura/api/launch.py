@@ -88,6 +88,10 @@ class DeploymentLauncher:
             )
         )
 
+    async def retry(self, client: PrefectClient, run_id: UUID) -> None:
+        """The run Scheduled again: its deployment's workers take it, and its stages reuse their checkpoints."""
+        await _scheduled_again(client, run_id)
+
     async def close(self, client: PrefectClient) -> None:
         return None
 
@@ -112,10 +116,18 @@ class LocalLauncher:
         if self._flow_id is None:
             self._flow_id = await client.create_flow(self.flow)
         run = await self.create_run(lambda: self._create(client, _parameters(request, preset)))
-        task = asyncio.create_task(self._make(client, run.id))
+        self._run(client, run.id)
+        return run
+
+    async def retry(self, client: PrefectClient, run_id: UUID) -> None:
+        """The run Scheduled again and made again here, its stages reusing their checkpoints."""
+        await _scheduled_again(client, run_id)
+        self._run(client, run_id)
+
+    def _run(self, client: PrefectClient, run_id: UUID) -> None:
+        task = asyncio.create_task(self._make(client, run_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return run
 
     async def _create(self, client: PrefectClient, parameters: dict) -> FlowRun:
         """client.create_flow_run without its upsert of the flow on every call: one write per job, not two."""
@@ -132,6 +144,8 @@ class LocalLauncher:
         try:
             async with self.slots:
                 self.waiting.discard(run_id)
+                if (await client.read_flow_run(run_id)).state.is_final():
+                    return  # cancelled while it waited for a slot
                 env = dict(os.environ)
                 if self.api_url:
                     env["PREFECT_API_URL"] = self.api_url
@@ -160,6 +174,10 @@ class LocalLauncher:
         await asyncio.gather(*(asyncio.to_thread(processes.stop, proc, 20.0) for proc in list(self.children)))
         for task in list(self._tasks):
             task.cancel()
+
+
+async def _scheduled_again(client: PrefectClient, run_id: UUID) -> None:
+    await client.set_flow_run_state(run_id, Scheduled(message="retried from the gateway"), force=True)
 
 
 async def _crashed_unless_ended(client: PrefectClient, run_id: UUID, code: int) -> None:

@@ -17,7 +17,7 @@ import time
 from urllib.parse import parse_qs, urlencode
 
 # what a signed link may open: one job's files and its stream, read-only
-SIGNABLE = re.compile(r"^/api/videos/[0-9a-fA-F-]{36}/(stream|download|metadata)$")
+SIGNABLE = re.compile(r"^/api/videos/[0-9a-fA-F-]{36}/(stream|download|metadata|thumbnail|subtitles)$")
 
 
 class Links:

@@ -12,9 +12,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import BaseModel
+
 # an absolute POSIX path: a "/" that starts a word (not the one of "km/h", "1/2" or "http://")
 _SEGMENT = r"[^\s/'\"`<>|,;:()\[\]{}]+"
 _ABSOLUTE_PATH = re.compile(rf"(?<![\w.~:/\\-])/{_SEGMENT}(?:/{_SEGMENT})*/?")
+
+
+class Problem(BaseModel):
+    """An error answer: what went wrong, and what to do."""
+
+    detail: str
 
 
 def without_paths(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Server-Sent Events of a job: progress, stage-complete, done, error.
+"""Server-Sent Events of a job: progress, stage-complete, review, done, error.
 
 The events are derived from the job's status as Prefect holds it (aura.api.jobs),
 read once a second: a client that connects late gets the current state first
@@ -28,16 +28,23 @@ async def job_events(read: Callable[[], Awaitable[JobStatus]], poll_s: float = P
     announced: set[str] = set()
     while True:
         job = await read()
-        progress = (job.progress, job.stage, job.message)
+        progress = (job.progress, job.stage, job.message, tuple(job.stageProgress.values()))
         if progress != last_progress:
             last_progress = progress
-            yield _event("progress", {"jobId": job.jobId, "percentage": job.progress, "stage": job.stage, "message": job.message})
+            yield _event("progress", {"jobId": job.jobId, "percentage": job.progress, "stage": job.stage,
+                                      "message": job.message, "stages": job.stageProgress})  # fmt: skip
         for stage in job.completed_stages():
             if stage not in announced:
                 announced.add(stage)
                 yield _event("stage-complete", {"jobId": job.jobId, "stage": stage, "cached": job.stages[stage] == "cached"})
+        if job.status == "awaiting_review" and "review" not in announced:  # once per pause: the page shows the editor
+            announced.add("review")
+            yield _event("review", {"jobId": job.jobId, "scriptUrl": job.scriptUrl})
+        elif job.status != "awaiting_review":
+            announced.discard("review")
         if job.status == "completed":
-            yield _event("done", {"jobId": job.jobId, "downloadUrl": job.downloadUrl, "metadataUrl": job.metadataUrl})
+            yield _event("done", {"jobId": job.jobId, "downloadUrl": job.downloadUrl, "metadataUrl": job.metadataUrl,
+                                  "thumbnailUrl": job.thumbnailUrl, "subtitlesUrl": job.subtitlesUrl})
             return
         if job.status in ("failed", "cancelled"):
             error = job.error
