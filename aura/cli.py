@@ -179,6 +179,9 @@ def generate(
     clip_audio: bool = typer.Option(False, "--clip-audio", help="Keep your own clips' sound under the narration."),
     preset: str = typer.Option("default", "--preset", help="default, debug or quick_demo."),
     fresh: bool = typer.Option(False, "--fresh", help="Run every stage again instead of reusing earlier checkpoints."),
+    review: bool = typer.Option(
+        False, "--review", help="Pause after the script: edit its scenes (in $EDITOR, or the Prefect UI), then render them."
+    ),
     out: str | None = typer.Option(None, "--out", "-o", help="Output folder (default: AURA_OUTPUT or ./out)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (paths, flow run id, timings)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's logs."),
@@ -200,7 +203,7 @@ def generate(
             brief=brief, duration_seconds=duration, aspect=aspect, resolution=resolution, fps=fps,
             language=language, voice=voice, style=style, title=title, audience=audience, music=music,
             seed=seed, visuals_required=visuals_required, references=reference, media=media, clip_audio=clip_audio,
-            fresh=fresh,
+            fresh=fresh, review_script=review,
         )  # fmt: skip
     except ValidationError as exc:
         fail(_field_error(exc), code=2)
@@ -237,6 +240,10 @@ def generate(
 
         bars = _StageProgress(enabled=not as_json and err.is_terminal)
         progress.add_listener(bars)
+        if review:  # the terminal is the reviewer's while the run waits (aura/cli_review.py)
+            from aura.cli_review import TerminalReview
+
+            progress.add_listener(TerminalReview(settings.store_url(out), err, bars.bars.stop, bars.bars.start))
         # `kill <pid>`: the flow stops its stages (Prefect's own handler, during the run), then we exit
         # through the `with`, so the temporary Prefect server is stopped too instead of orphaned
         signal.signal(signal.SIGTERM, _terminated)

@@ -333,6 +333,28 @@ def test_a_run_whose_machine_stops_answering_is_crashed_when_its_heartbeats_stop
     assert run["state"]["type"] == "CRASHED" and "no heartbeat for 90 s" in run["state"]["message"]
 
 
+def test_a_review_run_pauses_with_the_script_form_the_prefect_ui_shows_and_resumes_with_the_edits(cluster):
+    """What the UI does: the deployment's run form with review_script, the paused run's form, Resume with edits."""
+    parameters = {"request": request_json("Why geysers erupt", review_script=True), "preset": "quick_demo"}
+    run_id = cluster.create_run("generate-video/generate-video", parameters).json()["id"]
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while (run := cluster.flow_run(run_id))["state"]["type"] != "PAUSED":
+        assert time.monotonic() < deadline and run["state"]["type"] not in ("FAILED", "CRASHED"), run["state"]
+        time.sleep(0.5)
+    keys = run["state"]["state_details"]["run_input_keyset"]
+    raw = cluster.call("GET", f"/flow_runs/{run_id}/input/{keys['schema']}").json()  # what the UI draws its form from
+    schema = json.loads(raw) if isinstance(raw, str) else raw
+    script = {"title": schema["properties"]["title"]["default"], "scenes": schema["properties"]["scenes"]["default"]}
+    assert script["scenes"] and script["scenes"][0]["narration"]  # the form opens with the written script
+    script["scenes"][0]["narration"] = "Geysers whistle a tune before they erupt."
+    resumed = cluster.call("POST", f"/flow_runs/{run_id}/resume", json={"run_input": script})
+    assert resumed.status_code in (200, 201) and resumed.json()["status"] == "ACCEPT", resumed.text
+    run = cluster.wait(run_id)
+    assert run["state"]["type"] == "COMPLETED", run["state"]["message"]
+    subtitles = (cluster.job(run_id) / "subtitles.srt").read_text()
+    assert "whistle a tune" in " ".join(subtitles.split())
+
+
 def test_with_no_gpu_worker_the_run_draws_slides_itself_and_cancels_the_visuals_run(cluster):
     with PausedPool(cluster, "gpu"):
         parameters = {"request": request_json("Why rivers meander"), "preset": "quick_demo"}

@@ -126,13 +126,15 @@ def test_a_video_made_watched_and_listed_from_the_page_alone(gateway, browser, t
 
     def seen() -> bool:
         for stage in ("brief", "script", "voice", "visuals", "compose"):
-            bars.setdefault(stage, set()).add(float(browser.find_element(By.ID, f"bar-{stage}").get_attribute("value") or 0))
+            for bar in browser.find_elements(By.ID, f"bar-{stage}"):  # drawn once the job view opens
+                bars.setdefault(stage, set()).add(float(bar.get_attribute("value") or 0))
         return player.is_displayed()
 
     wait_for(browser, seen, 300, "the video")
     assert all(max(values) == 100 for values in bars.values()), bars
     assert float(browser.find_element(By.ID, "bar").get_attribute("value")) == 100
     assert "bed.wav" in browser.find_element(By.ID, "uploads").text
+    browser.execute_script("document.getElementById('job').scrollIntoView()")
     keep(browser, "studio-job")
 
     # the video plays in the page: its time advances, and its subtitles are a track
@@ -149,7 +151,7 @@ def test_a_video_made_watched_and_listed_from_the_page_alone(gateway, browser, t
     entry = f"#video-list button[data-job-id='{job_id}']"
     WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.CSS_SELECTOR, entry))
     first = browser.find_elements(By.CSS_SELECTOR, "#video-list button")[0]
-    assert first.get_attribute("data-job-id") == job_id and "completed" in first.text
+    assert first.get_attribute("data-job-id") == job_id and "completed" in first.text.lower()
     thumbnail = browser.find_element(By.CSS_SELECTOR, f"{entry} img")
     WebDriverWait(browser, 20).until(lambda b: b.execute_script("return arguments[0].complete && arguments[0].naturalWidth", thumbnail) > 0)
     browser.execute_script("document.getElementById('videos').scrollIntoView()")
@@ -167,6 +169,7 @@ def test_a_script_reviewed_and_edited_in_the_page_is_what_the_video_says(gateway
     browser.find_element(By.ID, "make").click()
     narration = (By.ID, "review-scenes-0-narration")
     wait_for(browser, lambda: browser.find_elements(*narration) and browser.find_element(*narration).is_displayed(), 180, "the script editor")
+    browser.execute_script("document.getElementById('review-form').scrollIntoView()")
     keep(browser, "studio-review")
     browser.find_element(*narration).clear()
     browser.find_element(*narration).send_keys(EDIT)
@@ -200,6 +203,7 @@ def test_a_rendering_job_is_cancelled_from_the_page(gateway, browser):
 
 
 def test_on_a_phone_with_the_keyboard_alone_a_bad_value_is_shown_beside_its_field(gateway, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
@@ -215,19 +219,21 @@ def test_on_a_phone_with_the_keyboard_alone_a_bad_value_is_shown_beside_its_fiel
     names = set(browser.execute_script("return [...document.querySelectorAll('#brief-form [name]')].map(c => c.name)"))
     assert names >= {"brief", "title", "audience", "style", "duration_seconds", "aspect", "resolution", "fps", "language",
                      "voice", "music", "references", "media", "clip_audio", "seed", "visuals_required", "review_script", "preset"}
-    body = browser.find_element(By.TAG_NAME, "body")
-    body.send_keys(Keys.TAB)
+    def press(*keys) -> None:  # keys to whatever has the focus, as a person types them
+        ActionChains(browser).send_keys(*keys).perform()
+
+    press(Keys.TAB)
     for _ in range(80):  # tab from the top of the page to each control
         active = browser.switch_to.active_element
         name = active.get_attribute("name")
         if name == "brief":
-            active.send_keys("Why the sky is blue")
+            press("Why the sky is blue")
         elif name == "title":
-            active.send_keys("A title far too long " * 8)
+            press("A title far too long " * 8)
         elif active.get_attribute("id") == "make":
-            active.send_keys(Keys.ENTER)
+            press(Keys.ENTER)
             break
-        active.send_keys(Keys.TAB)
+        press(Keys.TAB)
     error = browser.find_element(By.ID, "title-error")
     WebDriverWait(browser, 20).until(lambda b: error.text)
     assert "title" in error.text and "the limit is 120" in error.text

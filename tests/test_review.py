@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -98,3 +101,21 @@ def test_a_review_left_alone_ends_the_run_saying_so(prefect_server, tmp_path, mo
     with get_client(sync_client=True) as client:
         [run] = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[uuid.UUID(str(state.state_details.flow_run_id))])))
     assert run.state.is_failed()
+
+
+@pytest.mark.e2e
+def test_aura_generate_review_opens_the_editor_and_renders_the_edit(prefect_api_url, tmp_path):
+    editor = tmp_path / "editor.py"  # an editor that changes the first scene's narration
+    editor.write_text(
+        "import json, sys\npath = sys.argv[1]\nscript = json.load(open(path))\n"
+        f"script['scenes'][0]['narration'] = {EDIT!r}\njson.dump(script, open(path, 'w'))\n"
+    )
+    env = {**os.environ, "PREFECT_API_URL": prefect_api_url, "EDITOR": f"{sys.executable} {editor}"}
+    command = [sys.executable, "-m", "aura.cli", "generate", "Why glaciers groan", "--duration", "10", "--preset",
+               "quick_demo", "--review", "--out", str(tmp_path / "out")]  # fmt: skip
+    done = subprocess.run(command, input="\n", env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Review the script" in done.stderr and "Rendering the reviewed script" in done.stderr
+    subtitles = Path(done.stdout.strip().splitlines()[-1]).with_name("subtitles.srt")
+    cues = " ".join(" ".join(cue.lines) for cue in parse_srt(subtitles))
+    assert "Zebras paint the glacier purple" in " ".join(cues.split())

@@ -224,8 +224,10 @@ async function follow(jobId) {
 function finished(d) {
   progressed({ percentage: 100, stage: "done", message: $("message").textContent.replace(/^done:\s*/, ""), stages: Object.fromEntries(STAGES.map((s) => [s, 100])) });
   const player = $("player");
+  player.poster = d.thumbnailUrl;
   player.src = d.downloadUrl;
   $("captions").src = `${d.subtitlesUrl}${d.subtitlesUrl.includes("?") ? "&" : "?"}format=vtt`;
+  player.textTracks[0].mode = "hidden"; // loaded for players and screen readers; the picture has them burned in already
   player.hidden = false;
   $("download").href = d.downloadUrl;
   $("srt").href = d.subtitlesUrl;
@@ -280,7 +282,7 @@ async function review(data) {
     return box;
   }));
   form.hidden = false;
-  $("stage").textContent = "awaiting your review";
+  $("stage").textContent = "script ready";
   $(`review-scenes-0-narration`)?.focus();
 }
 
