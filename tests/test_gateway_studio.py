@@ -119,3 +119,12 @@ def test_a_review_round_trip_through_the_api(api, gateway):
     subtitles = " ".join(api.get(f"/api/videos/{job['jobId']}/subtitles").text.split())
     assert "polish the lens with zebra wool" in subtitles
     assert api.get(review["scriptUrl"]).status_code == 409  # reviewed: no longer awaiting review
+
+
+def test_a_job_awaiting_review_can_be_cancelled(api):
+    job = api.post("/api/videos/generate", json={**REQUEST, "brief": "Why foghorns moan", "review_script": True},
+                   params={"preset": "quick_demo"}).json()  # fmt: skip
+    follow(api, job, until="review")
+    assert api.post(f"/api/videos/{job['jobId']}/cancel").status_code == 202
+    name, error = follow(api, job)[-1]
+    assert name == "error" and error["status"] == "cancelled"
