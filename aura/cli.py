@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -310,6 +311,54 @@ def _print_providers(providers: dict[str, str]) -> None:
         images += f" ({providers['images_reason']})"
     line = f"script by {providers.get('llm', '?')}, voice by {providers.get('tts', '?')}, visuals by {images}"
     err.print(escape(line), highlight=False)
+
+
+@app.command()
+def export(
+    job: str = typer.Argument(..., help="A job folder, or a job id in AURA_OUTPUT."),
+    fmt: str = typer.Option("otio", "--format", "-f", help="otio, fcp7 (Final Cut Pro 7 / Premiere / Resolve XML), fcpxml, edl or mlt (Kdenlive, Shotcut, melt)."),
+    out: str | None = typer.Option(None, "--out", "-o", help="Where to write it (default: the job folder's timeline.<ext>, or .zip with --bundle)."),
+    bundle: bool = typer.Option(False, "--bundle", help="A zip of the timeline and every media file it names, to open on another machine."),
+) -> None:
+    """Write a finished job's edit as a timeline an editor opens: every cut, still, clip, narration, music and subtitle."""
+    from aura.media.timeline import SUFFIXES, available_formats, media_of, read_timeline, relocated, write_as
+    from aura.media.timeline import bundle as write_bundle
+    from aura.models import TIMELINE_KEY
+
+    settings = _settings_or_exit()
+    folder = Path(job).expanduser()
+    if not folder.is_dir():  # a job id in the artifact store
+        from aura.errors import AuraError
+        from aura.store import ArtifactStore
+
+        try:
+            store_job = ArtifactStore(settings.store_url()).job(job)
+            store_job.fetch(TIMELINE_KEY)
+            folder = store_job.folder
+        except (AuraError, OSError, ValueError):
+            err.print(f"[red]aura: {escape(job)} is neither a job folder nor a job id in {escape(settings.store_url())}[/red]", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+    source = folder / TIMELINE_KEY
+    if not source.is_file():
+        err.print(f"[red]aura: {escape(str(folder))} has no {TIMELINE_KEY}: a job made by this version writes one[/red]", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    if fmt not in available_formats():
+        err.print(f"[red]aura: --format {escape(fmt)} cannot be written here; these work: {', '.join(available_formats())}[/red]", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    timeline = read_timeline(source)
+    target = Path(out).expanduser() if out else folder / f"timeline{'.zip' if bundle else SUFFIXES[fmt]}"
+    partial = target.with_name(f".{target.name}.partial")  # renamed into place once whole
+    if bundle:
+        missing = [name for name in media_of(timeline) if not (folder / name).is_file()]
+        if missing:
+            err.print(f"[red]aura: the job's {escape(missing[0])} is gone (was keep_work_files off?): no bundle[/red]", highlight=False, soft_wrap=True)
+            raise typer.Exit(1)
+        write_bundle(timeline, fmt, lambda name: folder / name, partial)
+    else:
+        inside = target.resolve().parent == folder.resolve()
+        partial.write_text(write_as(timeline if inside else relocated(timeline, folder), fmt), encoding="utf-8")
+    partial.replace(target)
+    print(target)
 
 
 @app.command()

@@ -407,11 +407,12 @@ class Composition(BaseModel):
     video: MediaRef
     subtitles: MediaRef
     thumbnail: MediaRef
+    timeline: MediaRef | None = Field(default=None, description="timeline.otio: the edit, for any editor.")
     ffmpeg: str = Field(default="", description="The ffmpeg version line.")
     elapsed_s: float = 0.0
 
     def media(self) -> list[MediaRef]:
-        return [self.video, self.subtitles, self.thumbnail]
+        return [self.video, self.subtitles, self.thumbnail, *([self.timeline] if self.timeline else [])]
 
 
 class BriefReport(BaseModel):
@@ -445,6 +446,7 @@ class StageReport(BaseModel):
 
 # the files a user gets, by their keys in the job's folder (metadata.json is written last: the job is complete)
 VIDEO_KEY, SRT_KEY, THUMB_KEY, META_KEY = "video.mp4", "subtitles.srt", "thumbnail.jpg", "metadata.json"
+TIMELINE_KEY = "timeline.otio"
 
 
 class RenderedVideo(BaseModel):

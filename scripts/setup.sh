@@ -22,6 +22,7 @@ fc_has DejaVuSans || apt_packages+=(fonts-dejavu-core)
 fc_has NotoSans-Bold || apt_packages+=(fonts-noto-core)  # Arabic, Devanagari, Hebrew, Thai...
 fc_has NotoSansCJK || apt_packages+=(fonts-noto-cjk)     # Chinese, Japanese, Korean
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || apt_packages+=(python3-venv)
+command -v melt >/dev/null || apt_packages+=(melt)  # renders the MLT timeline export (its test compares it with Aura's MP4)
 # the gateway page's browser test: Debian's Chromium and its driver (AURA_SKIP_BROWSER=1: without them)
 if [ "${AURA_SKIP_BROWSER:-0}" != 1 ]; then
   command -v chromium >/dev/null || apt_packages+=(chromium)

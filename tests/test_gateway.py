@@ -148,7 +148,7 @@ def test_ids_that_are_not_jobs_never_read_anything(api, endpoint, job_id):
 
 @pytest.mark.parametrize(
     ("method", "endpoint"),
-    [("GET", e) for e in ("status", "stream", "download", "metadata", "thumbnail", "subtitles", "script")]
+    [("GET", e) for e in ("status", "stream", "download", "metadata", "thumbnail", "subtitles", "script", "timeline")]
     + [("POST", e) for e in ("cancel", "retry")],
 )
 def test_an_unknown_job_is_a_404(api, method, endpoint):

@@ -128,3 +128,20 @@ def test_a_job_awaiting_review_can_be_cancelled(api):
     assert api.post(f"/api/videos/{job['jobId']}/cancel").status_code == 202
     name, error = follow(api, job)[-1]
     assert name == "error" and error["status"] == "cancelled"
+
+
+def test_the_timeline_comes_in_an_editor_s_format_or_as_a_bundle(api, made):
+    import io
+    import zipfile
+
+    import opentimelineio as otio
+
+    fcpxml = api.get(f"/api/videos/{made['jobId']}/timeline", params={"format": "fcpxml"})
+    assert fcpxml.status_code == 200 and fcpxml.headers["content-type"].startswith("application/xml")
+    edit = otio.adapters.read_from_string(fcpxml.text, adapter_name="fcpx_xml")
+    assert len(list(next(t for t in edit.tracks if t.kind == "Video").find_clips())) >= 2
+    bundle = api.get(f"/api/videos/{made['jobId']}/timeline", params={"format": "mlt", "bundle": True})
+    with zipfile.ZipFile(io.BytesIO(bundle.content)) as archive:
+        names = archive.namelist()
+    assert "timeline.mlt" in names and "work/narration.wav" in names and any(n.startswith("work/images/") for n in names)
+    assert api.get(f"/api/videos/{made['jobId']}/timeline", params={"format": "aaf"}).status_code == 422

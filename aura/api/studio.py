@@ -10,6 +10,7 @@ and a review resumes the paused run with the edited script as its input
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -27,7 +28,7 @@ from aura.api.links import Links
 from aura.api.public import Problem
 from aura.errors import AuraError, SystemCheckError
 from aura.media.ffmpeg import ffmpeg_path
-from aura.models import META_KEY, SRT_KEY, THUMB_KEY, VideoRequest
+from aura.models import META_KEY, SRT_KEY, THUMB_KEY, TIMELINE_KEY, VideoRequest
 from aura.stages.inputs import check_stored_inputs
 from aura.stages.review import ScriptReview, pending
 from aura.store import ArtifactStore
@@ -90,6 +91,22 @@ def add_studio_routes(
             return FileResponse(path, media_type="application/x-subrip", filename=f"aura-{job_id}.srt")
         return Response(await asyncio.to_thread(_as_vtt, path), media_type="text/vtt; charset=utf-8")
 
+    @api.get("/{job_id}/timeline", operation_id="get_video_timeline",
+             responses={200: {"content": {"application/json": {}, "application/xml": {}, "text/plain": {}, "application/zip": {}}},
+                        **conflict})  # fmt: skip
+    async def timeline(
+        request: Request, job_id: UUID,
+        format: Literal["otio", "fcp7", "fcpxml", "edl", "mlt"] = Query("otio", description="The editor's format."),
+        bundle: bool = Query(False, description="A zip of the timeline and every media file it names."),
+    ) -> Response:  # fmt: skip
+        """The job's edit as a timeline (OpenTimelineIO and its adapters): media named relative to the job."""
+        path = await finished_file(request, job_id, TIMELINE_KEY)
+        job = store.job(str(job_id))
+        try:
+            return await asyncio.to_thread(_timeline_answer, path, format, bundle, job.fetch)
+        except ValueError as exc:  # an adapter not installed here: the formats that work
+            raise HTTPException(409, str(exc)) from None
+
     @api.get("/{job_id}/script", response_model=ScriptReview, operation_id="get_video_script", responses=conflict)
     async def script(request: Request, job_id: UUID) -> ScriptReview:
         """The scenes a job awaiting review waits on (status `awaiting_review`)."""
@@ -135,3 +152,21 @@ def _as_vtt(srt: Path) -> bytes:
     if done.returncode != 0:
         raise HTTPException(500, "the subtitles could not be converted to WebVTT")
     return done.stdout
+
+
+_TIMELINE_TYPES = {"otio": "application/json", "fcp7": "application/xml", "fcpxml": "application/xml", "edl": "text/plain",
+                   "mlt": "application/xml"}  # fmt: skip
+
+
+def _timeline_answer(path: Path, fmt: str, bundle: bool, fetch) -> Response:
+    from aura.media import timeline as timelines  # OpenTimelineIO is loaded when a timeline is asked for
+
+    edit = timelines.read_timeline(path)
+    if bundle:
+        buffer = io.BytesIO()
+        timelines.bundle(edit, fmt, fetch, buffer)
+        return Response(buffer.getvalue(), media_type="application/zip",
+                        headers={"Content-Disposition": f'attachment; filename="{path.parent.name}-timeline.zip"'})  # fmt: skip
+    name = f"timeline{timelines.SUFFIXES[fmt]}"
+    return Response(timelines.write_as(edit, fmt), media_type=_TIMELINE_TYPES[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip

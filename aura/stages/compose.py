@@ -21,8 +21,9 @@ from aura.media.ffmpeg import capabilities, run_ffmpeg, short_version
 from aura.media.fonts import find_font, font_family
 from aura.media.probe import probe
 from aura.media.subtitles import build_cues, default_font_size, write_ass, write_srt
+from aura.media.timeline import build_timeline, write_as
 from aura.models import (
-    META_KEY, SRT_KEY, THUMB_KEY, VIDEO_KEY, BriefReport, Composition, Narration, RenderedVideo, Script, StageReport,
+    META_KEY, SRT_KEY, THUMB_KEY, TIMELINE_KEY, VIDEO_KEY, BriefReport, Composition, Narration, RenderedVideo, Script, StageReport,
     VideoRequest, Visuals,
 )
 from aura.options import PipelineOptions
@@ -145,7 +146,7 @@ def compose_video(
     shots, total_frames = plan_shots(
         footage, [s.start for s in narration.scenes], narration.duration, request.fps, motions_for(request, len(footage))
     )
-    music = music_file(request, job.store)
+    music = _music_in_job(music_file(request, job.store), job)
     progress.report("compose", 0.15, f"rendering {total_frames} frames at {width}x{height}")
     with job.writing(VIDEO_KEY) as tmp:
         plan = CompositionPlan(
@@ -170,7 +171,21 @@ def compose_video(
     with job.writing(SRT_KEY) as tmp:
         write_srt(cues, tmp)
     write_thumbnail(footage[0], request, job)
+    timeline = build_timeline(plan, cues, job.folder, script.title, music)  # the same plan, for any editor
+    with job.writing(TIMELINE_KEY) as tmp:
+        tmp.write_text(write_as(timeline, "otio"), encoding="utf-8")
     return job.path(VIDEO_KEY), job.path(SRT_KEY), job.path(THUMB_KEY)
+
+
+def _music_in_job(music: Path | None, job: JobStore) -> Path | None:
+    """The music, copied into the job's work folder: the timeline names every file inside the job."""
+    if music is None:
+        return None
+    key = f"{WORK_DIR}/music{music.suffix.lower()}"
+    if not job.path(key).exists() or job.path(key).stat().st_size != music.stat().st_size:
+        with job.writing(key) as tmp:
+            shutil.copyfile(music, tmp)
+    return job.path(key)
 
 
 def footage_of(visuals: Visuals, job: JobStore) -> list[Footage]:
@@ -217,7 +232,8 @@ def write_metadata(
 ) -> RenderedVideo:
     """metadata.json last: its presence says the job is complete."""
     warnings = [*brief.warnings, *script.warnings, *narration.warnings, *visuals.warnings]
-    refs = {VIDEO_KEY: composition.video, SRT_KEY: composition.subtitles, THUMB_KEY: composition.thumbnail}
+    refs = {VIDEO_KEY: composition.video, SRT_KEY: composition.subtitles, THUMB_KEY: composition.thumbnail,
+            **({TIMELINE_KEY: composition.timeline} if composition.timeline else {})}  # fmt: skip
     width, height = request.size
     outputs = {key: ref.model_dump() for key, ref in refs.items()}
     providers = providers_of(script, narration, visuals, composition)
@@ -311,6 +327,7 @@ def compose_task(
             video=job.ref(VIDEO_KEY),
             subtitles=job.ref(SRT_KEY),
             thumbnail=job.ref(THUMB_KEY),
+            timeline=job.ref(TIMELINE_KEY),
             ffmpeg=capabilities().version,
             elapsed_s=time.perf_counter() - started,
         )
