@@ -395,5 +395,6 @@ def test_ten_runs_at_once_through_one_server_keep_to_their_own_folders(prefect_a
         assert metadata["request"]["brief"] == brief
         scenes = len(metadata["script"]["scenes"])
         assert sorted(p.name for p in (folder / "work" / "images").iterdir()) == [f"scene_{i:03d}.png" for i in range(scenes)]
-        assert {p.name for p in folder.iterdir()} == {"video.mp4", "subtitles.srt", "thumbnail.jpg", "metadata.json", "work"}
+        outputs = {"video.mp4", "subtitles.srt", "thumbnail.jpg", "timeline.otio", "metadata.json", "work"}
+        assert {p.name for p in folder.iterdir()} == outputs
         assert flow_run_state(report["flow_run_id"]).is_completed()

@@ -26,7 +26,7 @@ def wait_for(condition, timeout_s: float, what: str):
     pytest.fail(f"timed out waiting for {what}")
 
 
-FINAL_OUTPUTS = ("video.mp4", "subtitles.srt", "thumbnail.jpg", "metadata.json")
+FINAL_OUTPUTS = ("video.mp4", "subtitles.srt", "thumbnail.jpg", "timeline.otio", "metadata.json")
 
 
 def no_half_job(job: Path) -> None:
