@@ -30,7 +30,7 @@ from aura.errors import AuraError, SystemCheckError
 from aura.media.ffmpeg import ffmpeg_path
 from aura.models import META_KEY, SRT_KEY, THUMB_KEY, TIMELINE_KEY, VideoRequest
 from aura.stages.inputs import check_stored_inputs
-from aura.stages.review import ScriptReview, pending
+from aura.stages.review import ScriptReview, as_scene_field, pending
 from aura.store import ArtifactStore
 
 def add_studio_routes(
@@ -126,7 +126,7 @@ def add_studio_routes(
         try:
             await asyncio.to_thread(check_stored_inputs, VideoRequest(brief="review", media=media), store)
         except SystemCheckError as exc:  # "media[2]: ..." as the form names it
-            return unprocessable(str(exc).replace("media[", "scenes[", 1).replace("]:", "].media:", 1))
+            return unprocessable(as_scene_field(str(exc)))
         answer = await request.app.state.client.resume_flow_run(job_id, run_input=body.model_dump(mode="json"))
         if answer.status == SetStateStatus.REJECT:
             raise HTTPException(409, f"job {job_id} could not be resumed: {answer.details.reason or 'its review ended'}")

@@ -154,9 +154,12 @@ def _earlier_review(job: JobStore, digest: str) -> ScriptReview | None:
 
 
 def _scene_field(exc: ValueError) -> str:
-    """'media[2]: ...' of a request's error, as 'scenes[2].media: ...'."""
     errors = getattr(exc, "errors", lambda: [])()
-    message = str(errors[0]["msg"]).removeprefix("Value error, ") if errors else str(exc)
+    return as_scene_field(str(errors[0]["msg"]).removeprefix("Value error, ") if errors else str(exc))
+
+
+def as_scene_field(message: str) -> str:
+    """'media[2]: ...' of a request's error, as the review form names it: 'scenes[2].media: ...'."""
     if message.startswith("media["):
         index, _, rest = message[len("media[") :].partition("]")
         return f"scenes[{index}].media{rest}"
