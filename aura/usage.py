@@ -90,6 +90,12 @@ def note(run_id: str | None, task_run_id: str, served_by: str | None, cached_fro
         _of_run.setdefault(run_id, set()).add(task_run_id)
 
 
+def task_runs_of(run_ids: Iterable[str]) -> set[str]:
+    """The task runs of these flow runs that reached a final state in this process."""
+    with _lock:
+        return {t for run_id in run_ids for t in _of_run.get(run_id, ())}
+
+
 def served(task_run_id: str) -> tuple[str | None, str | None]:
     with _lock:
         return _served.get(task_run_id, (None, None))

@@ -1,8 +1,9 @@
 """How each stage of a run ended, read from Prefect's ledger: its task runs (its subflows' included) and their states.
 
-Prefect records task-run states from the events its tasks emit, a moment
-after they happen: the read waits (a few seconds at most) until every task
-run it finds has a final state. aura adds what it measured of each attempt in
+Prefect records task runs and their states from the events its tasks emit,
+a moment after they happen: the read waits (a few seconds at most) until it
+finds every task run this process saw end, and every task run it finds has
+a final state. aura adds what it measured of each attempt in
 this process and who served the stage (a task hook), both kept by
 aura.usage; a stage run in another process (the gpu pool's)
 shows the worker that ran it instead.
@@ -22,7 +23,7 @@ from aura.models import VIDEO_KEY, StageReport
 from aura.run_summary import SUMMARY_KEY, stage_report, summary_markdown
 from aura.stages.pipeline import STAGE_NAMES, stage_of
 from aura.store import JobStore, file_url
-from aura.usage import attempts_of, served
+from aura.usage import attempts_of, served, task_runs_of
 
 SETTLE_S = 5.0
 log = logging.getLogger("aura.runs")
@@ -59,7 +60,10 @@ def _settled_task_runs(run_id: UUID) -> tuple[list, dict]:
             )
             ids = [run_id, *(child.id for child in children)]
             task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)))
-            if all(run.state and run.state.is_final() for run in task_runs) or time.monotonic() > deadline:
+            ended_here = task_runs_of(str(i) for i in ids)
+            found = {str(run.id) for run in task_runs}
+            settled = ended_here <= found and all(run.state and run.state.is_final() for run in task_runs)
+            if settled or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
     where = {
