@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import fsspec
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from aura.errors import AuraError
 from aura.input_rules import STORE_PREFIX, InputRefused, allowed_path, is_local_caller, parse
@@ -34,7 +34,13 @@ class BatchItem(BaseModel):
     flow_run_id: str | None = None
     video: str | None = None
     duration_s: float | None = None
+    published: dict[str, str] = Field(default_factory=dict, description="Where the video was published: youtube.")
     error: str | None = None
+
+    def row(self) -> dict:
+        """The batch table's row: the published addresses as one cell ("youtube: https://...")."""
+        published = "; ".join(f"{target}: {url}" for target, url in self.published.items()) or None
+        return {**self.model_dump(exclude={"published"}), "published": published}
 
     def finish(self, state: str, message: str | None, store_url: str) -> None:
         """How the request's run ended (Prefect's state name), with the video and its duration from metadata.json."""
@@ -45,7 +51,8 @@ class BatchItem(BaseModel):
         self.video = file_url(store_url, self.flow_run_id, VIDEO_KEY)
         try:
             with fsspec.open(f"{store_url.rstrip('/')}/{self.flow_run_id}/{META_KEY}", "r") as fh:
-                self.duration_s = json.load(fh)["video"]["duration"]
+                metadata = json.load(fh)
+            self.duration_s, self.published = metadata["video"]["duration"], metadata.get("published") or {}
         except (OSError, ValueError, KeyError):
             self.status, self.error = "failed", "the run completed but its metadata.json is not in the artifact store"
 

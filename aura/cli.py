@@ -83,7 +83,12 @@ _ran_a_flow = threading.Event()  # the command imported Prefect and ran a flow: 
 
 def _exit_now(code: int) -> None:
     """Leave without tearing the interpreter down: the run's output is written, its logs and events sent and a
-    temporary server stopped, and tearing down what a run imports (Prefect, onnxruntime...) takes 0.7 s more."""
+    temporary server stopped, and tearing down what a run imports (Prefect, onnxruntime...) takes 0.7 s more.
+    A webhook still being delivered is waited for first."""
+    from aura.publishing.webhook import finish_deliveries
+
+    finish_deliveries(lambda: err.print("aura: delivering the webhook (retried for up to 10 minutes while the receiver "
+                                        "does not answer; Ctrl-C gives it up)"))  # fmt: skip
     sys.stdout.flush()
     sys.stderr.flush()
     logging.shutdown()
@@ -93,9 +98,11 @@ def _exit_now(code: int) -> None:
 def _field_error(exc: ValidationError, prefix: str = "") -> str:
     """'invalid <field>: <why>' for the first error; `prefix` names a setting as its variable (AURA_CRF)."""
     first = exc.errors()[0]
+    message = first["msg"].removeprefix("Value error, ")
+    if prefix and not first["loc"]:
+        return f"invalid settings: {message}"  # a rule over several variables names them itself
     field = ".".join(str(p) for p in first["loc"]) or "request"
     field = f"{prefix}{field.upper()}" if prefix else field
-    message = first["msg"].removeprefix("Value error, ")
     return f"invalid {field}: {message}"
 
 
@@ -183,6 +190,9 @@ def generate(
     review: bool = typer.Option(
         False, "--review", help="Pause after the script: edit its scenes (in $EDITOR, or the Prefect UI), then render them."
     ),
+    publish: bool = typer.Option(
+        True, "--publish/--no-publish", help="Publish where AURA_PUBLISH says (YouTube, the webhook), or keep it here."
+    ),
     out: str | None = typer.Option(None, "--out", "-o", help="Output folder (default: AURA_OUTPUT or ./out)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (paths, flow run id, timings)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's logs."),
@@ -204,7 +214,7 @@ def generate(
             brief=brief, duration_seconds=duration, aspect=aspect, resolution=resolution, fps=fps,
             language=language, voice=voice, style=style, title=title, audience=audience, music=music,
             seed=seed, visuals_required=visuals_required, references=reference, media=media, clip_audio=clip_audio,
-            fresh=fresh, review_script=review,
+            fresh=fresh, review_script=review, publish=publish,
         )  # fmt: skip
     except ValidationError as exc:
         fail(_field_error(exc), code=2)
@@ -277,7 +287,8 @@ def generate(
         print(json.dumps({
             "ok": True, "flow_run_id": run_id, "job_id": result.job_id, "folder": result.folder, **paths,
             "duration": result.duration, "width": result.width, "height": result.height,
-            "stage_seconds": result.stage_seconds, "providers": result.providers, "warnings": result.warnings,
+            "stage_seconds": result.stage_seconds, "providers": result.providers, "published": result.published,
+            "warnings": result.warnings,
             "stages": {name: report.model_dump(mode="json") for name, report in result.stages.items()},
             "prefect_server": {"api_url": server.api_url, "source": server.source, "start_seconds": started},
         }))  # fmt: skip
@@ -290,6 +301,8 @@ def generate(
         err.print(f"reused from checkpoints: {', '.join(cached)} (--fresh runs every stage again)", highlight=False)
     if started is not None:  # said once, with the result: what the temporary server cost and how to avoid it
         err.print(f"[dim]a temporary Prefect server took {started:.1f} s of this run; {prefect_server.KEEP_ONE_RUNNING}[/dim]", soft_wrap=True)
+    for target, url in result.published.items():
+        err.print(f"published on {target}: {url}", highlight=False)
     err.print(f"[green]Done[/green]: {result.duration:.1f} s, {result.width}x{result.height}, flow run {run_id}")
     print(paths["video"])
 

@@ -136,6 +136,10 @@ class VideoRequest(BaseModel):
         description="Pause after the script until a person has read and edited it (in the Prefect UI's resume form, "
         "the gateway's page or API, or `aura generate --review`); the video speaks the edited scenes.",
     )
+    publish: bool = Field(
+        default=True,
+        description="Publish the video where AURA_PUBLISH says (YouTube, the webhook); false keeps this one unpublished.",
+    )
 
     @field_validator("brief", mode="before")
     @classmethod
@@ -415,6 +419,14 @@ class Composition(BaseModel):
         return [self.video, self.subtitles, self.thumbnail, *([self.timeline] if self.timeline else [])]
 
 
+class Publication(BaseModel):
+    """Where the publish stage put the video (metadata.json's `published`)."""
+
+    urls: dict[str, str] = Field(default_factory=dict, description="Each target's address of the video: youtube.")
+    warnings: list[str] = Field(default_factory=list)
+    elapsed_s: float = 0.0
+
+
 class BriefReport(BaseModel):
     """What the brief stage checked: the machine can render this request."""
 
@@ -465,6 +477,7 @@ class RenderedVideo(BaseModel):
     stage_seconds: dict[str, float] = Field(default_factory=dict)
     stages: dict[str, StageReport] = Field(default_factory=dict, description="The run summary, stage by stage.")
     providers: dict[str, str] = Field(default_factory=dict, description="Who served each stage: llm, tts, images, ...")
+    published: dict[str, str] = Field(default_factory=dict, description="Where the video was published: youtube.")
     warnings: list[str] = Field(default_factory=list)
 
     def paths(self) -> dict[str, str]:

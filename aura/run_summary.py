@@ -67,11 +67,14 @@ def _cell(text: str | None) -> str:
 
 
 def summary_markdown(
-    reports: dict[str, StageReport], *, status: str, job_id: str, flow_run_id: str, video_url: str | None, error: str | None
-) -> str:
+    reports: dict[str, StageReport], *, status: str, job_id: str, flow_run_id: str, video_url: str | None,
+    error: str | None, published: dict[str, str] | None = None,
+) -> str:  # fmt: skip
     lines = [f"## Aura run {status}", ""]
     head = f"Job `{job_id}`, flow run `{flow_run_id}`"
     lines.append(f"{head}: [video.mp4]({video_url})" if video_url else f"{head}: no video")
+    for target, url in (published or {}).items():
+        lines += ["", f"Published on {target}: {url}"]
     if error:
         lines += ["", f"**Error:** {_cell(error)}"]
     lines += [

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 OFFLINE_MODEL = "aura/offline"
@@ -188,11 +188,44 @@ class Settings(BaseSettings):
         description="Lifetime of the signed links (stream, download, metadata) answers carry when a token is set.",
     )  # fmt: skip
 
+    # --- publishing (aura.stages.publish, aura.publishing) ---
+    publish: Annotated[list[Literal["youtube", "webhook"]], NoDecode] = Field(
+        default_factory=list,
+        description="Where finished videos go, comma-separated: youtube (an upload), webhook (a signed POST for "
+        "every ending). Empty: nowhere. A request's `publish: false` turns it off for that video.",
+    )
+    webhook_url: str | None = Field(
+        default=None, pattern=r"^https?://[^\s]+$", description="Where the webhook POSTs its events (publish: webhook)."
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None, min_length=16,
+        description="The HMAC-SHA256 key of X-Aura-Signature (at least 16 characters), shared with the receiver.",
+    )  # fmt: skip
+    youtube_client_id: str | None = Field(default=None, description="OAuth 2.0 client id of a Google Cloud app.")
+    youtube_client_secret: SecretStr | None = Field(default=None, description="Its client secret.")
+    youtube_refresh_token: SecretStr | None = Field(
+        default=None, description="A refresh token of the channel's account with the youtube.upload scope."
+    )
+    youtube_api_url: str = Field(
+        default="https://www.googleapis.com", pattern=r"^https?://[^\s]+$",
+        description="Base URL of the YouTube Data API (a stand-in or a proxy).",
+    )  # fmt: skip
+    youtube_token_url: str = Field(
+        default="https://oauth2.googleapis.com/token", pattern=r"^https?://[^\s]+$",
+        description="Google's OAuth 2.0 token endpoint (a stand-in or a proxy).",
+    )  # fmt: skip
+    youtube_privacy: Literal["private", "unlisted", "public"] = Field(
+        default="private", description="Who sees an uploaded video."
+    )
+    youtube_category_id: str = Field(
+        default="27", pattern=r"^[0-9]{1,3}$", description="YouTube's category of uploads (27: Education)."
+    )
+
     # --- composition ---
     x264_preset: str = Field(default="veryfast", description="libx264 preset for the final encode.")
     crf: int = Field(default=21, ge=0, le=51, description="libx264 quality (lower is better, larger).")
 
-    @field_validator("llm_fallbacks", "tts_provider", "input_roots", "allowed_hosts", mode="before")
+    @field_validator("llm_fallbacks", "tts_provider", "input_roots", "allowed_hosts", "publish", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         return _comma_list(value)
@@ -206,6 +239,17 @@ class Settings(BaseSettings):
         if "espeak-ng" not in named and "piper" not in chain:
             chain.append("piper")  # the offline neural voice, unless the list chose its engines to the end
         return [*chain, "espeak-ng"]  # the robot voice that works everywhere always closes the chain
+
+    @model_validator(mode="after")
+    def _publishing_is_configured(self) -> Settings:
+        """A publish target without what it needs is refused when the settings are read, before any run."""
+        needs = {"webhook": ("webhook_url", "webhook_secret"),
+                 "youtube": ("youtube_client_id", "youtube_client_secret", "youtube_refresh_token")}  # fmt: skip
+        missing = [f"AURA_{name.upper()}" for target in self.publish for name in needs[target] if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"AURA_PUBLISH names {', '.join(dict.fromkeys(self.publish))}, which needs "
+                             f"{' and '.join(missing)}: set {'them' if len(missing) > 1 else 'it'}")  # fmt: skip
+        return self
 
     def store_url(self, output: str | None = None) -> str:
         """The artifact store of a run: `output` if given, else AURA_OUTPUT.

@@ -51,10 +51,7 @@ def batch_generate(
     if not 1 <= max_concurrent <= MAX_CONCURRENT:
         raise BatchInputError(f"max_concurrent: {max_concurrent} is out of range: use 1 to {MAX_CONCURRENT}")
     store_url = get_settings().store_url(output)
-    if requests_file:
-        todo = read_requests(requests_file, store_url)
-    else:
-        todo = validate_requests(list(enumerate(requests or [], start=1)))
+    todo = read_requests(requests_file, store_url) if requests_file else validate_requests(list(enumerate(requests, 1)))
     deployed = deployment.id is not None
     if deployed:
         require_deployment(get_settings().video_deployment, "AURA_VIDEO_DEPLOYMENT")
@@ -75,8 +72,7 @@ def batch_generate(
             client.delete_concurrency_limit_by_tag(limit)
         items.sort(key=lambda item: item.index)
         made = sum(item.status == "completed" for item in items)
-        rows = [item.model_dump() for item in items]
-        create_table_artifact(rows, key=TABLE_KEY, description=f"{made} of {len(todo)} videos made")
+        create_table_artifact([i.row() for i in items], key=TABLE_KEY, description=f"{made} of {len(todo)} videos made")
     failed = [item for item in items if item.status != "completed"]
     if failed:
         raise BatchIncomplete(

@@ -10,6 +10,7 @@ from aura.models import RenderedVideo, VideoRequest
 from aura.options import PipelineOptions, PresetName
 from aura.stages import compose
 from aura.stages.pipeline import STAGE_NAMES, WEIGHTS, stage_tasks
+from aura.stages.publish import publish
 from aura.stages.review import review
 from aura.stages.run_ledger import stage_reports
 from flows.lifecycle import begin, run_hooks
@@ -38,9 +39,10 @@ def generate_video(
     visuals = draw_visuals(tasks, written, request, job, options, output)  # here, or on the gpu pool
     narration = speaking.result()
     made = tasks.compose(request, written, narration, visuals, store, job.job_id, options)
+    published = publish(tasks.publish, request, written, made, visuals, store)  # where AURA_PUBLISH says, once per video
 
     stages = stage_reports(str(flow_run.id))
-    video = compose.write_metadata(job, request, written, narration, visuals, made, report, stages, str(flow_run.id), preset)
+    video = compose.write_metadata(job, request, written, narration, visuals, made, report, stages, str(flow_run.id), preset, published)
     if not options.keep_work_files:
         compose.remove_work_files(job)
     progress.report("compose", 1.0, f"done: {video.duration:.1f} s video")

@@ -1,10 +1,10 @@
 """A run's start (the flow body's first call) and its end (Prefect's flow hooks).
 
-`begin` opens the run's job folder (its id is the flow run's), removes what killed runs left half-written,
-starts the progress artifact and listens for the run's cancellation. The hooks, on failure, cancellation or a
-crash, stop the run's other stages (their children die), cancel the runs it started and remove half-written
-files; always, they write the summary artifact from Prefect's task-run states. A run cancelled in its own
-process ends Cancelled once its stages stopped (a worker's runner marks its runs itself).
+`begin` opens the run's job folder (its id is the flow run's), removes what killed runs left half-written, starts
+the progress artifact and listens for the run's cancellation. On failure, cancellation or a crash the hooks stop the
+run's other stages (their children die), cancel the runs it started and remove half-written files; always, they
+write the summary artifact from Prefect's task-run states and announce a video's ending to the webhook. A run
+cancelled in its own process ends Cancelled once its stages stopped (a worker's runner marks its runs itself).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from aura.settings import get_settings
 from aura.stages.run_cancellation import CancellationWatch
 from aura.stages.run_ledger import publish_summary
 from aura.stages.run_logs import attach_aura_logs
+from aura.stages.publish import announce_ending
 from aura.stages.run_progress import ProgressArtifact
 from aura.stages.stage import open_job
 from aura.store import JobStore
@@ -74,6 +75,7 @@ def _end(flow_run, state, status: str, stages: tuple[str, ...]) -> None:
             cancel_children(flow_run.id, why)  # a visuals run on the gpu pool stops with its parent
             job.remove_temporaries()
         publish_summary(run_id, job, stages, status, error)
+        announce_ending(params.get("request"), job, run_id, status, error, stages)  # the webhook, in the background
         if progress is not None:
             progress.finish(None if error is None else f"{status}: {error[:150]}")
     except Exception:  # noqa: BLE001 - the end of a run is logged, never raised over its outcome

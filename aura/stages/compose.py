@@ -23,7 +23,7 @@ from aura.media.probe import probe
 from aura.media.subtitles import build_cues, default_font_size, write_ass, write_srt
 from aura.media.timeline import build_timeline, write_as
 from aura.models import (
-    META_KEY, SRT_KEY, THUMB_KEY, TIMELINE_KEY, VIDEO_KEY, BriefReport, Composition, Narration, RenderedVideo, Script, StageReport,
+    META_KEY, SRT_KEY, THUMB_KEY, TIMELINE_KEY, VIDEO_KEY, BriefReport, Composition, Narration, Publication, RenderedVideo, Script, StageReport,
     VideoRequest, Visuals,
 )
 from aura.options import PipelineOptions
@@ -229,9 +229,11 @@ def write_metadata(
     stages: dict[str, StageReport],
     flow_run_id: str | None,
     preset: str,
+    published: Publication | None = None,
 ) -> RenderedVideo:
     """metadata.json last: its presence says the job is complete."""
-    warnings = [*brief.warnings, *script.warnings, *narration.warnings, *visuals.warnings]
+    published = published or Publication()
+    warnings = [*brief.warnings, *script.warnings, *narration.warnings, *visuals.warnings, *published.warnings]
     refs = {VIDEO_KEY: composition.video, SRT_KEY: composition.subtitles, THUMB_KEY: composition.thumbnail,
             **({TIMELINE_KEY: composition.timeline} if composition.timeline else {})}  # fmt: skip
     width, height = request.size
@@ -257,6 +259,7 @@ def write_metadata(
         "stage_seconds": stage_seconds,
         "stages": {name: report.model_dump(mode="json") for name, report in stages.items()},
         "outputs": outputs,
+        "published": published.urls,
         "video": {"width": width, "height": height, "fps": request.fps, "duration": narration.duration},
         "warnings": warnings,
     }
@@ -275,6 +278,7 @@ def write_metadata(
         stage_seconds=stage_seconds,
         stages=stages,
         providers=providers,
+        published=published.urls,
         warnings=warnings,
     )
 
@@ -283,7 +287,7 @@ def _cache_inputs(inputs: dict, settings: Settings) -> dict:
     """What makes the video: the whole request, the music, the narration and stills by content, the encoder."""
     request, options = inputs["request"], inputs["options"]
     return {
-        "request": request.model_dump(mode="json", exclude={"fresh", "references", "review_script"}),
+        "request": request.model_dump(mode="json", exclude={"fresh", "references", "review_script", "publish"}),
         "music": music_digest(request, settings, inputs.get("store_url")),
         "script": narration_text(inputs["script"]),
         "narration": inputs["narration"].model_dump(mode="json", exclude={"job_id", "elapsed_s", "warnings", "provider", "voice"}),

@@ -8,12 +8,13 @@ from prefect import Task
 
 from aura.options import PipelineOptions
 from aura.settings import get_settings
-from aura.stages import brief, compose, script, visuals, voice
+from aura.stages import brief, compose, publish, script, visuals, voice
 from aura.stages.checkpoints import result_storage_for
 
 STAGES = (brief.STAGE, script.STAGE, voice.STAGE, visuals.STAGE, compose.STAGE)
 STAGE_NAMES = tuple(stage.name for stage in STAGES)
 WEIGHTS = {stage.name: stage.weight for stage in STAGES}
+WHEN_ASKED = (publish.NAME,)  # stages a run has only when its settings ask for them (AURA_PUBLISH)
 
 
 class StageTasks(NamedTuple):
@@ -23,6 +24,7 @@ class StageTasks(NamedTuple):
     visuals: Task
     fallback: Task  # slides in place of visuals that failed: its own policy, whatever the preset
     compose: Task
+    publish: Task  # only when AURA_PUBLISH asks for an upload
 
 
 def stage_tasks(options: PipelineOptions, store_url: str, fresh: bool = False) -> StageTasks:
@@ -32,11 +34,11 @@ def stage_tasks(options: PipelineOptions, store_url: str, fresh: bool = False) -
     run_options = {"result_storage": storage, **({"refresh_cache": True} if fresh else {})}
     configured = [stage.task_for(options.policy(stage.name), **run_options) for stage in STAGES]
     fallback = visuals.FALLBACK_STAGE.task_for(None, **run_options)
-    return StageTasks(*configured[:4], fallback, configured[4])
+    return StageTasks(*configured[:4], fallback, configured[4], publish.STAGE.task_for(None, **run_options))
 
 
 def stage_of(task_run_name: str) -> str | None:
     """The stage a task run belongs to, from its name ("voice-3f1", "visuals-fallback-0a2"): None for others."""
     name = task_run_name.rsplit("-", 1)[0]
     name = "visuals" if name == "visuals-fallback" else name  # slides in place of failed images
-    return name if name in STAGE_NAMES else None
+    return name if name in STAGE_NAMES or name in WHEN_ASKED else None

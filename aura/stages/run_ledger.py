@@ -21,7 +21,8 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowR
 
 from aura.models import VIDEO_KEY, StageReport
 from aura.run_summary import SUMMARY_KEY, stage_report, summary_markdown
-from aura.stages.pipeline import STAGE_NAMES, stage_of
+from aura.stages.publish import metadata_of
+from aura.stages.pipeline import STAGE_NAMES, WHEN_ASKED, stage_of
 from aura.store import JobStore, file_url
 from aura.usage import attempts_of, served, task_runs_of
 
@@ -30,11 +31,11 @@ log = logging.getLogger("aura.runs")
 
 
 def stage_reports(flow_run_id: str, stages: tuple[str, ...] = STAGE_NAMES) -> dict[str, StageReport]:
-    """Each stage of the run, in order, from the last task run of that stage."""
+    """Each stage of the run, in order, from the last task run of that stage (a stage run only when asked, if it ran)."""
     task_runs, where = _settled_task_runs(UUID(flow_run_id))
     last = {stage_of(run.name): run for run in sorted(task_runs, key=lambda r: r.expected_start_time or r.created)}
     reports = {}
-    for name in stages:
+    for name in (*stages, *(name for name in WHEN_ASKED if name in last)):
         run = last.get(name)
         if run is None:
             reports[name] = stage_report(None, [])
@@ -80,7 +81,9 @@ def publish_summary(run_id: str, job: JobStore, stages: tuple[str, ...], status:
         log.info("%s: %s, %d attempt(s), %.2f s%s", name, r.status, r.attempts, r.seconds, " (cached)" if r.cached else "")
     done = status == "completed" and job.path(VIDEO_KEY).is_file()
     url = file_url(job.store.url, job.job_id, VIDEO_KEY) if done else None
-    markdown = summary_markdown(reports, status=status, job_id=job.job_id, flow_run_id=run_id, video_url=url, error=error)
+    published = metadata_of(job).get("published", {}) if done else {}
+    markdown = summary_markdown(reports, status=status, job_id=job.job_id, flow_run_id=run_id, video_url=url,
+                                error=error, published=published)  # fmt: skip
     artifact = ArtifactCreate(
         key=SUMMARY_KEY, type="markdown", data=markdown, description=f"{status}: job {job.job_id}"[:200],
         flow_run_id=UUID(run_id),
