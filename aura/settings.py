@@ -14,6 +14,7 @@ OFFLINE_MODEL = "aura/offline"
 RESULTS_FOLDER = ".prefect-results"  # stage checkpoints, inside the artifact store by default
 # litellm's Router waits about 1.5 to 2.5 s between retries here (measured); rounded up
 LLM_BACKOFF_ESTIMATE_S = 3.0
+PUBLISH_TARGETS = ("youtube", "webhook")
 
 
 def _absolute(location: str) -> str:
@@ -189,7 +190,7 @@ class Settings(BaseSettings):
     )  # fmt: skip
 
     # --- publishing (aura.stages.publish, aura.publishing) ---
-    publish: Annotated[list[Literal["youtube", "webhook"]], NoDecode] = Field(
+    publish: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Where finished videos go, comma-separated: youtube (an upload), webhook (a signed POST for "
         "every ending). Empty: nowhere. A request's `publish: false` turns it off for that video.",
@@ -198,7 +199,7 @@ class Settings(BaseSettings):
         default=None, pattern=r"^https?://[^\s]+$", description="Where the webhook POSTs its events (publish: webhook)."
     )
     webhook_secret: SecretStr | None = Field(
-        default=None, min_length=16,
+        default=None,
         description="The HMAC-SHA256 key of X-Aura-Signature (at least 16 characters), shared with the receiver.",
     )  # fmt: skip
     youtube_client_id: str | None = Field(default=None, description="OAuth 2.0 client id of a Google Cloud app.")
@@ -240,6 +241,21 @@ class Settings(BaseSettings):
             chain.append("piper")  # the offline neural voice, unless the list chose its engines to the end
         return [*chain, "espeak-ng"]  # the robot voice that works everywhere always closes the chain
 
+    @field_validator("publish")
+    @classmethod
+    def _known_targets(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in PUBLISH_TARGETS]
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is no publish target: use {', '.join(PUBLISH_TARGETS)}")
+        return list(dict.fromkeys(value))
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError(f"it is {len(value.get_secret_value())} characters: use at least 16 (openssl rand -hex 32)")
+        return value
+
     @model_validator(mode="after")
     def _publishing_is_configured(self) -> Settings:
         """A publish target without what it needs is refused when the settings are read, before any run."""
@@ -247,7 +263,7 @@ class Settings(BaseSettings):
                  "youtube": ("youtube_client_id", "youtube_client_secret", "youtube_refresh_token")}  # fmt: skip
         missing = [f"AURA_{name.upper()}" for target in self.publish for name in needs[target] if not getattr(self, name)]
         if missing:
-            raise ValueError(f"AURA_PUBLISH names {', '.join(dict.fromkeys(self.publish))}, which needs "
+            raise ValueError(f"AURA_PUBLISH names {', '.join(self.publish)}, which needs "
                              f"{' and '.join(missing)}: set {'them' if len(missing) > 1 else 'it'}")  # fmt: skip
         return self
 

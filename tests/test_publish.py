@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -257,3 +259,21 @@ def test_the_readme_automation_recipe_calls_a_webhook_block_when_a_video_run_end
             automation.delete()
     assert call.body == {"run": f"prefect.flow-run.{result.flow_run_id}", "event": "prefect.flow-run.Completed"}
     assert call.headers["Authorization"] == "Bearer t"
+
+
+@pytest.mark.e2e
+def test_the_command_publishes_and_exits_once_the_webhook_is_delivered(tmp_path, prefect_api_url):
+    """`aura generate` in its own process: the YouTube address in --json; the delivery, though the receiver refuses
+    it three times first, arrives before the command ends (it leaves by os._exit, which would drop a thread)."""
+    with YouTubeServer() as server, WebhookReceiver(SECRET) as receiver:
+        receiver.refuse = 3  # waits of 2, 4 and 8 s: the command must not exit in between
+        env = {**os.environ, **server.env(), **receiver.env(), "AURA_PUBLISH": "webhook,youtube", "PREFECT_API_URL": prefect_api_url}
+        args = [sys.executable, "-m", "aura.cli", "generate", "How geckos climb", "--duration", "10", "--preset", "quick_demo",
+                "--out", str(tmp_path), "--json"]  # fmt: skip
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        report = json.loads(proc.stdout)
+        [video_id] = server.videos
+        assert report["published"] == {"youtube": f"https://www.youtube.com/watch?v={video_id}"}
+        assert [e.body["event"] for e in receiver.received] == ["video.completed"] and receiver.received[0].signed
+    assert "delivering the webhook" in proc.stderr and "Traceback" not in proc.stderr
