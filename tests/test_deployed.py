@@ -96,8 +96,16 @@ class Cluster:
             if run["state"] and run["state"]["type"] in ("COMPLETED", "FAILED", "CANCELLED", "CRASHED"):
                 return run
             time.sleep(0.5)
+        pytest.fail(f"run {run_id} did not finish in {timeout_s} s\n{self.diagnosis()}")
+
+    def diagnosis(self) -> str:
+        """What a stuck test needs to say: the runs not yet final, where they wait, and the workers' logs."""
+        body = {"flow_runs": {"state": {"type": {"not_any_": ["COMPLETED", "FAILED", "CANCELLED", "CRASHED"]}}}}
+        runs = self.call("POST", "/flow_runs/filter", json=body).json()
+        open_runs = "\n".join(f"  {r['id']} {r['name']} {r['state']['type'] if r['state'] else None} pool={r['work_pool_name']}"
+                              for r in runs if isinstance(r, dict))  # fmt: skip
         logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted((self.home / "logs").glob("*.log")))
-        pytest.fail(f"run {run_id} did not finish in {timeout_s} s; worker logs:\n{logs}")
+        return f"runs not final:\n{open_runs or '  none'}\nworker logs:\n{logs}"
 
     def artifact(self, key: str, run_id: str) -> dict:
         body = {"artifacts": {"key": {"any_": [key]}, "flow_run_id": {"any_": [run_id]}}}
@@ -339,7 +347,7 @@ def test_a_review_run_pauses_with_the_script_form_the_prefect_ui_shows_and_resum
     run_id = cluster.create_run("generate-video/generate-video", parameters).json()["id"]
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while (run := cluster.flow_run(run_id))["state"]["type"] != "PAUSED":
-        assert time.monotonic() < deadline and run["state"]["type"] not in ("FAILED", "CRASHED"), run["state"]
+        assert time.monotonic() < deadline and run["state"]["type"] not in ("FAILED", "CRASHED"), (run["state"], cluster.diagnosis())
         time.sleep(0.5)
     keys = run["state"]["state_details"]["run_input_keyset"]
     raw = cluster.call("GET", f"/flow_runs/{run_id}/input/{keys['schema']}").json()  # what the UI draws its form from
@@ -381,7 +389,7 @@ def test_a_batch_started_with_prefect_deployment_run_makes_every_video(cluster):
     )  # fmt: skip
     assert started.returncode == 0, started.stdout + started.stderr
     batch_id = next(line.split("UUID:")[1].strip() for line in started.stdout.splitlines() if "UUID:" in line)
-    run = cluster.wait(batch_id, timeout_s=2 * RUN_TIMEOUT_S)
+    run = cluster.wait(batch_id, timeout_s=2 * RUN_TIMEOUT_S - 60)  # within pytest's timeout: the diagnosis is printed
     assert run["state"]["type"] == "COMPLETED", run["state"]["message"]
     table = cluster.artifact("aura-batch", batch_id)["data"]
     rows = json.loads(table) if isinstance(table, str) else table
