@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from aura.errors import ProviderError, SystemCheckError
 from aura.providers.base import Registry
 from aura.providers.images.base import ImageProvider
+from aura.providers.images.comfyui import ComfyUIProvider
 from aura.providers.images.library import MediaLibraryProvider
 from aura.providers.images.pexels import PexelsProvider
 from aura.providers.images.pixabay import PixabayProvider
@@ -35,6 +36,7 @@ IMAGE_PROVIDERS: Registry[ImageProvider] = Registry(
         MediaLibraryProvider,
         PexelsProvider,
         PixabayProvider,
+        ComfyUIProvider,
     ],
     also=("auto",),
 )
