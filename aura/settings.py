@@ -84,7 +84,8 @@ class Settings(BaseSettings):
     tts_cooldown_s: float = Field(default=300.0, ge=0, le=86400, description="How long a failing TTS provider is skipped.")
     state_dir: str | None = Field(
         default=None,
-        description="Where circuit-breaker state is shared by this machine's processes (default ~/.cache/aura/breakers).",
+        description="Where this machine's processes share state: circuit breakers, NVENC's measured quality "
+        "(default ~/.cache/aura/breakers).",
     )
     gtts_timeout_s: float | None = Field(default=None, gt=0, le=120, description="Deprecated name of AURA_TTS_TIMEOUT_S.")
     gtts_tld: str = Field(default="com", description="Google domain for gTTS accents (com, co.uk, com.au, ...).")
@@ -225,6 +226,10 @@ class Settings(BaseSettings):
     # --- composition ---
     x264_preset: str = Field(default="veryfast", description="libx264 preset for the final encode.")
     crf: int = Field(default=21, ge=0, le=51, description="libx264 quality (lower is better, larger).")
+    video_encoder: Literal["auto", "libx264", "h264_nvenc"] = Field(
+        default="auto",
+        description="auto: NVIDIA's h264_nvenc where it opens (at a cq measured to match the crf), else libx264.",
+    )
 
     @field_validator("llm_fallbacks", "tts_provider", "input_roots", "allowed_hosts", "publish", mode="before")
     @classmethod

@@ -73,7 +73,7 @@ def segment_args(
     picture = picture.filter("format", "yuv420p")
     out = ffmpeg.output(
         picture, output,
-        vcodec="libx264", preset=plan.x264_preset, crf=plan.crf, pix_fmt="yuv420p",
+        **(plan.encoder or {"vcodec": "libx264", "preset": plan.x264_preset, "crf": plan.crf}), pix_fmt="yuv420p",
         r=plan.fps, g=plan.fps * 2, an=None, map_metadata=-1, f="mp4",
         **{"frames:v": sum(shot.frames for shot in shots)},
     )  # fmt: skip

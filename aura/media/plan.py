@@ -87,6 +87,7 @@ class CompositionPlan:
     clip_audio_gain_db: float = -8.0  # kept clip sound, before the ducking under the narration
     x264_preset: str = "veryfast"
     crf: int = 21
+    encoder: dict[str, object] | None = None  # the video encoder's ffmpeg options (aura.media.encoders); None: libx264
     audio_bitrate: str = "160k"
 
     @property

@@ -13,6 +13,7 @@ from prefect.cache_policies import NO_CACHE
 
 from aura import progress
 from aura.errors import SystemCheckError
+from aura.media.encoders import NVENC, nvenc_problem
 from aura.media.ffmpeg import INSTALL_HINT, capabilities, ffprobe_path
 from aura.media.fonts import find_font
 from aura.models import BriefReport, VideoRequest
@@ -82,6 +83,8 @@ def check_request(
     missing = caps.missing()
     if missing:
         raise SystemCheckError(f"ffmpeg at {caps.path} lacks {', '.join(missing)}: {INSTALL_HINT}")
+    if settings.video_encoder == NVENC and nvenc_problem():  # asked for by name: refused before any work
+        raise SystemCheckError(f"AURA_VIDEO_ENCODER=h264_nvenc: {nvenc_problem()}: use auto or libx264")
     if not ffprobe_path():
         warnings.append("ffprobe not found: probing falls back to `ffmpeg -i` (apt-get install ffmpeg adds it)")
     progress.report("brief", 0.4, "ffmpeg ok")

@@ -16,6 +16,7 @@ from prefect import task
 from aura import __version__, progress
 from aura.errors import MediaError
 from aura.media.compose import render
+from aura.media.encoders import NVENC, choose_encoder, nvenc_problem
 from aura.media.plan import MOTIONS, CompositionPlan, Footage, plan_shots
 from aura.media.ffmpeg import capabilities, run_ffmpeg, short_version
 from aura.media.fonts import find_font, font_family
@@ -118,6 +119,16 @@ def _removed_after(path: Path | None):
             path.unlink(missing_ok=True)
 
 
+def encoder_for(settings: Settings, preset: str, crf: int):
+    """AURA_VIDEO_ENCODER for this machine: libx264, or NVENC at a cq measured to match the crf."""
+    return choose_encoder(settings.video_encoder, preset, crf, settings.breaker_dir)
+
+
+def encoder_name(settings: Settings) -> str:
+    """The encoder `auto` means here (the checkpoint key's: an NVENC video is another video), without measuring."""
+    return NVENC if settings.video_encoder != "libx264" and nvenc_problem() is None else "libx264"
+
+
 def scene_credits(visuals: Visuals) -> list[dict]:
     """For every scene: who served it, still or clip, and the found media's id, page and author."""
     rows = []
@@ -164,6 +175,7 @@ def compose_video(
             x264_preset=options.x264_preset or settings.x264_preset,
             crf=options.crf if options.crf is not None else settings.crf,
         )
+        plan.encoder = encoder_for(settings, plan.x264_preset, plan.crf).options
         render(plan, ken_burns=options.ken_burns, timeout=timeout_s, on_progress=_render_progress(total_frames, request.fps))
         progress.report("compose", 0.9, "checking the result")
         verify_video(tmp, request, narration.duration)
@@ -297,6 +309,7 @@ def _cache_inputs(inputs: dict, settings: Settings) -> dict:
         "render": {
             "x264_preset": options.x264_preset or settings.x264_preset,
             "crf": options.crf if options.crf is not None else settings.crf,
+            "encoder": settings.video_encoder if settings.video_encoder == "libx264" else encoder_name(settings),
             "ken_burns": options.ken_burns,
             "karaoke": options.karaoke,
         },
