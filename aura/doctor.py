@@ -117,6 +117,14 @@ def _input_roots_check(settings) -> Check:
     return Check("inputs", "input_roots", True, f"any run may read paths inside {', '.join(settings.input_roots)}")
 
 
+def _motion_check() -> Check:
+    from aura.providers.images.motion import MotionSettings, status_detail
+
+    settings = MotionSettings()
+    detail = status_detail(settings)
+    return Check("images", "motion", not settings.model or "animates" in detail, detail)
+
+
 def run_checks() -> list[Check]:
     from aura.providers.breakers import breaker_for, open_until
     from aura.providers.images.registry import IMAGE_PROVIDERS, image_chain, image_provider_names
@@ -152,6 +160,7 @@ def run_checks() -> list[Check]:
         if name == chain[0] and reason:
             check.detail += f": {reason}"
         checks.append(check)
+    checks.append(_motion_check())
     checks.append(_reference_check(settings))
     checks.append(_input_roots_check(settings))
     checks.append(_prefect_check())

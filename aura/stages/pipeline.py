@@ -9,6 +9,8 @@ from prefect import Task
 from aura.options import PipelineOptions
 from aura.settings import get_settings
 from aura.stages import brief, compose, publish, script, visuals, voice
+from aura.providers.images import motion
+from aura.providers.images.motion import MotionSettings
 from aura.stages.checkpoints import result_storage_for
 
 STAGES = (brief.STAGE, script.STAGE, voice.STAGE, visuals.STAGE, compose.STAGE)
@@ -33,6 +35,8 @@ def stage_tasks(options: PipelineOptions, store_url: str, fresh: bool = False) -
     storage = result_storage_for(get_settings().result_storage_location(store_url))
     run_options = {"result_storage": storage, **({"refresh_cache": True} if fresh else {})}
     configured = [stage.task_for(options.policy(stage.name), **run_options) for stage in STAGES]
+    if MotionSettings().model and (configured[3].timeout_seconds or 0) < motion.STAGE_TIMEOUT_S:
+        configured[3] = configured[3].with_options(timeout_seconds=motion.STAGE_TIMEOUT_S)  # clips take minutes
     fallback = visuals.FALLBACK_STAGE.task_for(None, **run_options)
     return StageTasks(*configured[:4], fallback, configured[4], publish.STAGE.task_for(None, **run_options))
 

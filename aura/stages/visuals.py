@@ -23,6 +23,8 @@ from aura.media.probe import probe
 from aura.models import CLIP_EXTENSIONS, SceneVisual, Script, VideoRequest, Visuals
 from aura.providers.images import ImagePrompt, SceneMedia
 from aura.providers.images.chain import serve_scenes
+from aura.providers.images.motion import NAME as MOTION
+from aura.providers.images.motion import MotionSettings, animate
 from aura.providers.images.registry import FALLBACK, LIBRARY, chain_output_settings, get_image_provider, image_chain
 from aura.settings import Settings, get_settings
 from aura.stages.checkpoints import PERSISTED, StageCachePolicy, file_digest
@@ -65,14 +67,15 @@ def prompts_for(script: Script, request: VideoRequest, words_per_minute: int = 1
 def draw_stills(
     script: Script, request: VideoRequest, job: JobStore, provider_name: str, reason: str = "", warnings=()
 ) -> Visuals:
-    """Every scene from one provider (with slides for what it leaves): the fallback, tests and benches."""
+    """Every scene from one provider (with slides for what it leaves), never animated: the fallback, tests, benches."""
     chain = list(dict.fromkeys([provider_name, FALLBACK]))
-    return draw_visuals(script, request, job, chain, reason, warnings)
+    return draw_visuals(script, request, job, chain, reason, warnings, motion=False)
 
 
 def draw_visuals(
-    script: Script, request: VideoRequest, job: JobStore, chain: list[str], reason: str = "", warnings=()
-) -> Visuals:
+    script: Script, request: VideoRequest, job: JobStore, chain: list[str], reason: str = "", warnings=(),
+    motion: bool = True,
+) -> Visuals:  # fmt: skip
     started = time.perf_counter()
     settings = get_settings()
     # stills are larger than the frame so the Ken Burns camera has room to move
@@ -86,6 +89,11 @@ def draw_visuals(
     )
     found = {media.index: (media, name) for media, name in zip(served.media, served.providers)}
     found.update({index: (media, OWN_MEDIA) for index, media in own.items()})
+    if motion:  # stills made to move, or clips made from the prompts, where AURA_MOTION_MODEL says
+        moving = animate({i: media for i, (media, _) in found.items()}, prompts, request.size, job.path(IMAGES_DIR),
+                         MotionSettings(), required=request.visuals_required)  # fmt: skip
+        found.update({index: (media, MOTION) for index, media in moving.media.items()})
+        warnings = [*warnings, *moving.warnings]
     scenes = [_published(job, *found[prompt.index], request) for prompt in prompts]
     if len(request.media) > len(prompts):
         warnings = [*warnings, f"media[{len(prompts)}] and after were not used: the script has {len(prompts)} scenes"]
@@ -169,6 +177,7 @@ def _cache_inputs_of(chain: Callable[[Settings], list[str]]):
                                                                      "visuals_required", "clip_audio"}),
                         "seed": base_seed(request), "media": _media_digests(request, settings, inputs.get("store_url"))},
             "images": chain_output_settings(chain(settings), settings),
+            "motion": MotionSettings().output_settings() if MotionSettings().model else None,
         }  # fmt: skip
 
     return cache_inputs

@@ -270,14 +270,28 @@ def _load_pipeline(model: str, device: str, dtype: str):
     return pipe
 
 
-def _from_pretrained(source: str, dtype):
+def _from_pretrained(source: str, dtype, load=None):
     """Local files first (the folder, or the HF cache) so an offline machine fails fast; then the network."""
+    load = load or _load_from
     try:
-        return _load_from(source, dtype, local_files_only=True)
+        return load(source, dtype, local_files_only=True)
     except OSError:
         if _is_folder_like(source) or _hf_offline():
             raise
-    return _load_from(source, dtype, local_files_only=False)
+    return load(source, dtype, local_files_only=False)
+
+
+def _from_pretrained_any(source: str, dtype):
+    """Any pipeline DiffusionPipeline knows (a video model's too), found as `_from_pretrained` finds one."""
+
+    def load(source: str, dtype, local_files_only: bool):
+        try:
+            from diffusers import DiffusionPipeline
+        except ImportError as exc:
+            raise ProviderUnavailable(f"diffusers is not installed ({exc}): {INSTALL_HINT}") from exc
+        return DiffusionPipeline.from_pretrained(source, torch_dtype=dtype, local_files_only=local_files_only)
+
+    return _from_pretrained(source, dtype, load)
 
 
 def _load_from(source: str, dtype, local_files_only: bool):
