@@ -18,7 +18,6 @@ from flows.generate_video import generate_video
 from helpers.jobs import check_video
 from helpers.tiny_video import save_tiny_svd, save_tiny_text_to_video
 
-pytest.importorskip("diffusers")
 
 
 @pytest.fixture(scope="module")

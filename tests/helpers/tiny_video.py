@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers.tiny_sd import tiny_tokenizer, write_tiny_tokenizer
+from .tiny_sd import tiny_tokenizer, write_tiny_tokenizer
 
 TINY_SVD_UNET = dict(
     block_out_channels=(32, 64), layers_per_block=2, sample_size=32, in_channels=8, out_channels=4,
