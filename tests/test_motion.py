@@ -125,3 +125,14 @@ def test_a_video_whose_scenes_are_generated_clips_and_whose_second_run_reuses_th
     assert all(c["media_id"] == tiny_i2v.name for c in metadata["credits"])
     second = generate_video(request, preset="quick_demo", output=str(tmp_path))
     assert second.stages["visuals"].cached and second.stages["visuals"].cached_from == first.job_id
+
+
+def test_a_missing_motion_model_is_named_before_any_work(tmp_path, monkeypatch):
+    from aura.errors import SystemCheckError
+    from aura.providers.images.registry import check_motion_request
+
+    monkeypatch.setenv("AURA_MOTION_MODEL", str(tmp_path / "svd-missing"))
+    [warning] = check_motion_request(VideoRequest(brief="Why rivers bend"))
+    assert "AURA_MOTION_MODEL=" in warning and "the scenes will be stills" in warning
+    with pytest.raises(SystemCheckError, match="visuals_required: AURA_MOTION_MODEL="):
+        check_motion_request(VideoRequest(brief="Why rivers bend", visuals_required=True))

@@ -14,11 +14,12 @@ from aura.errors import ProviderError, SystemCheckError
 from aura.providers.base import Registry
 from aura.providers.images.base import ImageProvider
 from aura.providers.images.comfyui import ComfyUIProvider
+from aura.providers.images.motion import MotionSettings
 from aura.providers.images.library import MediaLibraryProvider
 from aura.providers.images.pexels import PexelsProvider
 from aura.providers.images.pixabay import PixabayProvider
 from aura.providers.images.slides import SlideProvider
-from aura.providers.images.stable_diffusion import StableDiffusionProvider
+from aura.providers.images.stable_diffusion import StableDiffusionProvider, _model_problem
 from aura.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -101,4 +102,16 @@ def check_images_request(request: VideoRequest, settings: Settings) -> list[str]
             warnings += IMAGE_PROVIDERS.get(name).check_request(request, settings)
         except ProviderError as exc:
             raise SystemCheckError(str(exc)) from None
-    return warnings
+    return warnings + check_motion_request(request)
+
+
+def check_motion_request(request: VideoRequest) -> list[str]:
+    """A motion model that is not there: the scenes stay stills (a warning), or the run stops when visuals are
+    required, before any work."""
+    motion = MotionSettings()
+    problem = motion.model and _model_problem(motion.model)
+    if not problem:
+        return []
+    if request.visuals_required:
+        raise SystemCheckError(f"visuals_required: AURA_MOTION_MODEL={motion.model}: {problem}")
+    return [f"AURA_MOTION_MODEL={motion.model}: {problem}: the scenes will be stills"]
