@@ -126,7 +126,7 @@ def encoder_for(settings: Settings, preset: str, crf: int):
 
 def encoder_name(settings: Settings) -> str:
     """The encoder `auto` means here (the checkpoint key's: an NVENC video is another video), without measuring."""
-    return NVENC if settings.video_encoder != "libx264" and nvenc_problem() is None else "libx264"
+    return NVENC if settings.video_encoder != "libx264" and nvenc_problem() is None else "libx264"  # libx264: no probe
 
 
 def scene_credits(visuals: Visuals) -> list[dict]:
@@ -309,7 +309,7 @@ def _cache_inputs(inputs: dict, settings: Settings) -> dict:
         "render": {
             "x264_preset": options.x264_preset or settings.x264_preset,
             "crf": options.crf if options.crf is not None else settings.crf,
-            "encoder": settings.video_encoder if settings.video_encoder == "libx264" else encoder_name(settings),
+            "encoder": encoder_name(settings),
             "ken_burns": options.ken_burns,
             "karaoke": options.karaoke,
         },

@@ -23,17 +23,19 @@ import threading
 import uuid
 from email.parser import BytesParser
 from email.policy import default as email_policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from PIL import Image
 
+from helpers.network import LocalHTTPServer
+
 KNOWN = {"CheckpointLoaderSimple", "CLIPTextEncode", "EmptyLatentImage", "KSampler", "VAEDecode", "SaveImage",
          "LoadImage", "ImageOnlyCheckpointLoader", "SVD_img2vid_Conditioning", "VHS_VideoCombine", "RaiseError"}  # fmt: skip
 
 
-class ComfyUIServer:
+class ComfyUIServer(LocalHTTPServer):
     def __init__(self, ffmpeg: str = "ffmpeg"):
         self.ffmpeg = ffmpeg
         self.prompts: list[dict] = []  # the filled workflows it was given
@@ -43,26 +45,12 @@ class ComfyUIServer:
         self.die_after: int | None = None
         self._polls: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._stopped = self._closed = False
-
-    def __enter__(self) -> ComfyUIServer:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        self._stopped = False  # once set, nothing is answered, on open connections either
+        super().__init__(self._handler())
 
     def stop(self) -> None:
-        self._stopped = True  # from now on nothing is answered, on open connections either
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-        self._server.shutdown()
-        self._server.server_close()
+        self._stopped = True
+        super().stop()
 
     def _run(self, prompt_id: str, workflow: dict) -> None:
         """Execute the workflow: the outputs of its save nodes, or the error of a failing node."""

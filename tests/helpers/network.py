@@ -59,3 +59,35 @@ def no_proxy(monkeypatch):
     """No proxy from the environment: local endpoints are reached directly."""
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
+
+
+class LocalHTTPServer:
+    """A threaded HTTP server on a free loopback port for a stand-in of a service: `url`, started by `with`.
+
+    A subclass passes its BaseHTTPRequestHandler class (HTTP/1.1, quiet); `stop` may be called early (a server
+    that dies) and again at the end.
+    """
+
+    def __init__(self, handler) -> None:
+        from http.server import ThreadingHTTPServer
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._closing = threading.Lock()
+        self._closed = False
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self):
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        with self._closing:
+            if self._closed:
+                return
+            self._closed = True
+        self._server.shutdown()
+        self._server.server_close()

@@ -13,7 +13,9 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from helpers.network import LocalHTTPServer
 
 
 @dataclass(frozen=True)
@@ -24,24 +26,15 @@ class Received:
     signed: bool  # the HMAC-SHA256 of the raw body with the shared secret matches the header
 
 
-class WebhookReceiver:
+class WebhookReceiver(LocalHTTPServer):
     def __init__(self, secret: str):
         self.secret = secret
         self.received: list[Received] = []
         self.refuse = 0
         self.status = 204  # the answer to a delivery it takes (401: as a receiver that rejects it)
         self._arrived = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks/aura"
-
-    def __enter__(self) -> WebhookReceiver:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self._handler())
+        self.url += "/hooks/aura"
 
     def env(self) -> dict[str, str]:
         return {"AURA_PUBLISH": "webhook", "AURA_WEBHOOK_URL": self.url, "AURA_WEBHOOK_SECRET": self.secret}

@@ -22,8 +22,10 @@ import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from helpers.network import LocalHTTPServer
 
 ACCESS_TOKEN = "ya29.stand-in"
 
@@ -36,7 +38,7 @@ class Session:
     video_id: str | None = None
 
 
-class YouTubeServer:
+class YouTubeServer(LocalHTTPServer):
     def __init__(self, refresh_token: str = "refresh-me"):
         self.refresh_token = refresh_token
         self.sessions: dict[str, Session] = {}
@@ -48,18 +50,8 @@ class YouTubeServer:
         self.quota = False
         self.log: list[str] = []  # "PUT 308 bytes=0-999" and the like
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__(self._handler())
         self.token_url = f"{self.url}/token"
-
-    def __enter__(self) -> YouTubeServer:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def env(self) -> dict[str, str]:
         return {
