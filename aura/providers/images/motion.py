@@ -100,7 +100,8 @@ def animate(
             raise
         return Animated({}, [f"motion: {exc}: the scenes keep their stills"])
     takes_image = "image" in inspect.signature(pipe.__call__).parameters
-    wanted = [p for i, p in enumerate(prompts) if i in set(chosen(settings.scenes, len(prompts)))]
+    asked = set(chosen(settings.scenes, len(prompts)))
+    wanted = [p for position, p in enumerate(prompts) if position in asked]
     if takes_image:  # a clip from the stock or the user's own footage moves already
         wanted = [p for p in wanted if p.index in scenes and scenes[p.index].kind == "still"]
     made, notes = {}, []
@@ -116,7 +117,7 @@ def animate(
             continue
         before = scenes.get(prompt.index)
         made[prompt.index] = SceneMedia(index=prompt.index, path=clip, kind="clip", credit=_credit(settings.model, before))
-        progress.report("visuals", 0.5 + 0.45 * done / len(wanted), f"motion {done}/{len(wanted)} ({settings.model})")
+        progress.report("visuals", 0.5 + 0.45 * done / len(wanted), f"motion {done}/{len(wanted)} ({shown(settings.model)})")
     return Animated(made, notes)
 
 
@@ -259,12 +260,17 @@ def write_clip(pictures: list[Image.Image], fps: int, target: Path) -> Path:
     return target
 
 
+def shown(model: str) -> str:
+    """The model as callers see it: a hub id, or a folder's name (never the server's path)."""
+    return Path(model).name if _is_folder_like(model) else model
+
+
 def _credit(model: str, before: SceneMedia | None) -> MediaCredit:
     """The model that animated it (a folder by its name: no server path is shown); a found still's author and page
     stay credited."""
     found = before.credit if before is not None and before.credit is not None else None
     return MediaCredit(
-        provider=NAME, media_id=Path(model).name if _is_folder_like(model) else model, author=found.author if found else "", author_url=found.author_url if found else "",
+        provider=NAME, media_id=shown(model), author=found.author if found else "", author_url=found.author_url if found else "",
         page_url=found.page_url if found else "", license=f"generated from {found.provider}'s {found.media_id}" if found else "generated",
     )  # fmt: skip
 
