@@ -164,7 +164,11 @@ class ComfyUIServer:
         deadline = time.monotonic() + self.timeout_s
         while True:
             checkpoint()  # a cancelled run stops waiting
-            entry = self._call("GET", f"/history/{prompt_id}").json().get(prompt_id)
+            reply = self._call("GET", f"/history/{prompt_id}")
+            try:  # a proxy's error page or a restart's 502 is asked again until the deadline
+                entry = reply.json().get(prompt_id) if reply.status_code == 200 else None
+            except ValueError:
+                entry = None
             status = (entry or {}).get("status") or {}
             if status.get("status_str") == "error":
                 raise ComfyUIError(f"ComfyUI at {self.host} failed {what}: {_execution_error(status, workflow)}")
