@@ -23,13 +23,12 @@ import threading
 import uuid
 from email.parser import BytesParser
 from email.policy import default as email_policy
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from PIL import Image
 
-from helpers.network import LocalHTTPServer
+from helpers.network import LocalHTTPServer, QuietHandler
 
 KNOWN = {"CheckpointLoaderSimple", "CLIPTextEncode", "EmptyLatentImage", "KSampler", "VAEDecode", "SaveImage",
          "LoadImage", "ImageOnlyCheckpointLoader", "SVD_img2vid_Conditioning", "VHS_VideoCombine", "RaiseError"}  # fmt: skip
@@ -95,12 +94,7 @@ class ComfyUIServer(LocalHTTPServer):
     def _handler(self):
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def _send(self, status: int, body: bytes, kind: str = "application/json") -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", kind)

@@ -13,9 +13,8 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 
-from helpers.network import LocalHTTPServer
+from helpers.network import LocalHTTPServer, QuietHandler
 
 
 @dataclass(frozen=True)
@@ -52,12 +51,7 @@ class WebhookReceiver(LocalHTTPServer):
     def _handler(self):
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if receiver.refuse:

@@ -22,10 +22,9 @@ import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from helpers.network import LocalHTTPServer
+from helpers.network import LocalHTTPServer, QuietHandler
 
 ACCESS_TOKEN = "ya29.stand-in"
 
@@ -63,12 +62,7 @@ class YouTubeServer(LocalHTTPServer):
     def _handler(self):
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def _answer(self, status: int, body: dict | None = None, headers: dict | None = None) -> None:
                 data = json.dumps(body).encode() if body is not None else b""
                 self.send_response(status)
