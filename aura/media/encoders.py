@@ -50,7 +50,7 @@ class Encoder:
 
 def choose_encoder(setting: str, preset: str, crf: int, state_dir: Path) -> Encoder:
     """AURA_VIDEO_ENCODER resolved for this machine (module docstring)."""
-    x264 = Encoder(X264, {"vcodec": X264, "preset": preset, "crf": crf}, "")
+    x264 = Encoder(X264, x264_options(preset, crf), "")
     if setting == X264:
         return x264
     problem = nvenc_problem()
@@ -60,8 +60,7 @@ def choose_encoder(setting: str, preset: str, crf: int, state_dir: Path) -> Enco
         _say_once(f"the video is encoded with libx264: {problem}")
         return Encoder(X264, x264.options, problem)
     cq = matched_cq(crf, preset, state_dir)
-    options = {"vcodec": NVENC, "preset": NVENC_PRESETS.get(preset, "p4"), "rc": "vbr", "cq": cq, "b:v": 0}
-    return Encoder(NVENC, options, f"NVENC at cq {cq}, measured to match crf {crf}")
+    return Encoder(NVENC, nvenc_options(cq, preset), f"NVENC at cq {cq}, measured to match crf {crf}")
 
 
 @functools.lru_cache(maxsize=1)
@@ -88,12 +87,24 @@ def matched_cq(crf: int, preset: str, state_dir: Path) -> int:
     with _lock:
         known = _read(store)
         if key not in known:
-            candidate = lambda q: ["-c:v", NVENC, "-preset", NVENC_PRESETS.get(preset, "p4"), "-rc", "vbr",  # noqa: E731
-                                   "-cq", str(q), "-b:v", "0"]  # fmt: skip
-            known[key] = calibrate(candidate, crf, preset)
+            known[key] = calibrate(lambda q: as_arguments(nvenc_options(q, preset)), crf, preset)
             log.info("NVENC cq %d matches libx264 crf %d here (measured by PSNR)", known[key], crf)
             _write(store, known)
         return int(known[key])
+
+
+def x264_options(preset: str, crf: int) -> dict[str, object]:
+    return {"vcodec": X264, "preset": preset, "crf": crf}
+
+
+def nvenc_options(cq: int, preset: str) -> dict[str, object]:
+    """NVENC at constant quality `cq` (ffmpeg-python's output options): what the render and the measurement run."""
+    return {"vcodec": NVENC, "preset": NVENC_PRESETS.get(preset, "p4"), "rc": "vbr", "cq": cq, "b:v": 0}
+
+
+def as_arguments(options: dict[str, object]) -> list[str]:
+    """Output options as ffmpeg's command-line arguments (vcodec is -c:v)."""
+    return [arg for name, value in options.items() for arg in ("-c:v" if name == "vcodec" else f"-{name}", str(value))]
 
 
 def calibrate(candidate: Callable[[int], list[str]], crf: int, preset: str) -> int:
@@ -102,7 +113,7 @@ def calibrate(candidate: Callable[[int], list[str]], crf: int, preset: str) -> i
     with tempfile.TemporaryDirectory(prefix="aura-calibrate-") as folder:
         source = Path(folder) / "source.mkv"
         _ffmpeg(["-f", "lavfi", "-i", CALIBRATION_CLIP, "-t", str(CALIBRATION_SECONDS), "-c:v", "ffv1", str(source)])
-        target = psnr(source, ["-c:v", X264, "-preset", preset, "-crf", str(crf)], Path(folder) / "x264.mp4")
+        target = psnr(source, as_arguments(x264_options(preset, crf)), Path(folder) / "x264.mp4")
         low, high = CQ_RANGE  # psnr falls as q rises: the last q still at or above the target
         if psnr(source, candidate(low), Path(folder) / "low.mp4") < target:
             return low

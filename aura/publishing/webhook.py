@@ -125,7 +125,7 @@ def announce(url: str, secret: str, payload: dict) -> threading.Thread:
 
     thread = threading.Thread(target=run, name=f"aura-webhook-{delivery.delivery_id[:8]}", daemon=False)
     thread.start()
-    _underway.append(thread)
+    _underway[:] = [*(t for t in _underway if t.is_alive()), thread]  # a long-lived worker keeps only live ones
     return thread
 
 

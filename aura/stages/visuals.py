@@ -177,7 +177,7 @@ def _cache_inputs_of(chain: Callable[[Settings], list[str]]):
                                                                      "visuals_required", "clip_audio"}),
                         "seed": base_seed(request), "media": _media_digests(request, settings, inputs.get("store_url"))},
             "images": chain_output_settings(chain(settings), settings),
-            "motion": MotionSettings().output_settings() if MotionSettings().model else None,
+            "motion": motion.output_settings() if (motion := MotionSettings()).model else None,
         }  # fmt: skip
 
     return cache_inputs

@@ -20,6 +20,7 @@ chain passes the scenes on (slides last), as with the other providers.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import queue
@@ -44,6 +45,7 @@ from aura.media.ffmpeg import run_ffmpeg
 from aura.providers.base import ProviderSettings, ProviderStatus
 from aura.providers.images.base import Credit, ImagePrompt, SceneMedia
 from aura.providers.images.files import image_folder
+from aura.providers.images.slides import SlideProvider
 from aura.store import sha256_of
 from aura.supervision import checkpoint
 
@@ -326,8 +328,6 @@ class ComfyUIProvider:
 
 def _on_threads(work, servers: list[ComfyUIServer]) -> None:
     """`work(server)` on a thread per server, waited for; a cancellation reaches them at their next checkpoint."""
-    import contextvars
-
     threads = [threading.Thread(target=contextvars.copy_context().run, args=(work, s), daemon=True) for s in servers]
     for thread in threads:
         thread.start()
@@ -339,8 +339,6 @@ def _on_threads(work, servers: list[ComfyUIServer]) -> None:
 
 def _still_for(prompt: ImagePrompt, size: tuple[int, int], out_dir: Path) -> Path:
     """The still an image-to-video workflow animates: the scene's slide (in a folder of its own)."""
-    from aura.providers.images.slides import SlideProvider
-
     [path] = SlideProvider().render([prompt], size, out_dir)
     return Path(path)
 

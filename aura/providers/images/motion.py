@@ -42,7 +42,7 @@ from aura.models import MediaCredit
 from aura.providers.base import ProviderSettings, quiet_model_libraries
 from aura.providers.images.base import ImagePrompt, SceneMedia
 from aura.providers.images.stable_diffusion import (
-    _from_pretrained_any, _import_torch, _is_folder_like, _model_problem, _short, fit_image, pick_device, prompt_text,
+    fit_image, import_torch, is_folder_like, load_any_pipeline, model_problem, pick_device, prompt_text, short_error,
 )  # fmt: skip
 from aura.supervision import Interrupted, checkpoint
 
@@ -123,7 +123,7 @@ def animate(
 
 def load(settings: MotionSettings):
     """The pipeline, loaded once per process and device: dtype, VAE tiling and slicing, offload when short."""
-    problem = _model_problem(settings.model)
+    problem = model_problem(settings.model)
     if problem:
         raise ProviderUnavailable(f"AURA_MOTION_MODEL={settings.model}: {problem}")
     device = pick_device(settings.device)
@@ -131,16 +131,16 @@ def load(settings: MotionSettings):
     with _lock:
         if key in _loaded:
             return _loaded[key], device
-        torch = _import_torch()
+        torch = import_torch()
         quiet_model_libraries()
         dtype = _dtype(torch, device)
-        source = str(Path(settings.model).expanduser()) if _is_folder_like(settings.model) else settings.model
+        source = str(Path(settings.model).expanduser()) if is_folder_like(settings.model) else settings.model
         try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
-                pipe = _from_pretrained_any(source, dtype)
+                pipe = load_any_pipeline(source, dtype)
         except Exception as exc:  # noqa: BLE001 - whatever stops loading, the model is unusable as configured
-            raise ProviderUnavailable(f"AURA_MOTION_MODEL={settings.model} does not load ({_short(exc)})") from exc
+            raise ProviderUnavailable(f"AURA_MOTION_MODEL={settings.model} does not load ({short_error(exc)})") from exc
         pipe.set_progress_bar_config(disable=True)
         vae = getattr(pipe, "vae", None)
         for switch in ("enable_tiling", "enable_slicing"):  # decode in tiles and frame groups: memory stays flat
@@ -194,7 +194,7 @@ def clip_size(frame: tuple[int, int], base: int) -> tuple[int, int]:
 
 
 def _clip(pipe, device: str, settings: MotionSettings, prompt: ImagePrompt, still: Path | None, frame, out_dir: Path) -> Path:
-    torch = _import_torch()
+    torch = import_torch()
     defaults = call_defaults(pipe)
     native = settings.base_size or int(math.sqrt((defaults.get("height") or 512) * (defaults.get("width") or 512)))
     frames = settings.frames or defaults.get("num_frames") or getattr(getattr(pipe, "unet", None), "config", {}).get("num_frames", 16)
@@ -237,7 +237,7 @@ def _generate(pipe, device, torch, settings, prompt, still, size, frames, fps, d
     except (Interrupted, torch.cuda.OutOfMemoryError):
         raise
     except Exception as exc:  # noqa: BLE001 - a sampling failure names the model
-        raise ProviderError(f"{settings.model} failed ({_short(exc)})") from exc
+        raise ProviderError(f"{settings.model} failed ({short_error(exc)})") from exc
     return list(result.frames[0])
 
 
@@ -262,7 +262,7 @@ def write_clip(pictures: list[Image.Image], fps: int, target: Path) -> Path:
 
 def shown(model: str) -> str:
     """The model as callers see it: a hub id, or a folder's name (never the server's path)."""
-    return Path(model).name if _is_folder_like(model) else model
+    return Path(model).name if is_folder_like(model) else model
 
 
 def _credit(model: str, before: SceneMedia | None) -> MediaCredit:
@@ -279,6 +279,6 @@ def status_detail(settings: MotionSettings) -> str:
     """What `aura doctor` says of the motion model (checked without loading it)."""
     if not settings.model:
         return "AURA_MOTION_MODEL is not set: scenes are stills moved by the camera"
-    problem = _model_problem(settings.model)
+    problem = model_problem(settings.model)
     return f"AURA_MOTION_MODEL={settings.model}: {problem}" if problem else f"{settings.model} animates {settings.scenes} scenes"
 

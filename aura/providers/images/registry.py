@@ -19,7 +19,7 @@ from aura.providers.images.library import MediaLibraryProvider
 from aura.providers.images.pexels import PexelsProvider
 from aura.providers.images.pixabay import PixabayProvider
 from aura.providers.images.slides import SlideProvider
-from aura.providers.images.stable_diffusion import StableDiffusionProvider, _model_problem
+from aura.providers.images.stable_diffusion import StableDiffusionProvider, model_problem
 from aura.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def check_motion_request(request: VideoRequest) -> list[str]:
     """A motion model that is not there: the scenes stay stills (a warning), or the run stops when visuals are
     required, before any work."""
     motion = MotionSettings()
-    problem = motion.model and _model_problem(motion.model)
+    problem = motion.model and model_problem(motion.model)
     if not problem:
         return []
     if request.visuals_required:

@@ -148,7 +148,7 @@ def fit_image(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 # ---------------------------------------------------------------- the model
 
 
-def _is_folder_like(model: str) -> bool:
+def is_folder_like(model: str) -> bool:
     """A path rather than a hub id ("org/name"): it exists, or it is written like a path."""
     if Path(model).expanduser().exists():
         return True
@@ -157,7 +157,7 @@ def _is_folder_like(model: str) -> bool:
 
 def _how_to_provide(model: str) -> str:
     # `hf` is the Hub's CLI since huggingface_hub 0.34; `huggingface-cli` no longer works in 1.x
-    if _is_folder_like(model):
+    if is_folder_like(model):
         return (
             "set AURA_SD_MODEL to a folder saved with `pipe.save_pretrained(folder)` "
             "or fetched with `hf download <hub id> --local-dir folder` (e.g. stable-diffusion-v1-5/stable-diffusion-v1-5)"
@@ -186,7 +186,7 @@ def _missing_packages() -> str | None:
 
 
 def _available_devices() -> list[str]:
-    torch = _import_torch()
+    torch = import_torch()
     found = ["cpu"]
     if torch.cuda.is_available():
         found.append("cuda")
@@ -196,7 +196,7 @@ def _available_devices() -> list[str]:
     return found
 
 
-def _import_torch():
+def import_torch():
     try:
         import torch
     except ImportError as exc:
@@ -204,9 +204,9 @@ def _import_torch():
     return torch
 
 
-def _model_problem(model: str) -> str | None:
+def model_problem(model: str) -> str | None:
     """Why `model` is certainly not loadable, checked without loading it; None when it may be."""
-    if _is_folder_like(model):
+    if is_folder_like(model):
         folder = Path(model).expanduser()
         if not folder.is_dir():
             return f"folder {folder} does not exist"
@@ -231,7 +231,7 @@ def _in_hf_cache(repo_id: str) -> bool:
 
 def _cache_key(model: str, device: str, dtype: str) -> tuple[str, str, str]:
     # one entry per folder however it is written (./m, /abs/m, ~/m)
-    if _is_folder_like(model):
+    if is_folder_like(model):
         model = str(Path(model).expanduser().resolve())
     return (model, device, dtype)
 
@@ -252,18 +252,18 @@ def clear_pipeline_cache() -> None:
 
 
 def _load_pipeline(model: str, device: str, dtype: str):
-    problem = _model_problem(model)
+    problem = model_problem(model)
     if problem:
         raise _unavailable(model, problem)
-    torch = _import_torch()
+    torch = import_torch()
     quiet_model_libraries()
-    source = str(Path(model).expanduser()) if _is_folder_like(model) else model
+    source = str(Path(model).expanduser()) if is_folder_like(model) else model
     try:
         pipe = _from_pretrained(source, getattr(torch, dtype)).to(device)
     except ProviderUnavailable:
         raise
     except Exception as exc:  # noqa: BLE001 - whatever stops loading, the model is unusable as configured
-        raise _unavailable(model, _short(exc)) from exc
+        raise _unavailable(model, short_error(exc)) from exc
     pipe.set_progress_bar_config(disable=True)
     if hasattr(pipe, "vae") and hasattr(pipe.vae, "enable_slicing"):
         pipe.vae.enable_slicing()  # decode one image at a time: VAE memory does not grow with the batch
@@ -276,12 +276,12 @@ def _from_pretrained(source: str, dtype, load=None):
     try:
         return load(source, dtype, local_files_only=True)
     except OSError:
-        if _is_folder_like(source) or _hf_offline():
+        if is_folder_like(source) or _hf_offline():
             raise
     return load(source, dtype, local_files_only=False)
 
 
-def _from_pretrained_any(source: str, dtype):
+def load_any_pipeline(source: str, dtype):
     """Any pipeline DiffusionPipeline knows (a video model's too), found as `_from_pretrained` finds one."""
 
     def load(source: str, dtype, local_files_only: bool):
@@ -309,7 +309,7 @@ def _load_from(source: str, dtype, local_files_only: bool):
         return AutoPipelineForText2Image.from_pretrained(source, **options)
 
 
-def _short(exc: BaseException) -> str:
+def short_error(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
@@ -379,8 +379,8 @@ class StableDiffusionProvider(DrawsStills):
         missing = _missing_packages()
         if missing:
             return False, missing
-        problem = _model_problem(self.model)
-        if problem is None and not _is_folder_like(self.model) and not _in_hf_cache(self.model):
+        problem = model_problem(self.model)
+        if problem is None and not is_folder_like(self.model) and not _in_hf_cache(self.model):
             problem = "not in the Hugging Face cache (it would be downloaded on first use)"
         if problem:
             return False, f"AURA_SD_MODEL={self.model}: {problem}: {_how_to_provide(self.model)}"
@@ -435,7 +435,7 @@ class StableDiffusionProvider(DrawsStills):
         return paths
 
     def _generate(self, pipe, device: str, group: Sequence[ImagePrompt], gen_size: tuple[int, int]) -> list[Image.Image]:
-        torch = _import_torch()
+        torch = import_torch()
         try:
             return generate_images(pipe, device, group, gen_size, self.steps, self.guidance)
         except Interrupted as stop:
@@ -447,7 +447,7 @@ class StableDiffusionProvider(DrawsStills):
         except Exception as exc:  # noqa: BLE001 - a sampling failure names the model and the size
             raise ProviderError(
                 f"Stable Diffusion model {self.model!r} failed on {len(group)} image(s) of {gen_size[0]}x{gen_size[1]} "
-                f"on {device} ({_short(exc)}): check AURA_SD_MODEL is a text-to-image pipeline"
+                f"on {device} ({short_error(exc)}): check AURA_SD_MODEL is a text-to-image pipeline"
             ) from exc
 
 
@@ -455,7 +455,7 @@ def generate_images(
     pipe, device: str, prompts: Sequence[ImagePrompt], gen_size: tuple[int, int], steps: int, guidance: float
 ) -> list[Image.Image]:
     """One pipeline call for a batch of scenes, at the generation size (bench/visuals.py times this)."""
-    torch = _import_torch()
+    torch = import_torch()
     # one generator per image, seeded by its scene: batching does not change any image
     gen_device = "cuda" if device == "cuda" else "cpu"
     generators = [torch.Generator(gen_device).manual_seed(p.seed) for p in prompts]
@@ -487,7 +487,7 @@ def release_device_memory(device: str, unload: bool = False) -> None:
         clear_pipeline_cache()
     gc.collect()
     if device == "cuda":
-        torch = _import_torch()
+        torch = import_torch()
         torch.cuda.empty_cache()
 
 
@@ -498,6 +498,6 @@ class _OutOfMemory(Exception):
 def _free_gpu_bytes(device: str) -> int | None:
     if device != "cuda":
         return None
-    torch = _import_torch()
+    torch = import_torch()
     free, _total = torch.cuda.mem_get_info()
     return free
