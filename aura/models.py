@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aura.input_rules import InputRefused, check, is_local_caller, shown_entry
+from aura.languages import detect_language
 from aura.words import MAX_SEARCH_TERMS, SEARCH_TERM_CHARS, search_terms_from
 
 Style = Literal["documentary", "explainer", "promo", "tutorial", "story"]
@@ -97,7 +98,11 @@ class VideoRequest(BaseModel):
     aspect: Aspect = Field(default="16:9", description="Frame shape: 16:9 landscape, 9:16 portrait, 1:1 square.")
     resolution: Resolution = Field(default="720p", description="720p or 1080p (the short side of the frame).")
     fps: Fps = Field(default=30, description="Frames per second.")
-    language: str = Field(default="en", description="BCP-47 language tag of the narration, e.g. en, en-US, fr, pt-BR.")
+    language: str = Field(
+        default="en",
+        description="BCP-47 language tag of the narration, e.g. en, en-US, fr, pt-BR; "
+        "left at en, a brief plainly written in another language sets it.",
+    )
     voice: str | None = Field(default=None, description="Voice id of the TTS engine (`aura voices` lists them).")
     music: str | None = Field(
         default=None,
@@ -191,6 +196,13 @@ class VideoRequest(BaseModel):
             )
         return value
 
+    @model_validator(mode="after")
+    def _language_of_the_brief(self) -> VideoRequest:
+        # "en" is the default: a Spanish brief with no language asked for is a Spanish video
+        if self.language == "en" and (found := detect_language(self.brief)) not in (None, "en"):
+            self.language = found
+        return self
+
     @field_validator("music")
     @classmethod
     def _check_music(cls, value: str | None) -> str | None:
@@ -258,11 +270,21 @@ class MediaRef(BaseModel):
     sha256: str
 
 
+class SceneSource(BaseModel):
+    """Where a scene's narration comes from: a reference document, and its page for a PDF."""
+
+    document: str = Field(max_length=300)
+    page: int | None = Field(default=None, ge=1)
+
+
 class Scene(BaseModel):
     index: int = Field(default=0, ge=0)
     narration: str
     visual_prompt: str
     key_phrase: str
+    sources: list[SceneSource] = Field(
+        default_factory=list, description="The reference documents the narration is taken from (the offline writer credits them)."
+    )
     search_terms: list[str] = Field(
         default_factory=list,
         description=f"Stock-library queries for the scene's visuals, best first (at most {MAX_SEARCH_TERMS}); "
@@ -276,6 +298,15 @@ class Scene(BaseModel):
         if not value:
             raise ValueError(f"scene {info.field_name} is empty")
         return value
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _usable_sources(cls, value: object) -> object:
+        # credits are optional: a model's malformed ones are left out rather than failing the script
+        if not isinstance(value, list):
+            return []
+        return [s for s in value if isinstance(s, dict) and isinstance(s.get("document"), str) and s["document"].strip()
+                and (s.get("page") is None or isinstance(s.get("page"), int) and s["page"] >= 1)]
 
     @field_validator("search_terms", mode="before")
     @classmethod
@@ -308,6 +339,7 @@ class ReferenceSource(BaseModel):
     origin: Literal["request", "operator"] = Field(
         default="request", description="request: a document the request named; operator: one of AURA_REFERENCE_DIR."
     )
+    page: int | None = Field(default=None, ge=1, description="The PDF page the passage starts on.")
 
 
 class Script(BaseModel):

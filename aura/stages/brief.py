@@ -17,6 +17,7 @@ from aura.media.encoders import NVENC, nvenc_problem
 from aura.media.ffmpeg import INSTALL_HINT, capabilities, ffprobe_path
 from aura.media.fonts import find_font
 from aura.models import BriefReport, VideoRequest
+from aura.providers.llm.writing.packs import LANGUAGES, pack_for
 from aura.settings import OFFLINE_MODEL, Settings, get_settings
 from aura.stages.inputs import check_inputs
 from aura.stages.stage import Stage, supervised, worth_retrying
@@ -107,9 +108,9 @@ def check_request(
         )
     warnings += check_inputs(request, settings, store or ArtifactStore(str(output_folder)))
     warnings += check_llm_budget(settings, script_timeout_s)
-    if settings.llm_model == OFFLINE_MODEL and request.language.split("-")[0] != "en":
+    if settings.llm_model == OFFLINE_MODEL and pack_for(request.language) is None:
         warnings.append(
-            f"the offline writer writes English only: for {request.language} the narration is the brief itself, "
+            f"the offline writer writes {', '.join(LANGUAGES)}: for {request.language} the narration is the brief itself, "
             "so the video may be shorter than asked; set AURA_LLM_MODEL to a real LLM for a full script"
         )
     if find_font(request.brief[:200]) is None:

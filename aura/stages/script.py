@@ -15,7 +15,9 @@ from aura.errors import ProviderError, ScriptError
 from aura.models import Script, VideoRequest
 from aura.providers.llm.client import OFFLINE_MODEL, ModelConfig, complete
 from aura.providers.llm.prompts import ScriptBrief, build_messages, repair_messages
+from aura.providers.llm.writing.packs import pack_for
 from aura.providers.rag import Retrieval, prompt_references, reference_sources, retrieve
+from aura.providers.rag.retrieve import PROMPT_CHARS
 from aura.settings import Settings, get_settings
 from aura.stages.checkpoints import PERSISTED, StageCachePolicy, documents_digest
 from aura.stages.stage import Stage, backoff, supervised, worth_retrying
@@ -30,6 +32,7 @@ TAIL_S = 0.7
 SECONDS_PER_SCENE = 6
 MAX_SCENES = 40
 WORD_TOLERANCE = 0.20
+SUMMARY_CHARS = 60_000  # the most document text the offline writer summarizes (a 20-minute script's worth)
 _JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
 
 
@@ -94,9 +97,9 @@ def parse_script(text: str, spec: ScriptBrief, writer: str) -> Script:
 def validate_script(script: Script, spec: ScriptBrief) -> None:
     low = max(1, math.floor(spec.scene_count * 0.6))
     high = math.ceil(spec.scene_count * 1.5) + 1
-    # the offline writer has no templates in other languages: the brief alone is the
-    # narration, so a short brief makes fewer scenes and fewer words than asked
-    offline_other_language = script.writer == OFFLINE_MODEL and not spec.language.lower().startswith("en")
+    # in a language without a pack the offline writer narrates the brief as written,
+    # so a short brief makes fewer scenes and fewer words than asked
+    offline_other_language = script.writer == OFFLINE_MODEL and pack_for(spec.language) is None
     if not low <= len(script.scenes) <= high and not (offline_other_language and len(script.scenes) <= high):
         raise ScriptError(f"{len(script.scenes)} scenes where {spec.scene_count} were asked (accepted {low} to {high})")
     words = script.word_count
@@ -117,12 +120,21 @@ def model_chain(settings: Settings) -> list[ModelConfig]:
 
 
 def find_references(request: VideoRequest, settings: Settings, store: ArtifactStore | None = None) -> Retrieval | None:
-    """The reference passages nearest the brief, from the request's documents and AURA_REFERENCE_DIR."""
+    """The reference passages nearest the brief, from the request's documents and AURA_REFERENCE_DIR.
+
+    A prompt holds about 600 tokens of them. When the offline writer writes first, it summarizes
+    the documents instead, so it is given enough of them to fill the duration (three times the
+    words it will read, to choose from).
+    """
     if not request.references and not settings.reference_dir:
         return None
     files = reference_files(request, settings, store or ArtifactStore(settings.store_url()))
     progress.report("script", 0.05, f"reading {len(files)} reference document(s)")
     query = " ".join(part for part in (request.title, request.brief, request.audience) if part)
+    if settings.llm_chain[:1] == [OFFLINE_MODEL]:
+        wanted = word_budget_for(request.duration_seconds, scene_count_for(request.duration_seconds), settings.words_per_minute)
+        chars = min(SUMMARY_CHARS, max(PROMPT_CHARS, wanted * 6 * 3))
+        return retrieve(query, files, top_k=max(settings.reference_top_k, chars // 300), max_chars=chars)
     return retrieve(query, files, top_k=settings.reference_top_k)
 
 

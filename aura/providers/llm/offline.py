@@ -1,10 +1,14 @@
 """The offline script writer: deterministic and rule-based, the model `aura/offline`.
 
-It cannot know facts a brief does not hold, so it does what a careful human
-would with no sources: it uses the brief's own sentences first, in order, then
-the sentences of the reference passages it was given (most relevant first), and
-frames them with a hook, connective explanations and a recap, sized to the
-word budget. The same request always gives the same script.
+It cannot know facts the brief and the documents do not hold, so it does what a
+careful editor would: it splits the brief into its facts (aura.providers.llm.
+writing.facts), orders them by the structure of the style (a promo leads with
+its offer, a documentary runs in time order, a tutorial numbers its steps),
+adds the documents' most central sentences (writing.summary), reads numbers
+as words (writing.spoken), and fills what the duration still asks for with
+connective sentences written for the language (writing.packs). Languages
+without a pack get the brief's own sentences. The same request always gives
+the same script.
 """
 
 from __future__ import annotations
@@ -12,318 +16,392 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import dataclass, field
 
+from aura.languages import FUNCTION_WORDS
 from aura.providers.llm.prompts import ScriptBrief, spec_from_messages
-from aura.providers.rag.chunking import split_sentences
+from aura.providers.llm.writing.facts import PHRASE_WORDS, Fact, key_phrase, make_fact, read_brief, trim_phrase
+from aura.providers.llm.writing.packs import pack_for
+from aura.providers.llm.writing.spoken import speakable
+from aura.providers.llm.writing.summary import document_sentences, ranked
 from aura.words import search_terms_from
 
 PROVIDER = "aura"
 MODEL = "offline"
-
-_LEAD_IN = re.compile(
-    r"^\s*(?:please\s+)?(?:(?:make|create|produce|generate|write|give)\s+(?:me\s+|us\s+)?)?"
-    r"(?:(?:a|an|the)\s+)?(?:[\w\-]+\s+){0,3}?"
-    r"(?:video|explainer|documentary|tutorial|promo|story|clip|short|film|overview|introduction|intro|guide)\s*"
-    r"(?:on|about|of|explaining|that explains|showing|covering|for)?\s+",
-    re.IGNORECASE,
-)
-_DURATION_WORDS = re.compile(r"\b\d+([.,]\d+)?[\s-]*(?:second|sec|minute|min|hour)s?\b[\s-]*", re.IGNORECASE)
-_ASPECT = re.compile(r"[,;]?\s*\b(?:9:16|16:9|1:1|vertical|portrait|landscape|square)\b", re.IGNORECASE)
-_AUDIENCE = re.compile(r"[,;]?\s+for\s+((?:an?\s+|the\s+)?[\w\- ]{2,40}?)\s*(?:[,;.]|$)", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
-# reference sentences narrated: shorter ones are headings or fragments, longer ones run-ons of a bad extraction
-_REFERENCE_WORDS = (5, 45)
-_SENTENCE_ENDS = (".", "!", "?", "。", "！", "？")
-_CLAUSE_BREAK = re.compile(r"(?<=[,;])\s+")
-_CITATION = re.compile(r"\s*\[\d+(?:[,–-]\s*\d+)*\]")  # "[12]", "[3, 4]": read aloud they are noise
-_NOT_PROSE = re.compile(r"https?://|www\.|@\w|[{}<>|=_#*`]|^(?:figure|fig\.|table|source|see)\b", re.IGNORECASE)
 
-# (on-screen phrase, sentences). {t}: topic, {Title}: title, {a}: audience. The topic only
-# goes where a noun phrase and a "how ..." clause both read well ("about {t}").
-_HOOKS = {
-    "explainer": ("{Title}", "Have you ever wondered about {t}?", "Let's break it down, one step at a time."),
-    "documentary": ("{Title}", "This is a story about {t}.", "Where it comes from, how it works, and why it matters."),
-    "promo": ("{Title}", "Here is something worth a minute of your time.", "Let's talk about {t}."),
-    "tutorial": ("{Title}", "In this tutorial you will learn about {t}.", "We will go step by step, with nothing left out."),
-    "story": ("{Title}", "Once, not so long ago, a story began.", "It is a story about {t}."),
-}
-_BODY = [
-    ("The big picture", "Let's start with the big picture.", "It is easier to follow once you see how the pieces fit together."),
-    ("Where it begins", "Every process has a starting point.", "A few simple conditions set everything in motion."),
-    ("Step by step", "From there, things build up step by step.", "Each stage depends on the one before it, like links in a chain."),
-    ("The key idea", "Here is the key idea to remember.", "Small causes, repeated over time, can add up to very large effects."),
-    ("A closer look", "Take a closer look and patterns appear.", "The same forces show up again and again, just on different scales."),
-    ("Why it matters", "Why does this matter?", "Understanding {t} helps us make sense of the world around us."),
-    ("A real example", "Think of a real example you may have seen.", "Once you know what to look for, it is easy to spot."),
-    ("Myths and facts", "A few common myths are worth clearing up.", "The truth is usually simpler, and more interesting, than the rumor."),
-    ("What comes next", "And it does not stop there.", "What happens next shapes the following cycle, and the pattern repeats."),
-    ("Cause and effect", "Notice how every effect becomes a cause in turn.", "That feedback loop is what makes the subject so fascinating."),
-    ("Scale and time", "Timing matters as much as size.", "Some changes take seconds, while others unfold over years or even centuries."),
-    ("The turning point", "Then comes the turning point.", "Pressure that built up quietly finally finds a way out."),
-    ("Measuring it", "Experts measure all of this carefully.", "Good numbers turn a guess into an explanation."),
-    ("Putting it together", "Put it all together and a clear picture appears.", "The conditions, the build-up, the turning point, and the results."),
-]
-_OUTROS = {
-    "explainer": ("Remember", "So, that is the short version of {t}.", "Remember the key steps: where it starts, how it builds, and why it matters."),
-    "documentary": ("What we learned", "Big changes grow from small beginnings.", "And the story about {t} is still being written."),
-    "promo": ("Try it today", "That's the idea in a nutshell.", "Try it for yourself today, and see the difference it makes."),
-    "tutorial": ("You did it", "And that's it: you now know the essentials.", "Practice each step once more, and it will soon feel natural."),
-    "story": ("The end", "And so the story comes to a close.", "Its echoes carry on long after the last word."),
-}
-_AUDIENCE_LINE = ("Made for {a}", "This one is made for {a}.", "We will keep it clear, simple and to the point.")
-# the last, very short sentence lets short videos close without overrunning their word budget
-_THANKS = ("Thanks for watching", "If this helped, share it with someone who is curious too.", "Thanks for watching.")
+# what the budget keeps first: the brief's facts, then the frame, then connectives, then generic filler
+FACT, FRAME, LEAD, EXTRA, FILLER, SPARE = range(6)
 
 
-def _topic_and_audience(brief: str, audience: str | None) -> tuple[str, str | None]:
-    first = _SENTENCE.split(brief.strip(), maxsplit=1)[0]
-    text = _DURATION_WORDS.sub("", first)
-    text = _ASPECT.sub("", text)
-    found = _AUDIENCE.search(text)
-    if found:
-        audience = audience or found.group(1).strip()
-        text = text[: found.start()] + text[found.end() - (1 if found.group(0).endswith((",", ";", ".")) else 0) :]
-    text = _LEAD_IN.sub("", text, count=1).strip(" ,;:.!?-")
-    words = text.split()
-    if len(words) > 12:  # a long first sentence: keep its opening as the topic
-        text = " ".join(words[:12])
-    return (text or brief[:60]).strip(), audience
+@dataclass
+class Beat:
+    """One thought on screen: its card's phrase and its sentences (text, priority)."""
+
+    key: str
+    sentences: list[tuple[str, int]]
+    fact: bool = False
+    sources: list[dict] = field(default_factory=list)
+    rank: int = 0  # 0: the brief's; 1, 2, ...: a document sentence's rank in the summary
 
 
-_QUESTION_WORDS = {"why", "what", "when", "where", "who", "which", "whose", "is", "are", "can", "could", "do",
-                   "does", "did", "will", "would", "should", "has", "have"}
-_AUXILIARIES = {"do", "does", "did", "is", "are", "can", "could", "will", "would", "should", "much", "many", "long", "far"}
+def write_script(spec: ScriptBrief) -> dict:
+    """The script as the JSON object an LLM is asked for."""
+    pack = pack_for(spec.language)
+    if pack is None:
+        return _as_written(spec)
+    brief = read_brief(spec.brief, spec.audience, pack)
+    documents = _document_facts(spec, pack)
+    title = spec.title or _title_of(brief)
+    topic = pack["answer"] if brief.question else brief.topic if brief.framed else pack["it_all"]
+    fill = {"t": _lower_first(topic), "T": topic[:1].upper() + topic[1:], "Title": title, "a": brief.audience or "",
+            "Q": _question(brief.topic)}  # fmt: skip
+    longest = max(12, math.ceil(spec.word_budget / spec.scene_count * 1.2))
+    beats = _structure(spec.style, brief, documents, pack, fill, longest)
+    scenes = _fit(beats, spec.scene_count, spec.word_budget, pack)
+    return _as_json(title, scenes, brief.topic, spec.style, pack)
 
 
-def _is_question(topic: str, brief: str) -> bool:
-    words = topic.lower().split()
-    if not words:
-        return False
-    first_sentence = _SENTENCE.split(brief.strip(), maxsplit=1)[0].rstrip()
-    return (
-        first_sentence.endswith("?")
-        or words[0] in _QUESTION_WORDS
-        or (words[0] == "how" and len(words) > 1 and words[1] in _AUXILIARIES)
-    )
+# --- material -----------------------------------------------------------------------------------
+
+
+def _document_facts(spec: ScriptBrief, pack: dict) -> list[Fact]:
+    """The documents' sentences worth narrating, best first, each credited to its document and page."""
+    sentences = document_sentences(spec.references, [s.strip() for s in _SENTENCE.split(spec.brief)])
+    order = ranked(sentences, spec.brief)
+    facts = []
+    for rank, index in enumerate(order):
+        sentence = sentences[index]
+        source = {"document": sentence.source, **({"page": sentence.page} if sentence.page else {})}
+        facts.append(make_fact(sentence.text, sentence.position, pack, source=source, rank=rank))
+    return facts
+
+
+def _title_of(brief) -> str:
+    if brief.question:
+        return _title_case(_question(brief.topic))
+    if brief.framed:
+        return _title_case(brief.topic)
+    return _title_case(brief.facts[0].phrase) if brief.facts else _title_case(brief.topic)
+
+
+def _question(topic: str) -> str:
+    return topic[:1].upper() + topic[1:].rstrip(" ?") + "?"
 
 
 def _lower_first(text: str) -> str:
-    # "How volcanoes form" reads as "how volcanoes form" mid-sentence; keep acronyms
-    if len(text) > 1 and text[0].isupper() and not text[1].isupper():
+    # "How volcanoes form" reads as "how volcanoes form" mid-sentence; keep acronyms and names
+    if len(text) > 1 and text[0].isupper() and not text[1].isupper() and text.split()[0].lower() in FUNCTION_WORDS:
         return text[0].lower() + text[1:]
     return text
 
 
 def _title_case(text: str) -> str:
     small = {"a", "an", "the", "of", "on", "in", "and", "or", "to", "for", "with", "at", "by"}
-    words = text.split()
     return " ".join(
-        w if w.isupper() else (w.capitalize() if i == 0 or w.lower() not in small else w.lower())
-        for i, w in enumerate(words)
+        w if w.isupper() or any(c.isdigit() for c in w) else (w.capitalize() if i == 0 or w.lower() not in small else w.lower())
+        for i, w in enumerate(text.split())
     )
 
 
-def _key_phrase(sentence: str) -> str:
-    """A short on-screen phrase from a brief sentence: its first clause, at most six words."""
-    clause = re.split(r"[,;:—–(]", sentence, maxsplit=1)[0]
-    words = clause.strip(" .!?").split()
-    return " ".join(words[:6]) or sentence[:40]
+# --- structures ---------------------------------------------------------------------------------
 
 
-def _pieces(sentence: str, longest: int) -> list[tuple[str, str]]:
-    """A sentence as (key phrase, text) pool items of at most `longest` words each, in order."""
+def _structure(style: str, brief, documents: list[Fact], pack: dict, fill: dict, longest: int) -> list[Beat]:
+    """The style's beats in order: opening, the brief's facts as the style orders them, documents, closing."""
+
+    def framed(entry, priorities=(FRAME, EXTRA)) -> Beat:
+        key, *sentences = entry
+        return Beat(key.format(**fill), [(s.format(**fill), p) for s, p in zip(sentences, priorities)])
+
+    facts = list(brief.facts)
+    opening: list[Beat] = []
+    if brief.question:
+        key, lead = pack["question"]
+        opening.append(Beat(fill["Q"], [(fill["Q"], FRAME), (lead, EXTRA)]))
+    elif brief.framed:
+        opening.append(framed(pack["hooks"].get(style, pack["hooks"]["explainer"])))
+    if brief.audience:
+        opening.append(framed(pack["audience"], (EXTRA, FILLER)))
+
+    sections = _sections(style, facts, pack)
+    body: list[Beat] = []
+    step = 0
+    for section, members in sections:
+        leads = pack["leads"].get(section, [])
+        for position, fact in enumerate(members):
+            text = fact.text
+            if section == "steps":
+                last = len(members) - 1
+                which = 0 if position == 0 else 4 if position == last else 1 + (position - 1) % 3
+                text = pack["steps"][which].format(x=_lower_lead(text, brief.facts, pack))
+                step += 1
+            beats = _fact_beats(fact, speakable(text, pack), longest)
+            if section == "steps":
+                label = pack["step_label"].format(n=step) + ":"
+                beats[0].key = f"{label} {trim_phrase(fact.phrase.split()[: PHRASE_WORDS - len(label.split())])}"
+            if position == 0 and leads and beats:
+                beats[0].sentences.insert(0, (leads[0], LEAD))
+            body.extend(beats)
+    if documents:
+        # read in the documents' order; the budget keeps the best ranked (Beat.rank) when not all fit
+        doc_beats = [
+            beat
+            for fact in sorted(documents, key=lambda f: f.order)
+            for beat in _fact_beats(fact, speakable(fact.text, pack), longest, rank=1 + fact.rank)
+        ]
+        if doc_beats and not opening and not body:
+            doc_beats[0].sentences.insert(0, (pack["leads"]["documents"][0], LEAD))
+        body.extend(doc_beats)
+    closing: list[Beat] = []
+    phrases = [key_phrase(f.text) for f in facts]  # without a dated card's year in front
+    if len(phrases) >= 2:
+        key, sentence = pack["recap"].get(style, pack["recap"]["explainer"])
+        items = _listed([_lower_lead(p, facts, pack) for p in phrases[:4]], pack)
+        closing.append(Beat(key, [(speakable(sentence.format(items=items), pack), EXTRA)]))
+    fillers = [framed(entry, (FILLER, FILLER)) for entry in pack["fillers"].get(style, [])]
+    # the explainer's fillers suit any subject: a longer video of another style borrows them
+    spare = [framed(entry, (SPARE, SPARE)) for entry in pack["fillers"]["explainer"]] if style != "explainer" else []
+    outro = framed(pack["outros"].get(style, pack["outros"]["explainer"]), (FRAME, EXTRA))
+    thanks = framed(pack["thanks"], (FILLER, FRAME))
+    if not (brief.framed or documents):
+        outro.sentences = [(s, EXTRA if p == FRAME else p) for s, p in outro.sentences]
+    return opening + body + fillers + spare + closing + [outro, thanks]
+
+
+def _sections(style: str, facts: list[Fact], pack: dict) -> list[tuple[str, list[Fact]]]:
+    """The brief's facts grouped and ordered as the style tells its story."""
+    if not facts:
+        return []
+    if style == "promo":
+        offer = [f for f in facts if f.kind == "offer"]
+        when = [f for f in facts if f.kind == "when"]
+        details = [f for f in facts if f not in offer and f not in when]
+        return [(name, group) for name, group in (("offer", offer), ("details", details), ("when", when)) if group]
+    if style == "tutorial":
+        return [("steps", facts)]
+    if style == "documentary":
+        return [("timeline", _in_time_order(facts))]
+    if style == "story":
+        cut = max(1, len(facts) // 2)
+        end = [facts[-1]] if len(facts) > 2 else []
+        parts = [("beginning", facts[:cut]), ("turn", facts[cut : len(facts) - len(end)]), ("end", end)]
+        return [(name, group) for name, group in parts if group]
+    return [("parts", facts)]
+
+
+def _in_time_order(facts: list[Fact]) -> list[Fact]:
+    """Dated facts by their year; an undated one stays with the dated fact before it."""
+    year, keyed = -10**6, []
+    for fact in facts:
+        year = fact.year if fact.year is not None else year
+        keyed.append((year, fact.order, fact))
+    return [fact for *_, fact in sorted(keyed, key=lambda k: (k[0], k[1]))]
+
+
+def _fact_beats(fact: Fact, text: str, longest: int, rank: int = 0) -> list[Beat]:
+    """A fact as beats of at most `longest` words: a long sentence is dealt in pieces, cut after a comma where one is near."""
+    pieces = _pieces(text, longest)
+    beats = []
+    for index, piece in enumerate(pieces):
+        key = fact.phrase if index == 0 else key_phrase(piece)
+        beats.append(Beat(key, [(piece, FACT)], True, [fact.source] if fact.source else [], rank))
+    return beats
+
+
+def _pieces(sentence: str, longest: int) -> list[str]:
     words = sentence.split()
-    count = max(1, math.ceil(len(words) / longest))
-    size = math.ceil(len(words) / count)
-    chunks = [" ".join(words[i : i + size]) for i in range(0, len(words), size)] or [sentence]
-    return [(_key_phrase(chunk), chunk) for chunk in chunks]
-
-
-def _reference_sentences(references, brief_sentences: list[str]) -> list[str]:
-    """Sentences of the reference passages fit to be read aloud, in passage order, each once."""
-    seen = {_sentence_key(s) for s in brief_sentences}
-    kept = []
-    for reference in references:
-        for sentence in split_sentences(_CITATION.sub("", str(reference.get("text", "")))):
-            key = _sentence_key(sentence)
-            if key not in seen and _narratable(sentence):
-                seen.add(key)  # passages overlap by a sentence: say it once
-                kept.append(sentence)
-    return kept
-
-
-def _narratable(sentence: str) -> bool:
-    """A whole sentence of prose: not a heading, list fragment, table row, caption, URL or code."""
-    words = sentence.split()
-    plain = sum(ch.isalnum() or ch.isspace() for ch in sentence)
-    return (
-        _REFERENCE_WORDS[0] <= len(words) <= _REFERENCE_WORDS[1]
-        and sentence.endswith(_SENTENCE_ENDS)
-        and not sentence[0].islower()
-        and plain >= 0.85 * len(sentence)  # code and formulas are full of symbols; prose has a few commas
-        and not _NOT_PROSE.search(sentence)
-    )
-
-
-def _sentence_key(sentence: str) -> str:
-    return " ".join(sentence.casefold().split()).rstrip(".!?")
-
-
-def _clause_pieces(sentence: str, longest: int) -> list[tuple[str, str]]:
-    """Like _pieces, but cut after a comma or semicolon where one is near: the first piece of a
-    sentence then says something whole ("The basin holds 417 vents,") when a short video has
-    room for nothing more."""
+    if len(words) <= longest:
+        return [sentence]
     parts: list[list[str]] = [[]]
-    for clause in _CLAUSE_BREAK.split(sentence):
-        words = clause.split()
-        if parts[-1] and len(parts[-1]) + len(words) > longest:
+    for clause in re.split(r"(?<=[,;])\s+", sentence):
+        clause_words = clause.split()
+        if parts[-1] and len(parts[-1]) + len(clause_words) > longest:
             parts.append([])
-        parts[-1].extend(words)
-    return [piece for part in parts if part for piece in _pieces(" ".join(part), longest)]
+        parts[-1].extend(clause_words)
+    pieces = []
+    for part in parts:
+        count = max(1, math.ceil(len(part) / longest))
+        size = math.ceil(len(part) / count)
+        pieces.extend(" ".join(part[i : i + size]) for i in range(0, len(part), size))
+    return _end_sentences(pieces)
 
 
-def _end_sentences(scenes: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """A scene cut after a comma, with no continuation in the next scene, ends with a period instead."""
+def _end_sentences(pieces: list[str]) -> list[str]:
+    """A piece cut after a comma ends with a period when the next piece starts a new thought."""
     ended = []
-    for index, (key, text) in enumerate(scenes):
-        following = scenes[index + 1][1] if index + 1 < len(scenes) else ""
-        if text.endswith((",", ";")) and not following[:1].islower():
-            text = text[:-1] + "."
-        ended.append((key, text))
+    for index, piece in enumerate(pieces):
+        following = pieces[index + 1] if index + 1 < len(pieces) else ""
+        if piece.endswith((",", ";")) and not following[:1].islower():
+            piece = piece[:-1] + "."
+        ended.append(piece)
     return ended
 
 
-def write_script(spec: ScriptBrief) -> dict:
-    """The script as the JSON object an LLM is asked for."""
-    topic, audience = _topic_and_audience(spec.brief, spec.audience)
-    brief_sentences = [s.strip() for s in _SENTENCE.split(spec.brief) if len(s.split()) >= 3]
-    # a brief of several sentences (or one long one) is content, not a topic: it is narrated
-    # as written, and templates only frame it, talking about "it all" rather than a topic
-    content = len(brief_sentences) > 1 or bool(brief_sentences and len(brief_sentences[0].split()) > 12)
-    if content:
-        title = spec.title or _title_case(_key_phrase(brief_sentences[0]).rstrip(" .!?"))
-        t = "it all"
-    elif _is_question(topic, spec.brief):
-        # "Why is the sky blue" reads badly after "wondered about": ask it, then answer
-        question = topic[:1].upper() + topic[1:].rstrip(" ?") + "?"
-        title = spec.title or _title_case(question)
-        t = "the answer"
-    else:
-        title = spec.title or _title_case(topic)
-        t = _lower_first(topic)
-    fill = {"t": t, "T": t[:1].upper() + t[1:], "Title": title, "a": audience or "everyone", "Q": title}
-    if t == "the answer":
-        fill["Q"] = topic[:1].upper() + topic[1:].rstrip(" ?") + "?"
-    english = spec.language.split("-")[0].lower() == "en"
-
-    # the brief's own sentences are the real content: they go first
-    # a sentence longer than a scene is dealt in pieces, so a long brief cannot overflow the budget
-    longest = max(12, math.ceil(spec.word_budget / spec.scene_count * 1.2))
-    facts = [
-        piece
-        for s in brief_sentences
-        for piece in _pieces(s if s.endswith((".", "!", "?", "。", "！", "？")) else s + ".", longest)
-    ]
-    # reference passages come after the brief's own words, most relevant first
-    known = [p for s in _reference_sentences(spec.references, brief_sentences) for p in _clause_pieces(s, longest)]
-    if not english:
-        # no templates in other languages: the brief itself is the narration
-        pool = (facts or _pieces(spec.brief, longest)) + known
-        scenes = _distribute(pool, spec.scene_count, spec.word_budget, allow_repeat=False)
-        return _as_json(title, _end_sentences(scenes), topic, spec.style)
-
-    def sentences(entries) -> list[tuple[str, str]]:
-        # one pool item per sentence: fine-grained pieces let the budget be met closely
-        return [(entry[0].format(**fill), text.format(**fill)) for entry in entries for text in entry[1:]]
-
-    body = sentences(_BODY)
-    if content:
-        opening = []
-    elif t == "the answer":
-        # user text only ever fills placeholders: braces in a brief are never format fields
-        opening = sentences([("{Title}", "{Q}", "Let's find out, one step at a time.")])
-    else:
-        opening = sentences([_HOOKS.get(spec.style, _HOOKS["explainer"])])
-    body = (facts if content else []) + known + body  # a topic brief is not narrated: its hook says it
-    if audience:
-        opening += sentences([_AUDIENCE_LINE])
-    if known:
-        # the notes are the substance: the framing keeps one sentence, and a two-scene video has no room for it
-        opening = opening[:1] if spec.scene_count > 2 else []
-    closing = sentences([_OUTROS.get(spec.style, _OUTROS["explainer"]), _THANKS])
-    scenes = _distribute(opening + body + closing, spec.scene_count, spec.word_budget, allow_repeat=True, closing=closing)
-    return _as_json(title, _end_sentences(scenes), topic, spec.style)
+def _lower_lead(text: str, facts: list[Fact], pack: dict) -> str:
+    """'Mix the flour.' after 'First,' reads 'First, mix the flour.'; a name elsewhere capitalized keeps its
+    capital, and so does every German noun."""
+    first = text.split()[0] if text.split() else ""
+    if pack["code"] == "de" and first.lower() not in FUNCTION_WORDS:
+        return text
+    elsewhere = " ".join(f.text for f in facts)
+    if first[:1].isupper() and not first.isupper() and re.search(rf"(?<![.!?]\s)(?<=\w\s){re.escape(first)}\b", elsewhere) is None:
+        return text[0].lower() + text[1:]
+    return text
 
 
-def _distribute(
-    pool: list[tuple[str, str]],
-    scene_count: int,
-    word_budget: int,
-    allow_repeat: bool,
-    closing: list[tuple[str, str]] | None = None,
-) -> list[tuple[str, str]]:
-    """Deal sentences into scenes of about word_budget/scene_count words each, in order.
+def _listed(items: list[str], pack: dict) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {pack['and']} {items[-1]}"
 
-    The last scene gets the closing sentences. With allow_repeat, a pool that
-    runs dry (very long videos) is dealt again, phrased as a recap.
-    """
-    closing = list(closing or [])
-    main = [p for p in pool if p not in closing]
-    all_closing = list(closing)
-    if not allow_repeat:
-        # a pool smaller than the budget is spread over the scenes, not spent on the first one
-        word_budget = min(word_budget, sum(len(t.split()) for _, t in main)) or word_budget
-    per_scene = word_budget / scene_count
-    while len(closing) > 1 and sum(len(t.split()) for _, t in closing) > per_scene * 1.3:
-        closing.pop()  # short videos get a short goodbye
-    closing_words = sum(len(t.split()) for _, t in closing)
-    scenes: list[tuple[str, list[str]]] = []
-    cursor, rounds, total = 0, 0, 0
-    for index in range(scene_count):
-        if index == scene_count - 1 and closing:
-            # the last scene is the closing: the closing sentences (in order) that best fill the budget
-            chosen = _best_closing(all_closing, word_budget - total)
-            scenes.append((chosen[0][0], [t for _, t in chosen]))
+
+# --- fitting the duration -----------------------------------------------------------------------
+
+
+def _fit(beats: list[Beat], scene_count: int, word_budget: int, pack: dict) -> list[Beat]:
+    """Exactly `scene_count` scenes of about `word_budget` words: sentences kept by priority, beats merged or split."""
+    kept = _choose(beats, word_budget, pack)
+    while len(kept) > scene_count:
+        kept = _merge_smallest(kept)
+    while len(kept) < scene_count:
+        split = _split_largest(kept)
+        if split is None:
             break
-        # cumulative target: each scene corrects the drift of the ones before it
-        target = (word_budget - closing_words) * (index + 1) / max(1, scene_count - (1 if closing else 0))
-        key, texts = "", []
-        while True:
-            if cursor >= len(main):
-                if not allow_repeat or not main:
-                    break
-                cursor, rounds = 0, rounds + 1
-            k, text = main[cursor]
-            size = len(text.split())
-            # take the sentence if the scene is empty or it brings the total closer to the target
-            if texts and abs(total + size - target) >= abs(total - target):
+        kept = split
+    return kept
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _choose(beats: list[Beat], budget: int, pack: dict) -> list[Beat]:
+    """The sentences that bring the total nearest the budget, most important first; short material is recapped."""
+    order = sorted(
+        (p, beat.rank, b, s) for b, beat in enumerate(beats) for s, (_, p) in enumerate(beat.sentences)
+    )
+    chosen: set[tuple[int, int]] = set()
+    total = 0
+    facts_stopped = False
+    for priority, rank, b, s in order:
+        size = _words(beats[b].sentences[s][0])
+        # nearer the budget, and never far past it: the script stage accepts 20% either side
+        closer = abs(total + size - budget) < abs(total - budget) and total + size <= budget * 1.12
+        if priority == FACT and rank == 0:
+            # the brief is read in order: once a fact does not fit, the rest is cut, not skipped over
+            if facts_stopped or not (total + size <= budget or closer):
+                facts_stopped = True
+                continue
+        elif not closer and not (priority == FACT and total + size <= budget):
+            continue
+        chosen.add((b, s))
+        total += size
+    kept = []
+    for b, beat in enumerate(beats):
+        sentences = [item for s, item in enumerate(beat.sentences) if (b, s) in chosen]
+        if sentences:
+            kept.append(Beat(beat.key, sentences, beat.fact, beat.sources, beat.rank))
+    if total < budget * 0.9:
+        kept = _recapped(kept, budget - total, pack)
+    return kept
+
+
+def _recapped(kept: list[Beat], missing: int, pack: dict) -> list[Beat]:
+    """A very long video from a short brief says its material again, each time in other words, before the end."""
+    material = [b for b in kept if b.fact] or kept[:-2] or kept
+    body, ending = kept[: len(kept) - 2], kept[len(kept) - 2 :]
+    extra: list[Beat] = []
+    round_ = 0
+    while missing > 0 and material:
+        for beat in material:
+            text = " ".join(s for s, _ in beat.sentences)
+            again = pack["again"][round_ % len(pack["again"])]
+            said = again.format(x=text[0].lower() + text[1:] if text[1:2].islower() else text)
+            extra.append(Beat(beat.key, [(said, SPARE)], beat.fact, beat.sources))
+            missing -= _words(said)
+            if missing <= 0:
                 break
-            cursor += 1
-            if rounds and not texts and text[:1].isupper():
-                text = "To recap: " + text[0].lower() + text[1:]
-            key = key or k
-            texts.append(text)
-            total += size
-        if not texts:
-            break
-        scenes.append((key, texts))
-    return [(key, " ".join(texts)) for key, texts in scenes]
+        round_ += 1
+    return body + extra + ending
 
 
-def _best_closing(closing: list[tuple[str, str]], wanted: int | float) -> list[tuple[str, str]]:
-    """The in-order selection of closing sentences whose length is nearest to `wanted` words.
+def _merge_smallest(beats: list[Beat]) -> list[Beat]:
+    """Two neighbours become one scene: the pair with the fewest words, sparing two facts' cards where it can."""
 
-    Sentences are coarse (about ten words), so short videos need the choice:
-    taking only a prefix can miss a narrow word budget on both sides.
-    """
-    options = [
-        [item for i, item in enumerate(closing) if mask >> i & 1] for mask in range(1, 1 << len(closing))
-    ]
-    # nearest first; on a tie, the selection that keeps the earliest sentences
-    return min(options, key=lambda o: (abs(sum(len(t.split()) for _, t in o) - wanted), [closing.index(i) for i in o]))
+    def cost(i: int) -> tuple[int, int]:
+        both_facts = beats[i].fact and beats[i + 1].fact
+        return (1 if both_facts else 0, _beat_words(beats[i]) + _beat_words(beats[i + 1]))
+
+    i = min(range(len(beats) - 1), key=cost)
+    first, second = beats[i], beats[i + 1]
+    key = first.key if first.fact or not second.fact else second.key
+    merged = Beat(key, first.sentences + second.sentences, first.fact or second.fact, first.sources + second.sources)
+    return beats[:i] + [merged] + beats[i + 2 :]
 
 
-def _as_json(title: str, scenes: list[tuple[str, str]], topic: str, style: str) -> dict:
+def _beat_words(beat: Beat) -> int:
+    return sum(_words(s) for s, _ in beat.sentences)
+
+
+def _split_largest(beats: list[Beat]) -> list[Beat] | None:
+    """The beat with the most words becomes two scenes: between its sentences, or inside its longest one."""
+    candidates = sorted(range(len(beats)), key=lambda i: -_beat_words(beats[i]))
+    for i in candidates:
+        beat = beats[i]
+        if len(beat.sentences) > 1:
+            cut = _balanced_cut([_words(s) for s, _ in beat.sentences])
+            first, second = beat.sentences[:cut], beat.sentences[cut:]
+        else:
+            words = beat.sentences[0][0].split()
+            if len(words) < 4:
+                continue
+            half = len(words) // 2
+            for offset in range(len(words) // 4 + 1):  # a comma near the middle is the kindest cut
+                if words[half - 1 + offset].endswith(","):
+                    half += offset
+                    break
+                if words[half - 1 - offset].endswith(","):
+                    half -= offset
+                    break
+            priority = beat.sentences[0][1]
+            first, second = [(" ".join(words[:half]), priority)], [(" ".join(words[half:]), priority)]
+        second_text = second[0][0]
+        second_key = key_phrase(second_text) if beat.fact else beat.key
+        return beats[:i] + [
+            Beat(beat.key, first, beat.fact, beat.sources),
+            Beat(second_key, second, beat.fact, beat.sources),
+        ] + beats[i + 1 :]
+    return None
+
+
+def _balanced_cut(sizes: list[int]) -> int:
+    total = sum(sizes)
+    return min(range(1, len(sizes)), key=lambda c: abs(sum(sizes[:c]) - total / 2))
+
+
+# --- languages without a pack ---------------------------------------------------------------------
+
+
+def _as_written(spec: ScriptBrief) -> dict:
+    """No structures in this language: the brief's own sentences (and the documents') are the narration."""
+    pack = pack_for("en")  # only its list words are used on this path; nothing English is spoken
+    longest = max(12, math.ceil(spec.word_budget / spec.scene_count * 1.2))
+    sentences = [s.strip() for s in _SENTENCE.split(spec.brief) if s.strip()] or [spec.brief.strip()]
+    beats = [Beat(key_phrase(p), [(p, FACT)], True) for s in sentences for p in _pieces(s, longest)]
+    for sentence in document_sentences(spec.references, sentences):
+        source = {"document": sentence.source, **({"page": sentence.page} if sentence.page else {})}
+        beats.extend(Beat(key_phrase(p), [(p, FACT)], True, [source]) for p in _pieces(sentence.text, longest))
+    words = sum(_beat_words(b) for b in beats)
+    kept = _choose(beats, min(spec.word_budget, words), {**pack, "again": []})
+    while len(kept) > spec.scene_count:
+        kept = _merge_smallest(kept)
+    title = spec.title or key_phrase(sentences[0])
+    return _as_json(title, kept, title, spec.style, None)
+
+
+# --- the answer ---------------------------------------------------------------------------------
+
+
+def _as_json(title: str, scenes: list[Beat], topic: str, style: str, pack: dict | None) -> dict:
     mood = {
         "documentary": "documentary photograph, natural light",
         "explainer": "clean illustrated explainer graphic, bright colors",
@@ -331,14 +409,19 @@ def _as_json(title: str, scenes: list[tuple[str, str]], topic: str, style: str) 
         "tutorial": "clear instructional illustration, neutral background",
         "story": "cinematic storybook illustration, warm light",
     }.get(style, "illustration")
-    return {
-        "title": title,
-        "scenes": [
-            {"narration": narration, "key_phrase": key, "visual_prompt": f"{key}: {topic}, {mood}",
-             "search_terms": search_terms_from(key, topic)}
-            for key, narration in scenes
-        ],
-    }
+    answer = []
+    for beat in scenes:
+        sources = list({json.dumps(s, sort_keys=True): s for s in beat.sources}.values())
+        scene = {
+            "narration": " ".join(s for s, _ in beat.sentences),
+            "key_phrase": beat.key,
+            "visual_prompt": f"{beat.key}: {topic}, {mood}",
+            "search_terms": search_terms_from(beat.key, topic),
+        }
+        if sources:
+            scene["sources"] = sources
+        answer.append(scene)
+    return {"title": title, "scenes": answer}
 
 
 def answer(messages: list[dict[str, str]]) -> str:

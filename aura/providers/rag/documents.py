@@ -47,6 +47,16 @@ class Document:
     source: str  # the file name, or its path relative to the folder it was found in
     text: str
     origin: str = "request"
+    # a PDF's pages: (page number, where its text starts in `text`), so a passage can be credited to its page
+    pages: tuple[tuple[int, int], ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        found = None
+        for number, start in self.pages:
+            if start > offset:
+                break
+            found = number
+        return found
 
 
 def load_documents(entries: list[str | os.PathLike | DocumentFile]) -> list[Document]:
@@ -66,7 +76,8 @@ def load_documents(entries: list[str | os.PathLike | DocumentFile]) -> list[Docu
         )
     documents, total = [], 0
     for file in unique:
-        document = Document(file.source, read_document(file.path, file.shown or None), file.origin)
+        text, pages = read_document_pages(file.path, file.shown or None)
+        document = Document(file.source, text, file.origin, pages)
         total += len(document.text)
         if total > MAX_TOTAL_CHARS:
             raise ReferenceDocumentError(
@@ -112,6 +123,11 @@ def _walk(folder: Path) -> list[Path]:
 
 def read_document(path: Path, shown: str | None = None) -> str:
     """The document's plain text; errors name it as `shown` (its path by default)."""
+    return read_document_pages(path, shown)[0]
+
+
+def read_document_pages(path: Path, shown: str | None = None) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The document's plain text, and for a PDF where each page's text starts in it."""
     shown = shown or str(path)
     try:
         size = path.stat().st_size
@@ -121,10 +137,10 @@ def read_document(path: Path, shown: str | None = None) -> str:
         limit = MAX_FILE_BYTES // 2**20
         raise ReferenceDocumentError(f"reference {shown} is {size / 2**20:.0f} MiB: the limit is {limit} MiB")
     suffix = path.suffix.lower()
-    text = _pdf_text(path, shown) if suffix == ".pdf" else _tidy(_markup_text(suffix, _decode(path, shown)))
+    text, pages = _pdf_text(path, shown) if suffix == ".pdf" else (_tidy(_markup_text(suffix, _decode(path, shown))), ())
     if not text:
         raise ReferenceDocumentError(f"reference {shown} holds no text")
-    return text
+    return text, pages
 
 
 def decode_text(data: bytes) -> str:
@@ -163,8 +179,8 @@ def _tidy(text: str) -> str:
     return "\n".join(line for i, line in enumerate(lines) if line or (i and lines[i - 1])).strip()
 
 
-def _pdf_text(path: Path, shown: str) -> str:
-    """Text of each page as one paragraph: PDF line breaks are layout, not structure."""
+def _pdf_text(path: Path, shown: str) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """Text of each page as one paragraph (PDF line breaks are layout, not structure), and where each page starts."""
     from pypdf import PdfReader
 
     try:
@@ -176,12 +192,18 @@ def _pdf_text(path: Path, shown: str) -> str:
         raise
     except Exception as exc:  # pypdf raises many types on a damaged file: all mean "not a readable PDF"
         raise ReferenceDocumentError(f"reference {shown} is not a readable PDF: {str(exc)[:200]}") from exc
-    text = "\n\n".join(_unwrap_page(page) for page in pages if page.strip())
+    starts, parts, offset = [], [], 0
+    for number, page in enumerate(pages, 1):
+        if page.strip():
+            starts.append((number, offset))
+            parts.append(_unwrap_page(page))
+            offset += len(parts[-1]) + 2
+    text = "\n\n".join(parts)
     if not text:
         raise ReferenceDocumentError(
             f"reference {shown} is a PDF without extractable text (a scan?): give a PDF with a text layer or a .txt file"
         )
-    return text
+    return text, tuple(starts)
 
 
 def _unwrap_page(page: str) -> str:

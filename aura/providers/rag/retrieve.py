@@ -28,6 +28,7 @@ class Passage:
     text: str
     score: float
     origin: str = "request"  # request: a document the caller supplied; operator: AURA_REFERENCE_DIR
+    page: int | None = None  # a PDF's page the passage starts on
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def retrieve(
         )
         candidates = _shortlist(query, candidates, max_compared)
     scores = scorer.score(query, [p.text for p in candidates])
-    scored = [Passage(p.source, p.chunk, p.text, round(s, 4), p.origin) for p, s in zip(candidates, scores)]
+    scored = [Passage(p.source, p.chunk, p.text, round(s, 4), p.origin, p.page) for p, s in zip(candidates, scores)]
     if sum(len(p.text) for p in scored) <= max_chars:
         chosen = _whole(scored)
     else:
@@ -106,11 +107,15 @@ def _passages(documents: list[Document], chunk_chars: int) -> list[Passage]:
     """Every passage of every document, in reading order; a passage seen before (a copied file) is left out."""
     seen, passages = set(), []
     for document in documents:
+        cursor = 0
         for index, text in enumerate(chunk_text(document.text, chunk_chars)):
+            found = document.text.find(text[:40], cursor) if document.pages else -1
+            cursor = max(cursor, found)
             key = " ".join(text.casefold().split())
             if key not in seen:
                 seen.add(key)
-                passages.append(Passage(document.source, index, text, 0.0, document.origin))
+                page = document.page_at(found) if found >= 0 else None
+                passages.append(Passage(document.source, index, text, 0.0, document.origin, page))
     return passages
 
 
@@ -150,14 +155,16 @@ def _best(passages: list[Passage], top_k: int, max_chars: int) -> list[Passage]:
 def reference_sources(passages: list[Passage]) -> list[ReferenceSource]:
     """The passages as recorded on the Script: where each came from and how it begins."""
     return [
-        ReferenceSource(source=p.source, chunk=p.chunk, score=p.score, excerpt=excerpt(p.text), origin=p.origin)
+        ReferenceSource(
+            source=p.source, chunk=p.chunk, score=p.score, excerpt=excerpt(p.text), origin=p.origin, page=p.page
+        )
         for p in passages
     ]
 
 
 def prompt_references(passages: list[Passage]) -> list[dict[str, str]]:
-    """The passages as ScriptBrief.references: what the writer sees."""
-    return [{"source": p.source, "text": p.text} for p in passages]
+    """The passages as ScriptBrief.references: what the writer sees (and a PDF passage's page, for credits)."""
+    return [{"source": p.source, "text": p.text, **({"page": p.page} if p.page else {})} for p in passages]
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
