@@ -112,7 +112,8 @@ def _structure(style: str, brief, documents: list[Fact], pack: dict, fill: dict,
 
     def framed(entry, priorities=(FRAME, EXTRA)) -> Beat:
         key, *sentences = entry
-        return Beat(key.format(**fill), [(s.format(**fill), p) for s, p in zip(sentences, priorities)])
+        card = key.format(**fill) if "{" in key else _topical(key, fill["Title"])
+        return Beat(card, [(s.format(**fill), p) for s, p in zip(sentences, priorities)])
 
     facts = list(brief.facts)
     opening: list[Beat] = []
@@ -158,7 +159,7 @@ def _structure(style: str, brief, documents: list[Fact], pack: dict, fill: dict,
     if len(phrases) >= 2:
         key, sentence = pack["recap"].get(style, pack["recap"]["explainer"])
         items = _listed([_lower_lead(p, facts, pack) for p in phrases[:4]], pack)
-        closing.append(Beat(key, [(speakable(sentence.format(items=items), pack), EXTRA)]))
+        closing.append(Beat(_topical(key, fill["Title"]), [(speakable(sentence.format(items=items), pack), EXTRA)]))
     fillers = [framed(entry, (FILLER, FILLER)) for entry in pack["fillers"].get(style, [])]
     # the explainer's fillers suit any subject: a longer video of another style borrows them
     spare = [framed(entry, (SPARE, SPARE)) for entry in pack["fillers"]["explainer"]] if style != "explainer" else []
@@ -188,6 +189,12 @@ def _sections(style: str, facts: list[Fact], pack: dict) -> list[tuple[str, list
         parts = [("beginning", facts[:cut]), ("turn", facts[cut : len(facts) - len(end)]), ("end", end)]
         return [(name, group) for name, group in parts if group]
     return [("parts", facts)]
+
+
+def _topical(label: str, title: str) -> str:
+    """A card for a frame or a filler names its video's subject: "Why it matters: How Volcanoes Form"."""
+    room = max(2, PHRASE_WORDS - len(label.split()))
+    return f"{label}: {trim_phrase(title.rstrip('?!.').split()[:room])}"
 
 
 def _in_time_order(facts: list[Fact]) -> list[Fact]:
