@@ -17,9 +17,9 @@ _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _FUNCTION_WORDS = {
     "en": "the and of to is in that for with how what on are this it you your from about why be an or was were "
     "its their they we our has have will can do does which who when there these those into",
-    "es": "el la los las del que y en un una por para con es se cómo qué sobre su sus al lo más son muy pero "
+    "es": "de el la los las del que y en un una por para con es se cómo qué sobre su sus al lo más son muy pero "
     "este esta como cuando donde porque también hay desde hasta nuestro nuestra todos cada",
-    "fr": "le la les des du et un une est pour sur avec que qui dans ce cette comment pourquoi au aux nous vous "
+    "fr": "de le la les des du et un une est pour sur avec que qui dans ce cette comment pourquoi au aux nous vous "
     "pas sont ou mais leur leurs chaque aussi très tous votre notre",
     "de": "der die das und ist ein eine zu mit für von den dem nicht wie auf im sich auch über warum sind wir "
     "es einen einer oder aber bei nach unsere unser ihre jeden täglich",

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aura.models import VideoRequest  # noqa: E402
 from aura.providers.llm.offline import write_script  # noqa: E402
+from aura.providers.llm.writing.packs import pack_for  # noqa: E402
 from aura.providers.rag import KeywordScorer, prompt_references, retrieve  # noqa: E402
 from aura.providers.tts.espeak import EspeakTTS  # noqa: E402
 from aura.stages.script import LEAD_IN_S, SCENE_PAUSE_S, TAIL_S, spec_for  # noqa: E402
@@ -93,7 +94,9 @@ def measure(style: str, duration: int, brief: str, references=()) -> dict:
     spoken_forms = {"percent", "million", "dollars", "third", "quarter", "of", "to", "from", "a", "m", "p"}
     own_share = sum(w in own or w in spoken_forms for w in said) / max(1, len(said))
     cards = [scene["key_phrase"] for scene in script["scenes"]]
-    fact_cards = sum(1 for card in cards if set(words_of(card)) <= own) / len(cards)
+    # a tutorial's "Step 2:" label is the writer's; the words after it are the brief's
+    step = set(words_of(pack_for(request.language)["step_label"].format(n=""))) if pack_for(request.language) else set()
+    fact_cards = sum(1 for card in cards if set(words_of(card)) - step <= own) / len(cards)
     voice = EspeakTTS()
     spoken = sum(
         len(s.pcm) // 2 / s.sample_rate

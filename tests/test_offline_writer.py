@@ -146,6 +146,9 @@ def test_the_brief_language_is_detected_when_language_is_left_at_en():
     assert VideoRequest(brief=BRIEFS["fr"]).language == "fr"
     assert VideoRequest(brief=BRIEFS["de"]).language == "de"
     assert VideoRequest(brief="火山はどのようにできるのか").language == "ja"
+    spanish_bakery = ("Un anuncio para una panadería: pan de masa madre horneado cada día a las 5, "
+                      "20% de descuento en cruasanes este fin de semana, abierto mar–dom, 7:00–15:00")  # fmt: skip
+    assert VideoRequest(brief=spanish_bakery).language == "es"
     # English, a brief too short to tell, and a language asked for explicitly stay as they are
     assert VideoRequest(brief=BAKERY).language == "en"
     assert VideoRequest(brief="Volcanoes").language == "en"
@@ -237,3 +240,30 @@ def test_a_minute_from_a_twenty_fact_document_narrates_and_credits_its_facts(pre
             assert {"document": "kessel-point.md", "page": None} in scene["sources"]
     subtitles = Path(result.paths()["subtitles"]).read_text(encoding="utf-8")
     assert "lighthouse" in subtitles.lower()
+
+
+def test_a_pdf_sentence_is_credited_to_its_page(tmp_path):
+    from helpers.media import pdf_bytes
+
+    from aura.providers.rag import KeywordScorer, prompt_references, retrieve
+
+    pages = [
+        "The Kessel Point lighthouse was built in 1874 by the harbour board. "
+        "Its tower rises thirty-one metres above the rocks of the headland.",
+        "Automation came in 1989, and the last keeper left the station that spring. "
+        "Today a local trust looks after the tower and opens it to visitors in summer.",
+    ]
+    report = tmp_path / "history.pdf"
+    report.write_bytes(pdf_bytes(pages))
+    found = retrieve("Kessel Point lighthouse", [report], top_k=10, max_chars=4000, scorer=KeywordScorer())
+    assert [p.page for p in found.passages] in ([1, 2], [2, 1])
+    script = script_for("The Kessel Point lighthouse", 30, references=prompt_references(found.passages))
+    credits = {}
+    for scene in script["scenes"]:
+        for sentence in ("Automation came in 1989", "built in 1874"):
+            if sentence in scene["narration"]:
+                credits[sentence] = scene["sources"]
+    assert credits == {
+        "built in 1874": [{"document": "history.pdf", "page": 1}],
+        "Automation came in 1989": [{"document": "history.pdf", "page": 2}],
+    }

@@ -52,7 +52,7 @@ def write_script(spec: ScriptBrief) -> dict:
         return _as_written(spec)
     brief = read_brief(spec.brief, spec.audience, pack)
     documents = _document_facts(spec, pack)
-    title = spec.title or _title_of(brief)
+    title = spec.title or _title_of(brief, pack)
     topic = pack["answer"] if brief.question else brief.topic if brief.framed else pack["it_all"]
     fill = {"t": _lower_first(topic), "T": topic[:1].upper() + topic[1:], "Title": title, "a": brief.audience or "",
             "Q": _question(brief.topic)}  # fmt: skip
@@ -77,12 +77,10 @@ def _document_facts(spec: ScriptBrief, pack: dict) -> list[Fact]:
     return facts
 
 
-def _title_of(brief) -> str:
-    if brief.question:
-        return _title_case(_question(brief.topic))
-    if brief.framed:
-        return _title_case(brief.topic)
-    return _title_case(brief.facts[0].phrase) if brief.facts else _title_case(brief.topic)
+def _title_of(brief, pack: dict) -> str:
+    text = _question(brief.topic) if brief.question else brief.topic if brief.framed or not brief.facts else brief.facts[0].phrase
+    # title case is an English habit: other languages capitalize a title's first word (and German its nouns)
+    return _title_case(text) if pack["code"] == "en" else text[:1].upper() + text[1:]
 
 
 def _question(topic: str) -> str:
@@ -112,14 +110,15 @@ def _structure(style: str, brief, documents: list[Fact], pack: dict, fill: dict,
 
     def framed(entry, priorities=(FRAME, EXTRA)) -> Beat:
         key, *sentences = entry
-        card = key.format(**fill) if "{" in key else _topical(key, fill["Title"])
+        card = trim_phrase(key.format(**fill).split()[:PHRASE_WORDS]) if "{" in key else _topical(key, fill["Title"])
         return Beat(card, [(s.format(**fill), p) for s, p in zip(sentences, priorities)])
 
     facts = list(brief.facts)
     opening: list[Beat] = []
     if brief.question:
         key, lead = pack["question"]
-        opening.append(Beat(fill["Q"], [(fill["Q"], FRAME), (lead, EXTRA)]))
+        card = trim_phrase(fill["Q"].split()[:PHRASE_WORDS]) + ("?" if len(fill["Q"].split()) <= PHRASE_WORDS else "")
+        opening.append(Beat(card, [(fill["Q"], FRAME), (lead, EXTRA)]))
     elif brief.framed:
         opening.append(framed(pack["hooks"].get(style, pack["hooks"]["explainer"])))
     if brief.audience:
@@ -155,7 +154,8 @@ def _structure(style: str, brief, documents: list[Fact], pack: dict, fill: dict,
             doc_beats[0].sentences.insert(0, (pack["leads"]["documents"][0], LEAD))
         body.extend(doc_beats)
     closing: list[Beat] = []
-    phrases = [key_phrase(f.text) for f in facts]  # without a dated card's year in front
+    # the recap names facts short enough to say whole; a cut phrase would read as a broken sentence
+    phrases = [f.text.rstrip(".!?") for f in facts if len(f.text.split()) <= 8]
     if len(phrases) >= 2:
         key, sentence = pack["recap"].get(style, pack["recap"]["explainer"])
         items = _listed([_lower_lead(p, facts, pack) for p in phrases[:4]], pack)
@@ -314,6 +314,8 @@ def _choose(beats: list[Beat], budget: int, pack: dict) -> list[Beat]:
 
 def _recapped(kept: list[Beat], missing: int, pack: dict) -> list[Beat]:
     """A very long video from a short brief says its material again, each time in other words, before the end."""
+    if not pack["again"]:
+        return kept
     material = [b for b in kept if b.fact] or kept[:-2] or kept
     body, ending = kept[: len(kept) - 2], kept[len(kept) - 2 :]
     extra: list[Beat] = []

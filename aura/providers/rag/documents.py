@@ -50,14 +50,6 @@ class Document:
     # a PDF's pages: (page number, where its text starts in `text`), so a passage can be credited to its page
     pages: tuple[tuple[int, int], ...] = ()
 
-    def page_at(self, offset: int) -> int | None:
-        found = None
-        for number, start in self.pages:
-            if start > offset:
-                break
-            found = number
-        return found
-
 
 def load_documents(entries: list[str | os.PathLike | DocumentFile]) -> list[Document]:
     """Every document of `entries` (files found already, or paths: folders sorted, recursively), in order."""

@@ -107,16 +107,27 @@ def _passages(documents: list[Document], chunk_chars: int) -> list[Passage]:
     """Every passage of every document, in reading order; a passage seen before (a copied file) is left out."""
     seen, passages = set(), []
     for document in documents:
-        cursor = 0
-        for index, text in enumerate(chunk_text(document.text, chunk_chars)):
-            found = document.text.find(text[:40], cursor) if document.pages else -1
-            cursor = max(cursor, found)
-            key = " ".join(text.casefold().split())
-            if key not in seen:
-                seen.add(key)
-                page = document.page_at(found) if found >= 0 else None
-                passages.append(Passage(document.source, index, text, 0.0, document.origin, page))
+        index = 0
+        for page, text_of_page in _pages(document):
+            for text in chunk_text(text_of_page, chunk_chars):
+                key = " ".join(text.casefold().split())
+                if key not in seen:
+                    seen.add(key)
+                    passages.append(Passage(document.source, index, text, 0.0, document.origin, page))
+                index += 1
     return passages
+
+
+def _pages(document: Document) -> list[tuple[int | None, str]]:
+    """A PDF's text page by page (a passage never spans two pages, so it is credited to one); other documents whole."""
+    if not document.pages:
+        return [(None, document.text)]
+    bounds = [start for _, start in document.pages[1:]] + [len(document.text)]
+    return [
+        (number, document.text[start:end].strip())
+        for (number, start), end in zip(document.pages, bounds)
+        if document.text[start:end].strip()
+    ]
 
 
 def _shortlist(query: str, passages: list[Passage], size: int) -> list[Passage]:

@@ -80,7 +80,10 @@ def read_brief(brief: str, audience: str | None, pack: dict) -> Brief:
         topic, found_audience = topic_and_audience(head)
         facts_text, framed = [rest.strip()], True
     elif framed or (len(sentences) == 1 and len(first.split()) <= 12):
-        topic, found_audience = topic_and_audience(first)
+        # "A story about a keeper who finds a puppy; the two wait out the storm": the framing ends at the semicolon
+        framing, _, told = first.partition(";")
+        topic, found_audience = topic_and_audience(framing)
+        facts_text = [told.strip()] if told.strip() else []
         framed = True
     else:
         topic, found_audience = _topic_of_content(first), None
@@ -265,7 +268,9 @@ def kind_of(text: str, pack: dict) -> str:
         return "offer"
     # opening hours: a range of times or days, or the pack's first word for it ("open") with a time or a day
     ranged = re.search(r"\d{1,2}[:.h]\d{2}\s*[-–—]|[^\W\d_]{2,5}\.?\s*[-–—]\s*[^\W\d_]{2,5}\b", lowered)
-    days = any(f"{a}" == w for w in words for a in pack["days"]) and len(words) < 12
+    # a day's name, or an abbreviation of three letters or more ("so" and "do" are German words too)
+    names = {name.lower() for name in pack["days"].values()} | {a for a in pack["days"] if len(a) >= 3}
+    days = bool(names & set(words))
     if ranged and (days or _DIGIT.search(text)) or marked(pack["when_words"][:1]) and (days or _DIGIT.search(text)):
         return "when"
     if _YEAR.search(text):

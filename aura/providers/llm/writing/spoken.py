@@ -45,11 +45,10 @@ def speakable(text: str, pack: dict) -> str:
 
 
 def _money(number: str, scale: str | None, symbol: str, pack: dict) -> str:
-    words = [number]
+    currency = pack["currency"][symbol]
     if scale:
-        words.append(pack["scale"][scale.lower()])
-    words.append(pack["currency"][symbol])
-    return " ".join(words)
+        return pack["scaled_money"].format(n=number, scale=pack["scale"][scale.lower()], currency=currency)
+    return f"{number} {currency}"
 
 
 def _quarter(which: int, year: str | None, pack: dict) -> str:

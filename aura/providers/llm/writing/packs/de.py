@@ -12,6 +12,7 @@ PACK = {
     "percent": "Prozent",
     "scale": {"k": "tausend", "m": "Millionen", "b": "Milliarden", "bn": "Milliarden", "t": "Billionen"},
     "currency": {"$": "Dollar", "€": "Euro", "£": "Pfund", "¥": "Yen"},
+    "scaled_money": "{n} {scale} {currency}",  # "4.2 million dollars"
     "quarter": "das {nth} Quartal {year}",
     "quarter_alone": "das {nth} Quartal",
     "ordinals": ["erste", "zweite", "dritte", "vierte"],

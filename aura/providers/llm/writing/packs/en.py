@@ -17,6 +17,7 @@ PACK = {
     "percent": "percent",
     "scale": {"k": "thousand", "m": "million", "b": "billion", "bn": "billion", "t": "trillion"},
     "currency": {"$": "dollars", "€": "euros", "£": "pounds", "¥": "yen"},
+    "scaled_money": "{n} {scale} {currency}",  # "4.2 million dollars"
     "quarter": "the {nth} quarter of {year}",
     "quarter_alone": "the {nth} quarter",
     "ordinals": ["first", "second", "third", "fourth"],

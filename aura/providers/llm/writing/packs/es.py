@@ -12,6 +12,7 @@ PACK = {
     "percent": "por ciento",
     "scale": {"k": "mil", "m": "millones", "b": "mil millones", "bn": "mil millones", "t": "billones"},
     "currency": {"$": "dólares", "€": "euros", "£": "libras", "¥": "yenes"},
+    "scaled_money": "{n} {scale} de {currency}",  # "4.2 million dollars"
     "quarter": "el {nth} trimestre de {year}",
     "quarter_alone": "el {nth} trimestre",
     "ordinals": ["primer", "segundo", "tercer", "cuarto"],

@@ -12,6 +12,7 @@ PACK = {
     "percent": "pour cent",
     "scale": {"k": "mille", "m": "millions", "b": "milliards", "bn": "milliards", "t": "billions"},
     "currency": {"$": "dollars", "€": "euros", "£": "livres", "¥": "yens"},
+    "scaled_money": "{n} {scale} de {currency}",  # "4.2 million dollars"
     "quarter": "le {nth} trimestre {year}",
     "quarter_alone": "le {nth} trimestre",
     "ordinals": ["premier", "deuxième", "troisième", "quatrième"],

@@ -12,6 +12,7 @@ PACK = {
     "percent": "per cento",
     "scale": {"k": "mila", "m": "milioni", "b": "miliardi", "bn": "miliardi", "t": "bilioni"},
     "currency": {"$": "dollari", "€": "euro", "£": "sterline", "¥": "yen"},
+    "scaled_money": "{n} {scale} di {currency}",  # "4.2 million dollars"
     "quarter": "il {nth} trimestre del {year}",
     "quarter_alone": "il {nth} trimestre",
     "ordinals": ["primo", "secondo", "terzo", "quarto"],

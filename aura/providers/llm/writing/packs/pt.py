@@ -12,6 +12,7 @@ PACK = {
     "percent": "por cento",
     "scale": {"k": "mil", "m": "milhões", "b": "mil milhões", "bn": "mil milhões", "t": "biliões"},
     "currency": {"$": "dólares", "€": "euros", "£": "libras", "¥": "ienes"},
+    "scaled_money": "{n} {scale} de {currency}",  # "4.2 million dollars"
     "quarter": "o {nth} trimestre de {year}",
     "quarter_alone": "o {nth} trimestre",
     "ordinals": ["primeiro", "segundo", "terceiro", "quarto"],
