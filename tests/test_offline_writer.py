@@ -267,3 +267,14 @@ def test_a_pdf_sentence_is_credited_to_its_page(tmp_path):
         "built in 1874": [{"document": "history.pdf", "page": 1}],
         "Automation came in 1989": [{"document": "history.pdf", "page": 2}],
     }
+
+
+@pytest.mark.parametrize("style", ["explainer", "documentary", "promo", "tutorial", "story"])
+def test_no_scene_says_what_another_said_at_any_duration(style):
+    briefs = ["Volcanoes", "Photosynthesis for teenagers", BAKERY, "Honey bees turn nectar into honey inside the hive."]
+    for brief in briefs:
+        for duration in (10, 13, 30, 60, 180, 600, 1200):
+            script = script_for(brief, duration, style)
+            texts = [scene["narration"] for scene in script["scenes"]]
+            assert len(texts) == len(set(texts)), (brief, duration)
+            assert all(len(scene["key_phrase"].split()) <= 6 for scene in script["scenes"]), (brief, duration)

@@ -78,7 +78,10 @@ def _document_facts(spec: ScriptBrief, pack: dict) -> list[Fact]:
 
 
 def _title_of(brief, pack: dict) -> str:
-    text = _question(brief.topic) if brief.question else brief.topic if brief.framed or not brief.facts else brief.facts[0].phrase
+    if brief.question:
+        text = _question(brief.topic)
+    else:  # a brief that is all content is titled by its first fact's words (without a date card's year)
+        text = brief.topic if brief.framed or not brief.facts else key_phrase(brief.facts[0].text)
     # title case is an English habit: other languages capitalize a title's first word (and German its nouns)
     return _title_case(text) if pack["code"] == "en" else text[:1].upper() + text[1:]
 
@@ -158,7 +161,8 @@ def _structure(style: str, brief, documents: list[Fact], pack: dict, fill: dict,
     phrases = [f.text.rstrip(".!?") for f in facts if len(f.text.split()) <= 8]
     if len(phrases) >= 2:
         key, sentence = pack["recap"].get(style, pack["recap"]["explainer"])
-        items = _listed([_lower_lead(p, facts, pack) for p in phrases[:4]], pack)
+        names_likely = style in ("documentary", "story")  # their facts tend to open with a person or a place
+        items = _listed([_lower_lead(p, facts, pack, names_likely) for p in phrases[:4]], pack)
         closing.append(Beat(_topical(key, fill["Title"]), [(speakable(sentence.format(items=items), pack), EXTRA)]))
     fillers = [framed(entry, (FILLER, FILLER)) for entry in pack["fillers"].get(style, [])]
     # the explainer's fillers suit any subject: a longer video of another style borrows them
@@ -245,16 +249,24 @@ def _end_sentences(pieces: list[str]) -> list[str]:
     return ended
 
 
-def _lower_lead(text: str, facts: list[Fact], pack: dict) -> str:
-    """'Mix the flour.' after 'First,' reads 'First, mix the flour.'; a name elsewhere capitalized keeps its
-    capital, and so does every German noun."""
-    first = text.split()[0] if text.split() else ""
-    if pack["code"] == "de" and first.lower() not in FUNCTION_WORDS:
+def _lower_lead(text: str, facts: list[Fact], pack: dict, names_likely: bool = False) -> str:
+    """'Mix the flour.' after 'First,' reads 'First, mix the flour.'. A capital stays where it may be a
+    name: on a word capitalized elsewhere mid-sentence, before another capital ("San Francisco"), on every
+    German noun, and, where `names_likely` (a recap of facts), on anything but a function word."""
+    words = text.split()
+    first = words[0] if words else ""
+    if not first[:1].isupper() or first.isupper():
         return text
-    elsewhere = " ".join(f.text for f in facts)
-    if first[:1].isupper() and not first.isupper() and re.search(rf"(?<![.!?]\s)(?<=\w\s){re.escape(first)}\b", elsewhere) is None:
+    if first.lower() in FUNCTION_WORDS:
         return text[0].lower() + text[1:]
-    return text
+    elsewhere = " ".join(f.text for f in facts)
+    named = (
+        names_likely
+        or pack["code"] == "de"
+        or (len(words) > 1 and words[1][:1].isupper())
+        or re.search(rf"(?<=\w\s){re.escape(first)}\b", elsewhere) is not None
+    )
+    return text if named else text[0].lower() + text[1:]
 
 
 def _listed(items: list[str], pack: dict) -> str:
@@ -274,7 +286,24 @@ def _fit(beats: list[Beat], scene_count: int, word_budget: int, pack: dict) -> l
         if split is None:
             break
         kept = split
-    return kept
+    return _unique(kept)
+
+
+def _unique(scenes: list[Beat]) -> list[Beat]:
+    """No scene says what another already said: a repeat hands its first sentence to the scene before it."""
+    for _ in range(len(scenes) * 4):
+        seen: set[str] = set()
+        repeat = None
+        for index, beat in enumerate(scenes):
+            text = " ".join(s for s, _ in beat.sentences)
+            if text in seen and index > 0 and len(beat.sentences) > 1:
+                repeat = index
+                break
+            seen.add(text)
+        if repeat is None:
+            return scenes
+        scenes[repeat - 1].sentences.append(scenes[repeat].sentences.pop(0))
+    return scenes
 
 
 def _words(text: str) -> int:
@@ -283,14 +312,18 @@ def _words(text: str) -> int:
 
 def _choose(beats: list[Beat], budget: int, pack: dict) -> list[Beat]:
     """The sentences that bring the total nearest the budget, most important first; short material is recapped."""
-    order = sorted(
-        (p, beat.rank, b, s) for b, beat in enumerate(beats) for s, (_, p) in enumerate(beat.sentences)
-    )
+    # a filler's sentences go together: its question without its answer would make no sense
+    units: list[tuple[int, int, int, list[int]]] = []
+    for b, beat in enumerate(beats):
+        grouped = [s for s, (_, p) in enumerate(beat.sentences) if p >= FILLER]
+        if grouped:
+            units.append((max(beat.sentences[s][1] for s in grouped), beat.rank, b, grouped))
+        units.extend((p, beat.rank, b, [s]) for s, (_, p) in enumerate(beat.sentences) if p < FILLER)
     chosen: set[tuple[int, int]] = set()
     total = 0
     facts_stopped = False
-    for priority, rank, b, s in order:
-        size = _words(beats[b].sentences[s][0])
+    for priority, rank, b, members in sorted(units):
+        size = sum(_words(beats[b].sentences[s][0]) for s in members)
         # nearer the budget, and never far past it: the script stage accepts 20% either side
         closer = abs(total + size - budget) < abs(total - budget) and total + size <= budget * 1.12
         if priority == FACT and rank == 0:
@@ -300,36 +333,58 @@ def _choose(beats: list[Beat], budget: int, pack: dict) -> list[Beat]:
                 continue
         elif not closer and not (priority == FACT and total + size <= budget):
             continue
-        chosen.add((b, s))
+        chosen.update((b, s) for s in members)
         total += size
+    if total < budget * 0.9:
+        # a short video may still have room for one sentence of a filler: a statement, never a lone question
+        for priority, rank, b, members in sorted(units):
+            for s in members:
+                text = beats[b].sentences[s][0]
+                size = _words(text)
+                if (b, s) not in chosen and not text.endswith("?") and total + size <= budget * 1.12 and abs(
+                    total + size - budget
+                ) < abs(total - budget):
+                    chosen.add((b, s))
+                    total += size
     kept = []
     for b, beat in enumerate(beats):
         sentences = [item for s, item in enumerate(beat.sentences) if (b, s) in chosen]
         if sentences:
             kept.append(Beat(beat.key, sentences, beat.fact, beat.sources, beat.rank))
     if total < budget * 0.9:
-        kept = _recapped(kept, budget - total, pack)
+        kept = _recapped(kept, budget, total, pack)
     return kept
 
 
-def _recapped(kept: list[Beat], missing: int, pack: dict) -> list[Beat]:
-    """A very long video from a short brief says its material again, each time in other words, before the end."""
+def _recapped(kept: list[Beat], budget: int, total: int, pack: dict) -> list[Beat]:
+    """A long video from a short brief says its material again, sentence by sentence and each time in other
+    words ("To recap: ...", "Once more: ..."), before the ending, until the budget is met."""
     if not pack["again"]:
         return kept
     material = [b for b in kept if b.fact] or kept[:-2] or kept
     body, ending = kept[: len(kept) - 2], kept[len(kept) - 2 :]
+    said_before = {s for beat in kept for s, _ in beat.sentences}
     extra: list[Beat] = []
-    round_ = 0
-    while missing > 0 and material:
-        for beat in material:
-            text = " ".join(s for s, _ in beat.sentences)
-            again = pack["again"][round_ % len(pack["again"])]
-            said = again.format(x=text[0].lower() + text[1:] if text[1:2].islower() else text)
-            extra.append(Beat(beat.key, [(said, SPARE)], beat.fact, beat.sources))
-            missing -= _words(said)
-            if missing <= 0:
-                break
-        round_ += 1
+    for round_ in range(1000):  # ends on the budget, or when nothing more fits
+        added = False
+        # every phrasing of every sentence is used once before any comes round again
+        fresh = round_ < len(pack["again"])
+        # each round starts elsewhere and runs the other way, so no two rounds group the same sentences
+        start = round_ % len(material)
+        ordered = material[start:] + material[:start]
+        for beat in ordered if round_ % 2 == 0 else ordered[::-1]:
+            for text, _ in beat.sentences:
+                again = pack["again"][(round_ + len(extra)) % len(pack["again"])]
+                said = again.format(x=text[0].lower() + text[1:] if text[1:2].islower() else text)
+                size = _words(said)
+                if (fresh and said in said_before) or total + size > budget * 1.05:
+                    continue
+                said_before.add(said)
+                extra.append(Beat(beat.key, [(said, SPARE)], beat.fact, beat.sources, beat.rank))
+                total += size
+                added = True
+        if not added or total >= budget * 0.97:
+            break
     return body + extra + ending
 
 

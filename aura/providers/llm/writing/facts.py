@@ -20,7 +20,9 @@ _KINDS = (
 )
 _ABOUT = r"on|about|of|explaining|that explains|showing|covering|for|sobre|de|del|para|acerca de|sur|pour|à propos de|über|zu|zum|zur|von|für|su|di|del|per|da|do"
 LEAD_IN = re.compile(
-    r"^\s*(?:please\s+)?(?:(?:make|create|produce|generate|write|give)\s+(?:me\s+|us\s+)?)?"
+    r"^\s*(?:please\s+)?(?:explain|describe|teach|present|introduce|show(?:\s+(?:me|us))?|tell\s+(?:me|us)\s+about"
+    r"|explica|explique[zr]?|erkläre|erklär|spiega|explique|describe|décris|beschreibe|descrivi|descreva)\s+"
+    r"|^\s*(?:please\s+)?(?:(?:make|create|produce|generate|write|give)\s+(?:me\s+|us\s+)?)?"
     r"(?:(?:a|an|the|un|una|une|uno|um|uma|ein|eine|einen|el|la|le|il|lo|o)\s+)?(?:[\w\-]+\s+){0,3}?"
     rf"(?:{_KINDS})\s*(?:{_ABOUT})?\s+",
     re.IGNORECASE,
@@ -31,7 +33,7 @@ _DURATION_WORDS = re.compile(
 )
 _ASPECT = re.compile(r"[,;]?\s*\b(?:9:16|16:9|1:1|4:5|vertical|portrait|landscape|square)\b", re.IGNORECASE)
 _AUDIENCE = re.compile(
-    r"[,;]?\s+(?:for|para|pour|für|per)\s+((?:an?\s+|the\s+|los\s+|las\s+|les\s+|os\s+|as\s+|i\s+|gli\s+)?[\w\- ]{2,40}?)\s*(?:[,;.]|$)",
+    r"[,;]?\s+(?:for|para|pour|für|per)\s+((?:an?\s+|the\s+|los\s+|las\s+|les\s+|os\s+|as\s+|i\s+|gli\s+)?[\w\- ]{2,60}?)\s*(?:[,;.]|$)",
     re.IGNORECASE,
 )
 # sentence ends, line breaks and list bullets; "5 a.m., 20%" is not a sentence end
@@ -142,7 +144,8 @@ def topic_and_audience(sentence: str) -> tuple[str, str | None]:
     if found and found.start() > 0:
         audience = found.group(1).strip()
         text = text[: found.start()] + text[found.end() - (1 if found.group(0).endswith((",", ";", ".")) else 0) :]
-    text = text.strip(" ,;:.!?-")
+    # a topic is a noun phrase: what follows its first comma ("with a simple example") is an instruction
+    text = re.split(r"\s*[,;]\s", text.strip(" ,;:.!?-"), maxsplit=1)[0].strip(" ,;:.!?-")
     words = text.split()
     if len(words) > 12:  # a long first sentence: keep its opening as the topic
         text = " ".join(words[:12])
@@ -177,27 +180,33 @@ def split_items(sentence: str) -> list[str]:
             continue
         pieces = [p.strip() for p in re.split(r",\s+(?![^\W\d_]*\d)|,\s+(?=\d)", part) if p.strip()]
         pieces = _merge_bare(pieces)
-        short = all(len(p.split()) <= 12 for p in pieces)
-        listed = len(pieces) >= 3 or (len(pieces) == 2 and all(_DIGIT.search(p) for p in pieces))
+        numbered = all(_DIGIT.search(p) for p in pieces)  # "on June 14 at Pier 39, from 10am to 4pm"
+        short = all(len(p.split()) <= (16 if numbered else 12) for p in pieces)
+        listed = len(pieces) >= 3 or (len(pieces) == 2 and numbered)
         items.extend(pieces if short and listed else [part])
     return items
 
 
 def _merge_bare(pieces: list[str]) -> list[str]:
-    """A piece with fewer than two words ("7:00–15:00", "daily") belongs to the one before it."""
+    """A piece of a word or two without a number ("San Francisco", "daily") or with no word at all
+    ("7:00–15:00") belongs to the one before it."""
     merged: list[str] = []
     for piece in pieces:
-        if merged and len(_WORD.findall(piece)) < 2:
+        words = len(_WORD.findall(piece))
+        if merged and (words < 1 or words < 3 and not _DIGIT.search(piece)):
             merged[-1] = f"{merged[-1]}, {piece}"
         else:
             merged.append(piece)
     return merged
 
 
+_CONJUNCTION = re.compile(r"^(?:and|but|or|plus|y|e|et|und|oder|o|ou|mais|pero|ma|aber)\s+", re.IGNORECASE)
+
+
 def make_fact(
     item: str, order: int, pack: dict, step: bool = False, source: dict | None = None, rank: int = 0
 ) -> Fact:
-    text = item.strip().strip(",;:")
+    text = _CONJUNCTION.sub("", item.strip().strip(",;:"))  # "..., and the first 30 days are free"
     text = text[:1].upper() + text[1:]
     if not text.endswith((".", "!", "?", "。", "！", "？")):
         text += "."
@@ -205,7 +214,7 @@ def make_fact(
     kind = "step" if step else kind_of(text, pack)
     return Fact(
         text=text,
-        phrase=_dated_phrase(text, year.group(1)) if kind == "dated" else key_phrase(text),
+        phrase=_dated_phrase(text, year.group(1)) if kind == "dated" else key_phrase(text, kind == "offer"),
         kind=kind,
         order=order,
         year=int(year.group(1)) if year else None,
@@ -226,17 +235,17 @@ def _dated_phrase(sentence: str, year: str) -> str:
     return f"{lead}: {trim_phrase(rest.split()[: PHRASE_WORDS - len(lead.split())])}" if rest.strip(" .") else lead
 
 
-def key_phrase(sentence: str) -> str:
+def key_phrase(sentence: str, around_number: bool = False) -> str:
     """At most six words of a sentence for its title card: the whole of a short one, else its first clause.
 
-    A clause that leaves out the sentence's first number gives way to six words around it:
+    For an offer, a clause that leaves out its first number gives way to six words around it:
     "Croissants are 20% off" says more than "Croissants are".
     """
     words = sentence.split()
     if len(words) > PHRASE_WORDS:
         clause = re.split(r"[,;:—–(]\s", sentence, maxsplit=1)[0].split()[:PHRASE_WORDS]
         number_at = next((i for i, w in enumerate(words) if _DIGIT.search(w)), None)
-        if number_at is not None and number_at >= len(clause):
+        if around_number and number_at is not None and number_at >= len(clause):
             start = max(0, min(number_at - 2, len(words) - PHRASE_WORDS))
             clause = words[start : start + PHRASE_WORDS]
         words = clause

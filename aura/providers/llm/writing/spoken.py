@@ -13,11 +13,11 @@ import re
 _NUMBER = r"\d+(?:[.,]\d+)*"
 _DASH = r"\s*[-–—]\s*"
 _SCALE = r"(?:k|m|bn|b|t)(?![\w])"
-_MONEY_BEFORE = re.compile(rf"([$€£¥])\s?({_NUMBER})\s?({_SCALE})?", re.IGNORECASE)
+_MONEY_BEFORE = re.compile(rf"([$€£¥])\s?({_NUMBER})(?:\s?({_SCALE}))?", re.IGNORECASE)
 _MONEY_AFTER = re.compile(rf"({_NUMBER})\s?({_SCALE})?\s?([€£¥$])", re.IGNORECASE)
 _PERCENT = re.compile(rf"({_NUMBER})\s?%")
 _QUARTER = re.compile(r"\bQ([1-4])(?:\s+(\d{4}))?\b")
-_CLOCK = r"(\d{1,2})[:.h](\d{2})"
+_CLOCK = r"(\d{1,2})[:h](\d{2})"  # not "." : "4.99" is a price, not a time
 _CLOCK_RANGE = re.compile(rf"\b{_CLOCK}{_DASH}{_CLOCK}\b")
 _TIME = re.compile(rf"\b{_CLOCK}\b(?!\s*(?:a\.?m|p\.?m))", re.IGNORECASE)
 _MERIDIEM = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s?([ap])\.?m\b\.?", re.IGNORECASE)
