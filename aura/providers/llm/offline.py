@@ -13,6 +13,7 @@ the same script.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -165,8 +166,10 @@ def _structure(style: str, brief, documents: list[Fact], pack: dict, fill: dict,
         items = _listed([_lower_lead(p, facts, pack, names_likely) for p in phrases[:4]], pack)
         closing.append(Beat(_topical(key, fill["Title"]), [(speakable(sentence.format(items=items), pack), EXTRA)]))
     fillers = [framed(entry, (FILLER, FILLER)) for entry in pack["fillers"].get(style, [])]
-    # the explainer's fillers suit any subject: a longer video of another style borrows them
-    spare = [framed(entry, (SPARE, SPARE)) for entry in pack["fillers"]["explainer"]] if style != "explainer" else []
+    # a long documentary or story borrows the explainer's fillers, which suit any subject; a promo or a
+    # tutorial says its offer or steps again instead (an ad that muses on cause and effect sells nothing)
+    borrows = style in ("documentary", "story") or not (facts or documents)
+    spare = [framed(entry, (SPARE, SPARE)) for entry in pack["fillers"]["explainer"]] if borrows and style != "explainer" else []
     outro = framed(pack["outros"].get(style, pack["outros"]["explainer"]), (FRAME, EXTRA))
     thanks = framed(pack["thanks"], (FILLER, FRAME))
     if not (brief.framed or documents):
@@ -290,19 +293,26 @@ def _fit(beats: list[Beat], scene_count: int, word_budget: int, pack: dict) -> l
 
 
 def _unique(scenes: list[Beat]) -> list[Beat]:
-    """No scene says what another already said: a repeat hands its first sentence to the scene before it."""
-    for _ in range(len(scenes) * 4):
+    """No scene says what another already said (a brief may repeat itself): a repeat trades a sentence
+    with a neighbour where it can."""
+    for _ in range(len(scenes)):
         seen: set[str] = set()
         repeat = None
         for index, beat in enumerate(scenes):
             text = " ".join(s for s, _ in beat.sentences)
-            if text in seen and index > 0 and len(beat.sentences) > 1:
+            if text in seen and index > 0:
                 repeat = index
                 break
             seen.add(text)
         if repeat is None:
-            return scenes
-        scenes[repeat - 1].sentences.append(scenes[repeat].sentences.pop(0))
+            break
+        here, before = scenes[repeat], scenes[repeat - 1]
+        if len(here.sentences) > 1:
+            before.sentences.append(here.sentences.pop(0))
+        elif len(before.sentences) > 1:
+            here.sentences.insert(0, before.sentences.pop())
+        else:
+            break
     return scenes
 
 
@@ -357,35 +367,56 @@ def _choose(beats: list[Beat], budget: int, pack: dict) -> list[Beat]:
 
 
 def _recapped(kept: list[Beat], budget: int, total: int, pack: dict) -> list[Beat]:
-    """A long video from a short brief says its material again, sentence by sentence and each time in other
-    words ("To recap: ...", "Once more: ..."), before the ending, until the budget is met."""
+    """A long video from a short brief says its material again before the ending, each time in other
+    words ("To recap: ...", "Once more: ..."), first sentence by sentence, then two at a time, until the
+    budget is met. No sentence is said twice, so no scene repeats another."""
     if not pack["again"]:
         return kept
-    material = [b for b in kept if b.fact] or kept[:-2] or kept
+    facts = [(beat, text) for beat in kept if beat.fact for text, p in beat.sentences if p == FACT]
+    # the fillers' statements (not the opening, not a question) when the brief's facts are too few
+    frames = [(beat, text) for beat in kept[1:-2] if not beat.fact for text, _ in beat.sentences if not text.endswith("?")]
     body, ending = kept[: len(kept) - 2], kept[len(kept) - 2 :]
     said_before = {s for beat in kept for s, _ in beat.sentences}
     extra: list[Beat] = []
-    for round_ in range(1000):  # ends on the budget, or when nothing more fits
-        added = False
-        # every phrasing of every sentence is used once before any comes round again
-        fresh = round_ < len(pack["again"])
-        # each round starts elsewhere and runs the other way, so no two rounds group the same sentences
-        start = round_ % len(material)
-        ordered = material[start:] + material[:start]
-        for beat in ordered if round_ % 2 == 0 else ordered[::-1]:
-            for text, _ in beat.sentences:
-                again = pack["again"][(round_ + len(extra)) % len(pack["again"])]
-                said = again.format(x=text[0].lower() + text[1:] if text[1:2].islower() else text)
-                size = _words(said)
-                if (fresh and said in said_before) or total + size > budget * 1.05:
-                    continue
-                said_before.add(said)
-                extra.append(Beat(beat.key, [(said, SPARE)], beat.fact, beat.sources, beat.rank))
-                total += size
-                added = True
-        if not added or total >= budget * 0.97:
+    lines = itertools.chain(_recap_lines(facts, pack), _recap_lines(frames, pack))
+    for variant, (beat, text) in enumerate(lines):
+        size = _words(text)
+        if total >= budget * 0.97 or variant > 20_000:
             break
+        if text in said_before or total + size > budget * 1.05:
+            continue
+        said_before.add(text)
+        extra.append(Beat(beat.key, [(text, SPARE)], beat.fact, beat.sources, beat.rank))
+        total += size
     return body + extra + ending
+
+
+def _recap_lines(material: list[tuple[Beat, str]], pack: dict):
+    """Every way of saying the material again: each phrasing of each sentence, then of each pair."""
+    count = len(material)
+    if not count:
+        return
+    again = pack["again"]
+    for round_ in range(len(again)):
+        start = round_ % count  # each round starts elsewhere: rounds do not line up
+        for i in range(count):
+            beat, text = material[(start + i) % count]
+            yield beat, again[(round_ + i) % len(again)].format(x=_lowered(text))
+    for round_ in range(len(again)):
+        for i in range(count):
+            for j in range(i + 1, count):
+                (beat, first), (_, second) = material[i], material[j]
+                pair = f"{_unended(first)}, {pack['and']} {_lowered(second)}"
+                yield beat, again[(round_ + i + j) % len(again)].format(x=_lowered(pair))
+
+
+def _unended(text: str) -> str:
+    """A sentence without its final stop, to go on after a comma ("5 a.m." keeps its abbreviation's period)."""
+    return text if re.search(r"\b\w\.\w\.$", text) else text.rstrip(".!?。！？")
+
+
+def _lowered(text: str) -> str:
+    return text[0].lower() + text[1:] if text[1:2].islower() else text
 
 
 def _merge_smallest(beats: list[Beat]) -> list[Beat]:
@@ -428,6 +459,9 @@ def _split_largest(beats: list[Beat]) -> list[Beat] | None:
                     break
             priority = beat.sentences[0][1]
             first, second = [(" ".join(words[:half]), priority)], [(" ".join(words[half:]), priority)]
+        said = {s for other in beats for s, _ in other.sentences}
+        if len(beat.sentences) == 1 and {first[0][0], second[0][0]} & said:
+            continue  # two recaps ending alike ("..., and finally ...") would cut into the same half
         second_text = second[0][0]
         second_key = key_phrase(second_text) if beat.fact else beat.key
         return beats[:i] + [
