@@ -107,7 +107,7 @@ def test_real_music_passes(tmp_path, local_paths):
 def test_offline_writer_in_a_language_without_a_pack_warns(tmp_path):
     offline = Settings(_env_file=None, llm_model=OFFLINE_MODEL)
     report = check_request(VideoRequest(brief="Jak powstają wulkany", language="pl"), tmp_path, offline)
-    assert any("offline writer writes en, es, fr, de, pt, it" in w and "AURA_LLM_MODEL" in w for w in report.warnings)
+    assert any("offline writer writes English (en), Spanish (es), French (fr), German (de), Portuguese (pt), Italian (it)" in w and "AURA_LLM_MODEL" in w for w in report.warnings)
     # the six languages it writes need no warning, and nor does any language with a real model
     assert check_request(VideoRequest(brief="Comment naissent les volcans", language="fr"), tmp_path, offline).warnings == []
     assert check_request(VideoRequest(brief="x", language="pl"), tmp_path, Settings(_env_file=None, llm_model="openai/gpt-4o-mini")).warnings == []

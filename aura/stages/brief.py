@@ -110,7 +110,7 @@ def check_request(
     warnings += check_llm_budget(settings, script_timeout_s)
     if settings.llm_model == OFFLINE_MODEL and pack_for(request.language) is None:
         warnings.append(
-            f"the offline writer writes {', '.join(LANGUAGES)}: for {request.language} the narration is the brief itself, "
+            f"the offline writer writes {_written_languages()}: for {request.language} the narration is the brief itself, "
             "so the video may be shorter than asked; set AURA_LLM_MODEL to a real LLM for a full script"
         )
     if find_font(request.brief[:200]) is None:
@@ -125,6 +125,11 @@ def check_request(
         warnings=warnings,
         elapsed_s=time.perf_counter() - started,
     )
+
+
+def _written_languages() -> str:
+    """The languages the offline writer has a pack for, by name: "English (en), Spanish (es), ..."."""
+    return ", ".join(f"{pack_for(code)['name']} ({code})" for code in LANGUAGES)
 
 
 def work_folder(store_url: str) -> Path:

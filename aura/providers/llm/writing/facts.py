@@ -203,6 +203,15 @@ def _merge_bare(pieces: list[str]) -> list[str]:
 _CONJUNCTION = re.compile(r"^(?:and|but|or|plus|y|e|et|und|oder|o|ou|mais|pero|ma|aber)\s+", re.IGNORECASE)
 
 
+def opens_with_step(text: str, pack: dict) -> bool:
+    """The fact says its own place in a sequence ("Then heat the pan"): it needs no "Next," in front."""
+    lowered = text.lower()
+    return any(
+        re.match(rf"{re.escape(entry.rstrip('*'))}" + ("" if entry.endswith("*") else r"\b"), lowered)
+        for entry in pack["step_words"]
+    )
+
+
 def make_fact(
     item: str, order: int, pack: dict, step: bool = False, source: dict | None = None, rank: int = 0
 ) -> Fact:
@@ -276,7 +285,11 @@ def kind_of(text: str, pack: dict) -> str:
     if marked(pack["offer_words"][:4]) or marked(pack["offer_words"]) and _DIGIT.search(text):
         return "offer"
     # opening hours: a range of times or days, or the pack's first word for it ("open") with a time or a day
-    ranged = re.search(r"\d{1,2}[:.h]\d{2}\s*[-–—]|[^\W\d_]{2,5}\.?\s*[-–—]\s*[^\W\d_]{2,5}\b", lowered)
+    ranged = re.search(
+        rf"\d{{1,2}}(?:[:.h]\d{{2}}|\s?[ap]\.?m\.?)\s*(?:[-–—]|{pack['to']}|to|until)\s*\d"
+        r"|[^\W\d_]{2,5}\.?\s*[-–—]\s*[^\W\d_]{2,5}\b",
+        lowered,
+    )
     # a day's name, or an abbreviation of three letters or more ("so" and "do" are German words too)
     names = {name.lower() for name in pack["days"].values()} | {a for a in pack["days"] if len(a) >= 3}
     days = bool(names & set(words))
@@ -284,6 +297,22 @@ def kind_of(text: str, pack: dict) -> str:
         return "when"
     if _YEAR.search(text):
         return "dated"
+    if _is_place(text, pack):
+        return "where"
     if _DIGIT.search(text):
         return "number"
     return "claim"
+
+
+def _is_place(text: str, pack: dict) -> bool:
+    """An address or a place: a word like "street" or "visit", or a short preposition before a name ("at Pier 39")."""
+    prepositions = [w for w in pack["where_words"] if len(w) <= 3 and " " not in w]
+    places = [w for w in pack["where_words"] if w not in prepositions]
+    lowered = text.lower()
+    for entry in places:
+        stem = entry.rstrip("*")
+        pattern = rf"\b{re.escape(stem)}" + ("" if entry.endswith("*") else r"\b")
+        if re.search(pattern, lowered):
+            return True
+    body = text.split(maxsplit=1)[1] if " " in text else ""  # the first word is capitalized anyway
+    return any(re.search(rf"\b{re.escape(p)}\s+[A-ZÀ-Þ]", body) for p in prepositions)

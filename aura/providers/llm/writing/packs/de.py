@@ -55,7 +55,6 @@ PACK = {
     # connectives put before a fact (in order) in the structures that need them
     "steps": ["Zuerst: {x}", "Als Nächstes: {x}", "Dann: {x}", "Danach: {x}", "Zum Schluss: {x}"],
     "step_label": "Schritt {n}",
-    "dated": ["{when}: {x}", "Bis {when}: {x}"],
     "recap": {
         "explainer": ("Zusammenfassung", "Kurz zusammengefasst: {items}."),
         "documentary": ("Rückblick", "Im Rückblick läuft alles darauf hinaus: {items}."),

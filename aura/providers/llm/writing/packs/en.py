@@ -60,7 +60,6 @@ PACK = {
     # connectives put before a fact (in order) in the structures that need them
     "steps": ["First, {x}", "Next, {x}", "Then, {x}", "After that, {x}", "Finally, {x}"],
     "step_label": "Step {n}",
-    "dated": ["In {when}, {x}", "By {when}, {x}"],
     "recap": {
         "explainer": ("Recap", "So, to sum up: {items}."),
         "documentary": ("Looking back", "Looking back, it comes down to this: {items}."),

@@ -55,7 +55,6 @@ PACK = {
     # connectives put before a fact (in order) in the structures that need them
     "steps": ["Primero, {x}", "Después, {x}", "Luego, {x}", "A continuación, {x}", "Por último, {x}"],
     "step_label": "Paso {n}",
-    "dated": ["En {when}, {x}", "Para {when}, {x}"],
     "recap": {
         "explainer": ("Resumen", "En resumen: {items}."),
         "documentary": ("Mirando atrás", "Mirando atrás, todo se reduce a esto: {items}."),

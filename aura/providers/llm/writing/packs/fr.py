@@ -55,7 +55,6 @@ PACK = {
     # connectives put before a fact (in order) in the structures that need them
     "steps": ["D'abord, {x}", "Ensuite, {x}", "Puis, {x}", "Après ça, {x}", "Enfin, {x}"],
     "step_label": "Étape {n}",
-    "dated": ["En {when}, {x}", "Dès {when}, {x}"],
     "recap": {
         "explainer": ("En résumé", "Pour résumer : {items}."),
         "documentary": ("Avec le recul", "Avec le recul, tout se résume à ceci : {items}."),

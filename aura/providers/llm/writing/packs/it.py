@@ -55,7 +55,6 @@ PACK = {
     # connectives put before a fact (in order) in the structures that need them
     "steps": ["Prima di tutto, {x}", "Poi, {x}", "Quindi, {x}", "Dopodiché, {x}", "Infine, {x}"],
     "step_label": "Passo {n}",
-    "dated": ["Nel {when}, {x}", "Già nel {when}, {x}"],
     "recap": {
         "explainer": ("Riepilogo", "Quindi, ricapitolando: {items}."),
         "documentary": ("Guardando indietro", "Guardando indietro, tutto si riduce a questo: {items}."),

@@ -55,7 +55,6 @@ PACK = {
     # connectives put before a fact (in order) in the structures that need them
     "steps": ["Primeiro, {x}", "Depois, {x}", "Em seguida, {x}", "A seguir, {x}", "Por fim, {x}"],
     "step_label": "Passo {n}",
-    "dated": ["Em {when}, {x}", "Já em {when}, {x}"],
     "recap": {
         "explainer": ("Resumo", "Então, resumindo: {items}."),
         "documentary": ("Olhando para trás", "Olhando para trás, tudo se resume a isto: {items}."),
