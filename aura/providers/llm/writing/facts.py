@@ -18,13 +18,25 @@ _KINDS = (
     r"|anleitung|promo|ad|advert|anuncio|annonce|publicité|werbung|werbevideo|spot|story|historia|histoire|geschichte"
     r"|storia|história|clip|short|film|filme|overview|introduction|intro|guide|guía|guida|erklärvideo"
 )
-_ABOUT = r"on|about|of|explaining|that explains|showing|covering|for|sobre|de|del|para|acerca de|sur|pour|à propos de|über|zu|zum|zur|von|für|su|di|del|per|da|do"
+# a contraction of a preposition and an article leaves its article to the topic: "sulla storia" is "la storia"
+_CONTRACTED = {"sulla": "la", "sullo": "lo", "sul": "il", "sugli": "gli", "sulle": "le", "sui": "i", "della": "la",
+               "dello": "lo", "degli": "gli", "delle": "le", "dei": "i", "du": "le", "des": "les", "au": "le",
+               "aux": "les", "dos": "os", "das": "as", "do": "o", "da": "a", "del": "el", "al": "el"}  # fmt: skip
+_ABOUT = (
+    r"on|about|of|explaining|that explains|showing|covering|for|sobre|de|para|acerca de|sur|pour|à propos de"
+    r"|über|zu|zum|zur|von|für|su|di|per|" + "|".join(sorted(_CONTRACTED, key=len, reverse=True))
+)
+# what may stand before a date and goes with it on a card: "in 1476", "around 1450", "um 1860"
+_DATE_WORDS = frozenset(
+    "in around by since circa about from until the c ca um im seit ab bis en hacia desde hasta vers depuis dès "
+    "nel nell dal fino intorno em até por volta année año jahr anno".split()
+)
 LEAD_IN = re.compile(
     r"^\s*(?:please\s+)?(?:explain|describe|teach|present|introduce|show(?:\s+(?:me|us))?|tell\s+(?:me|us)\s+about"
     r"|explica|explique[zr]?|erkläre|erklär|spiega|explique|describe|décris|beschreibe|descrivi|descreva)\s+"
     r"|^\s*(?:please\s+)?(?:(?:make|create|produce|generate|write|give)\s+(?:me\s+|us\s+)?)?"
     r"(?:(?:a|an|the|un|una|une|uno|um|uma|ein|eine|einen|el|la|le|il|lo|o)\s+)?(?:[\w\-]+\s+){0,3}?"
-    rf"(?:{_KINDS})\s*(?:{_ABOUT})?\s+",
+    rf"(?:{_KINDS})\s*(?:(?P<about>{_ABOUT})\b)?\s+",
     re.IGNORECASE,
 )
 _DURATION_WORDS = re.compile(
@@ -79,12 +91,12 @@ def read_brief(brief: str, audience: str | None, pack: dict) -> Brief:
     facts_text: list[str] = []
     framed = bool(LEAD_IN.match(_strip_request_words(head)))
     if first.endswith(":") or colon and rest.strip() and (framed or len(head.split()) <= 6) and not _DIGIT.search(head[-2:]):
-        topic, found_audience = topic_and_audience(head)
+        topic, found_audience = topic_and_audience(head, pack["code"])
         facts_text, framed = [rest.strip()], True
     elif framed or (len(sentences) == 1 and len(first.split()) <= 12):
         # "A story about a keeper who finds a puppy; the two wait out the storm": the framing ends at the semicolon
         framing, _, told = first.partition(";")
-        topic, found_audience = topic_and_audience(framing)
+        topic, found_audience = topic_and_audience(framing, pack["code"])
         facts_text = [told.strip()] if told.strip() else []
         framed = True
     else:
@@ -136,9 +148,17 @@ def _strip_request_words(text: str) -> str:
     return _ASPECT.sub("", _DURATION_WORDS.sub("", text))
 
 
-def topic_and_audience(sentence: str) -> tuple[str, str | None]:
+def topic_and_audience(sentence: str, language: str = "en") -> tuple[str, str | None]:
     """The topic of a framing sentence ("A 2-minute explainer on how volcanoes form, for teenagers")."""
-    text = LEAD_IN.sub("", _strip_request_words(sentence), count=1)
+    text = _strip_request_words(sentence)
+    framing = LEAD_IN.match(text)
+    if framing:
+        text = text[framing.end() :]
+        about = (framing.group("about") or "").lower()
+        if about in _CONTRACTED and not (about == "del" and language == "it"):
+            text = f"{_CONTRACTED[about]} {text}"
+        elif about == "del":  # Italian "del" is "di il"
+            text = f"il {text}"
     audience = None
     found = _AUDIENCE.search(text)
     if found and found.start() > 0:
@@ -234,11 +254,14 @@ def make_fact(
 
 def _dated_phrase(sentence: str, year: str) -> str:
     """A dated fact's card leads with its date: "1476: Caxton brought printing to England"."""
-    found = re.search(rf"(?:\b(Q[1-4])\s+|\b[^\W\d_]{{1,6}}\s+(?:the\s+)?)?\b{year}(s?)\b[,:]?", sentence)
+    found = re.search(rf"(?:\b(Q[1-4])\s+|\b([^\W\d_]{{1,6}})\s+(?:the\s+)?)?\b{year}(s?)\b[,:]?", sentence)
     if not found:
         return key_phrase(sentence)
-    lead = f"{found.group(1) + ' ' if found.group(1) else ''}{year}{found.group(2)}"
-    rest = sentence[: found.start()] + sentence[found.end() :]
+    start = found.start()
+    if found.group(2) and found.group(2).lower() not in _DATE_WORDS:  # "baute 1817": the verb stays
+        start = found.start(2) + len(found.group(2))
+    lead = f"{found.group(1) + ' ' if found.group(1) else ''}{year}{found.group(3)}"
+    rest = sentence[:start] + " " + sentence[found.end() :]
     rest = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(rest.split())).strip(" ,;:")
     rest = rest[:1].upper() + rest[1:]
     return f"{lead}: {trim_phrase(rest.split()[: PHRASE_WORDS - len(lead.split())])}" if rest.strip(" .") else lead
