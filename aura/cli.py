@@ -169,7 +169,7 @@ def generate(
     aspect: str = typer.Option("16:9", "--aspect", "-a", help="16:9, 9:16 or 1:1."),
     resolution: str = typer.Option("720p", "--resolution", "-r", help="720p or 1080p."),
     fps: str = typer.Option("30", "--fps", help="24, 25, 30 or 60."),
-    language: str = typer.Option("en", "--language", "-l", help="BCP-47 tag: en, en-US, fr, pt-BR ..."),
+    language: str = typer.Option("en", "--language", "-l", help="BCP-47 tag: en, en-US, fr, pt-BR ...; left at en, a brief plainly in another language sets it."),
     voice: str | None = typer.Option(None, "--voice", help="Voice id (see `aura voices`)."),
     style: str = typer.Option("explainer", "--style", help="documentary, explainer, promo, tutorial or story."),
     title: str | None = typer.Option(None, "--title", help="Title (written from the brief when absent)."),

@@ -125,12 +125,11 @@ def _sentences(text: str) -> list[str]:
 
 
 def _unwrap(brief: str) -> str:
-    """Quotes and brackets around a list become a plain list: 'a bakery ("x, y")' reads 'a bakery: x, y';
-    an inline numbered list ("1. Mix ... 2. Heat ...") gets a line per item."""
+    """A quoted or bracketed list becomes a plain one: 'a bakery ("x, y")' reads 'a bakery: x, y'; an inline
+    numbered list ("1. Mix ... 2. Heat ...") gets a line per item. Other brackets and quotes are the user's text."""
     text = _numbered_lines(brief)
-    text = re.sub(r"\s*[(\[]\s*[\"“”']?", ": ", text)
-    text = re.sub(r"[\"“”']?\s*[)\]]", "", text)
-    text = re.sub(r"(?<!\w)[\"“”«»](?!\w)|(?<=\s)[\"“”«»]|[\"“”«»](?=[\s,.;:!?]|$)", "", text)
+    text = re.sub(r"\s*\(\s*[\"“]([^()\"“”]+)[\"”]\s*\)", r": \1", text)  # ("...")
+    text = re.sub(r"\s*\(([^()]+,[^()]+)\)\s*(?=[.!?]?$)", r": \1", text)  # (a, b, c) at the very end
     return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 

@@ -105,8 +105,8 @@ def _recapped(kept: list[Beat], budget: int, total: int, pack: dict) -> list[Bea
         return kept
     facts = [(beat, text) for beat in kept if beat.fact for text, p in beat.sentences if p == FACT]
     # the fillers' statements (not the opening, not a question) when the brief's facts are too few
-    frames = [(beat, text) for beat in kept[1:-2] if not beat.fact for text, _ in beat.sentences if not text.endswith("?")]
-    body, ending = kept[: len(kept) - 2], kept[len(kept) - 2 :]
+    frames = [(beat, text) for beat in kept[1:-1] if not beat.fact for text, _ in beat.sentences if not text.endswith("?")]
+    body, ending = kept[:-1], kept[-1:]
     said_before = {s for beat in kept for s, _ in beat.sentences}
     extra: list[Beat] = []
     lines = itertools.chain(_recap_lines(facts, pack), _recap_lines(frames, pack))

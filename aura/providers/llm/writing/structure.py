@@ -84,7 +84,9 @@ def plan(style: str, brief, documents: list[Fact], pack: dict, fill: dict, longe
     thanks = framed(pack["thanks"], (FILLER, FRAME))
     if not (brief.framed or documents):
         outro.sentences = [(s, EXTRA if p == FRAME else p) for s, p in outro.sentences]
-    return opening + body + fillers + spare + closing + [outro, thanks]
+    # the goodbye belongs to the last scene: "Thanks for watching." alone would be a scene of a second
+    outro.sentences += thanks.sentences
+    return opening + body + fillers + spare + closing + [outro]
 
 
 def _sections(style: str, facts: list[Fact], pack: dict) -> list[tuple[str, list[Fact]]]:
