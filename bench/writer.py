@@ -7,9 +7,10 @@ with a reference document), it prints:
   documents (a word counts when it appears there, case and accents aside);
 - fact cards: the share of title cards that name a fact of the brief or of
   the documents (a card made of the brief's own words);
-- reached / asked: the narration's length spoken by the real espeak-ng voice at
-  the pace the script was sized for, with the pipeline's pauses, against the
-  duration asked;
+- spoken / asked: the narration's length spoken by the real espeak-ng voice at
+  the 150 words a minute the script was sized for, with the pipeline's pauses,
+  against the duration asked: how well the writer sized the script (the voice
+  stage then paces the speech to the asked length);
 - ms: the writer's own time for the script.
 
 Run: .venv/bin/python bench/writer.py [--json]
@@ -104,7 +105,7 @@ def measure(style: str, duration: int, brief: str, references=()) -> dict:
     )
     reached = LEAD_IN_S + spoken + SCENE_PAUSE_S * (len(cards) - 1) + TAIL_S
     return {
-        "style": style, "language": request.language, "asked_s": duration, "reached_s": round(reached, 1),
+        "style": style, "language": request.language, "asked_s": duration, "spoken_s": round(reached, 1),
         "own_words": round(own_share, 2), "fact_cards": round(fact_cards, 2), "scenes": len(cards),
         "ms": round(elapsed_ms, 1), "brief": brief[:48],
     }  # fmt: skip
@@ -120,9 +121,9 @@ def main() -> None:
     if "--json" in sys.argv:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    print(f"{'style':<12}{'lang':<6}{'asked':>6}{'reached':>9}{'own words':>11}{'fact cards':>12}{'ms':>7}  brief")
+    print(f"{'style':<12}{'lang':<6}{'asked':>6}{'spoken':>9}{'own words':>11}{'fact cards':>12}{'ms':>7}  brief")
     for r in rows:
-        print(f"{r['style']:<12}{r['language']:<6}{r['asked_s']:>5}s{r['reached_s']:>8}s{r['own_words']:>11.0%}"
+        print(f"{r['style']:<12}{r['language']:<6}{r['asked_s']:>5}s{r['spoken_s']:>8}s{r['own_words']:>11.0%}"
               f"{r['fact_cards']:>12.0%}{r['ms']:>7}  {r['brief']}")  # fmt: skip
 
 
