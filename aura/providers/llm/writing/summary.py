@@ -10,15 +10,17 @@ The chosen sentences are then read in the documents' order.
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass
-from operator import mul
 
 from aura.errors import ProviderUnavailable
 from aura.providers.rag.chunking import split_sentences
 from aura.providers.rag.keyword import KeywordScorer, tokens
 
 NARRATED_WORDS = (5, 45)  # shorter: headings and list fragments; longer: run-ons of a bad extraction
+MAX_RANKED = 400  # sentences compared for a summary: about 40,000 characters of prose
 NEAR_DUPLICATE = 0.9  # cosine above which two sentences say the same thing
 _DIVERSITY = 0.6  # how strongly a sentence close to a chosen one is held back
 _CITATION = re.compile(r"\s*\[\d+(?:[,–-]\s*\d+)*\]|\s*\((?:[A-Z][\w-]+(?: et al\.)?,? \d{4}[a-z]?;?\s*)+\)")
@@ -84,28 +86,31 @@ def _key(sentence: str) -> str:
 
 
 def ranked(sentences: list[Sentence], brief: str) -> list[int]:
-    """Indexes of `sentences`, most worth narrating first; near-duplicates of a better one are left out."""
+    """Indexes of `sentences`, most worth narrating first; near-duplicates of a better one are left out.
+
+    At most MAX_RANKED sentences are compared (the passages come best first, so these are the best
+    passages' sentences); the work is quadratic in their number.
+    """
+    sentences = sentences[:MAX_RANKED]
     if not sentences:
         return []
     similarity = _similarity([s.text for s in sentences], brief)
     count = len(sentences)
     about_brief = similarity[count]
-    centrality = [
-        sum(similarity[i][j] for j in range(count) if j != i) / max(1, count - 1) for i in range(count)
-    ]
+    centrality = [(sum(similarity[i]) - similarity[i][i]) / max(1, count - 1) for i in range(count)]
     base = [centrality[i] + 0.5 * about_brief[i] + _lead(sentences[i]) for i in range(count)]
+    closest = [0.0] * count  # each sentence's similarity to the nearest one chosen so far
     chosen: list[int] = []
     left = set(range(count))
     while left:
-        def gain(i: int) -> tuple[float, int]:
-            closest = max((similarity[i][j] for j in chosen), default=0.0)
-            return (base[i] - _DIVERSITY * closest, -i)
-
-        best = max(left, key=gain)
+        best = max(left, key=lambda i: (base[i] - _DIVERSITY * closest[i], -i))
         left.discard(best)
-        if any(similarity[best][j] >= NEAR_DUPLICATE for j in chosen):
-            continue
+        if closest[best] >= NEAR_DUPLICATE:
+            continue  # says what a better sentence already says
         chosen.append(best)
+        row = similarity[best]
+        for i in left:
+            closest[i] = max(closest[i], row[i])
     return chosen
 
 
@@ -121,17 +126,24 @@ def _similarity(texts: list[str], brief: str) -> list[list[float]]:
         from aura.providers.rag.embedding import MiniLMEmbedder
 
         vectors = MiniLMEmbedder().embed([*texts, brief])
-        return [[sum(map(mul, a, b)) for b in vectors[: len(texts)]] for a in vectors]
     except ProviderUnavailable:
         return _keyword_similarity(texts, brief)
+    import numpy  # installed with the embeddings (sentence-transformers needs it)
+
+    matrix = numpy.asarray(vectors, dtype=numpy.float32)
+    return (matrix @ matrix[: len(texts)].T).tolist()  # unit vectors: dot products are cosines
 
 
 def _keyword_similarity(texts: list[str], brief: str) -> list[list[float]]:
     """BM25 of each text against each other, scaled by a text's score against itself (so 1.0 is identical)."""
-    scorer = KeywordScorer()
+    documents = [Counter(tokens(text)) for text in texts]
+    average = sum(sum(d.values()) for d in documents) / max(1, len(documents)) or 1.0
+    frequency = Counter(term for d in documents for term in d)
+    count = len(documents)
+    idf = {term: math.log(1 + (count - n + 0.5) / (n + 0.5)) for term, n in frequency.items()}
     rows = []
-    for query in [*texts, brief]:
-        scores = scorer.score(query, texts) if tokens(query) else [0.0] * len(texts)
-        rows.append(scores)
-    own = [rows[i][i] or 1.0 for i in range(len(texts))]
-    return [[min(1.0, row[j] / max(own[j], 1e-9)) for j in range(len(texts))] for row in rows]
+    for query in [*documents, Counter(tokens(brief))]:
+        weights = {term: idf.get(term, 0.0) for term in query}
+        rows.append([KeywordScorer._bm25(document, weights, average) for document in documents])
+    own = [rows[i][i] or 1.0 for i in range(count)]
+    return [[min(1.0, row[j] / max(own[j], 1e-9)) for j in range(count)] for row in rows]
