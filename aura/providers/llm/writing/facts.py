@@ -89,10 +89,12 @@ def read_brief(brief: str, audience: str | None, pack: dict) -> Brief:
     first = sentences[0]
     head, colon, rest = first.partition(":")
     facts_text: list[str] = []
+    announced = None
     framed = bool(LEAD_IN.match(_strip_request_words(head)))
     if first.endswith(":") or colon and rest.strip() and (framed or len(head.split()) <= 6) and not _DIGIT.search(head[-2:]):
         topic, found_audience = topic_and_audience(head, pack["code"])
         facts_text, framed = [rest.strip()], True
+        announced = facts_text[0]  # what follows "A promo for a bakery:" is a list, even of two items
     elif framed or (len(sentences) == 1 and len(first.split()) <= 12):
         # "A story about a keeper who finds a puppy; the two wait out the storm": the framing ends at the semicolon
         framing, _, told = first.partition(";")
@@ -107,7 +109,7 @@ def read_brief(brief: str, audience: str | None, pack: dict) -> Brief:
     facts = []
     for sentence in facts_text:
         step = bool(_NUMBERED.match(sentence))
-        for item in split_items(_BULLET.sub("", sentence)):
+        for item in split_items(_BULLET.sub("", sentence), announced=sentence is announced):
             facts.append(make_fact(item, len(facts), pack, step=step))
     return Brief(topic, audience or found_audience, framed, question, facts)
 
@@ -191,8 +193,9 @@ def is_question(topic: str, sentence: str) -> bool:
     )
 
 
-def split_items(sentence: str) -> list[str]:
-    """A sentence as its list items: semicolons always part it, commas when it is a list of short items."""
+def split_items(sentence: str, announced: bool = False) -> list[str]:
+    """A sentence as its list items: semicolons always part it, commas when it is a list of short items
+    (two are enough after a colon that announced them, when each has a few words of its own)."""
     items: list[str] = []
     for part in (p.strip() for p in sentence.split(";")):
         if not part:
@@ -201,7 +204,10 @@ def split_items(sentence: str) -> list[str]:
         pieces = _merge_bare(pieces)
         numbered = all(_DIGIT.search(p) for p in pieces)  # "on June 14 at Pier 39, from 10am to 4pm"
         short = all(len(p.split()) <= (16 if numbered else 12) for p in pieces)
-        listed = len(pieces) >= 3 or (len(pieces) == 2 and numbered)
+        # two items make a list when each has a few words of its own ("up 12.5%" belongs to its sentence)
+        # and either both hold a number or a colon announced them
+        pair = len(pieces) == 2 and all(len(p.split()) >= 3 for p in pieces) and (numbered or announced)
+        listed = len(pieces) >= 3 or pair
         items.extend(pieces if short and listed else [part])
     return items
 

@@ -1,6 +1,6 @@
 """The offline writer's structures: the beats of a script in the order its style tells a story.
 
-promo: hook, the offer, the details, when and where, a call to action; tutorial: numbered steps;
+promo: hook, the offer, the details, where and when, a call to action; tutorial: numbered steps;
 documentary: a timeline in the order of its dates; explainer: the question, the parts, a recap;
 story: a beginning, a turn, an end. Generic fillers follow the brief's own material, never lead it.
 """
@@ -98,7 +98,7 @@ def _sections(style: str, facts: list[Fact], pack: dict) -> list[tuple[str, list
         when = [f for f in facts if f.kind == "when"]
         where = [f for f in facts if f.kind == "where"]
         details = [f for f in facts if f not in offer and f not in when and f not in where]
-        groups = (("offer", offer), ("details", details), ("when", when), ("where", where))
+        groups = (("offer", offer), ("details", details), ("where", where), ("when", when))
         return [(name, group) for name, group in groups if group]
     if style == "tutorial":
         return [("steps", facts)]
