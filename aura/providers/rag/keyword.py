@@ -34,16 +34,23 @@ class KeywordScorer:
     name = NAME
 
     def score(self, query: str, texts: list[str]) -> list[float]:
+        return self.score_each([query], texts)[0]
+
+    def score_each(self, queries: list[str], texts: list[str]) -> list[list[float]]:
+        """One row of scores per query: the texts' statistics are counted once for all of them."""
         documents = [Counter(tokens(text)) for text in texts]
         if not documents:
-            return []
+            return [[] for _ in queries]
         average = sum(sum(d.values()) for d in documents) / len(documents) or 1.0
         frequency = Counter(term for d in documents for term in d)
-        weights = {
-            term: math.log(1 + (len(documents) - frequency[term] + 0.5) / (frequency[term] + 0.5))
-            for term in set(tokens(query))
-        }
-        return [self._bm25(d, weights, average) for d in documents]
+        rows = []
+        for query in queries:
+            weights = {
+                term: math.log(1 + (len(documents) - frequency[term] + 0.5) / (frequency[term] + 0.5))
+                for term in set(tokens(query))
+            }
+            rows.append([self._bm25(d, weights, average) for d in documents])
+        return rows
 
     @staticmethod
     def _bm25(document: Counter, weights: dict[str, float], average: float) -> float:

@@ -102,7 +102,7 @@ def read_brief(brief: str, audience: str | None, pack: dict) -> Brief:
         facts_text = [told.strip()] if told.strip() else []
         framed = True
     else:
-        topic, found_audience = _topic_of_content(first), None
+        topic, found_audience = key_phrase(first), None
         facts_text = [first]
     question = framed and is_question(topic, first)
     facts_text += sentences[1:]
@@ -171,10 +171,6 @@ def topic_and_audience(sentence: str, language: str = "en") -> tuple[str, str | 
     if len(words) > 12:  # a long first sentence: keep its opening as the topic
         text = " ".join(words[:12])
     return (text or sentence[:60]).strip(), audience
-
-
-def _topic_of_content(sentence: str) -> str:
-    return key_phrase(sentence)
 
 
 _QUESTION_WORDS = {"why", "what", "when", "where", "who", "which", "whose", "is", "are", "can", "could", "do",
@@ -295,10 +291,12 @@ def trim_phrase(words: list[str]) -> str:
     words = list(words)
     while len(words) > 2 and words[-1].strip(",;:.").lower() in FUNCTION_WORDS:
         words.pop()
-    phrase = " ".join(words).strip(" ,;:!?")
-    if phrase.endswith(".") and not re.search(r"\b\w\.\w\.$", phrase):  # "5 a.m." keeps its period
-        phrase = phrase[:-1]
-    return phrase
+    return unended(" ".join(words).strip(" ,;:!?"))
+
+
+def unended(text: str) -> str:
+    """A sentence without its final stop ("5 a.m." keeps its abbreviation's period)."""
+    return text if re.search(r"\b\w\.\w\.$", text) else text.rstrip(".!?。！？")
 
 
 def kind_of(text: str, pack: dict) -> str:
@@ -321,7 +319,7 @@ def kind_of(text: str, pack: dict) -> str:
     # a day's name, or an abbreviation of three letters or more ("so" and "do" are German words too)
     names = {name.lower() for name in pack["days"].values()} | {a for a in pack["days"] if len(a) >= 3}
     days = bool(names & set(words))
-    if ranged and (days or _DIGIT.search(text)) or marked(pack["when_words"][:1]) and (days or _DIGIT.search(text)):
+    if ranged and (days or _DIGIT.search(text)) or marked(pack["open_words"]) and (days or _DIGIT.search(text)):
         return "when"
     if _YEAR.search(text):
         return "dated"

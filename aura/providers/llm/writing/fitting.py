@@ -8,10 +8,9 @@ then merged or cut until each scene is one of the scenes asked for.
 from __future__ import annotations
 
 import itertools
-import re
 
 from aura.providers.llm.writing.beats import FACT, FILLER, SPARE, Beat, beat_words, words
-from aura.providers.llm.writing.facts import key_phrase
+from aura.providers.llm.writing.facts import key_phrase, unended
 
 
 def fit(beats: list[Beat], scene_count: int, word_budget: int, pack: dict) -> list[Beat]:
@@ -137,13 +136,8 @@ def _recap_lines(material: list[tuple[Beat, str]], pack: dict):
         for i in range(count):
             for j in range(i + 1, count):
                 (beat, first), (_, second) = material[i], material[j]
-                pair = f"{_unended(first)}, {pack['and']} {_lowered(second)}"
+                pair = f"{unended(first)}, {pack['and']} {_lowered(second)}"
                 yield beat, again[(round_ + i + j) % len(again)].format(x=_lowered(pair))
-
-
-def _unended(text: str) -> str:
-    """A sentence without its final stop, to go on after a comma ("5 a.m." keeps its abbreviation's period)."""
-    return text if re.search(r"\b\w\.\w\.$", text) else text.rstrip(".!?。！？")
 
 
 def _lowered(text: str) -> str:
@@ -167,6 +161,7 @@ def merge_smallest(beats: list[Beat]) -> list[Beat]:
 def _split_largest(beats: list[Beat]) -> list[Beat] | None:
     """The beat with the most words becomes two scenes: between its sentences, or inside its longest one."""
     candidates = sorted(range(len(beats)), key=lambda i: -beat_words(beats[i]))
+    said = {s for beat in beats for s, _ in beat.sentences}
     for i in candidates:
         beat = beats[i]
         if len(beat.sentences) > 1:
@@ -186,7 +181,6 @@ def _split_largest(beats: list[Beat]) -> list[Beat] | None:
                     break
             priority = beat.sentences[0][1]
             first, second = [(" ".join(tokens[:half]), priority)], [(" ".join(tokens[half:]), priority)]
-        said = {s for other in beats for s, _ in other.sentences}
         if len(beat.sentences) == 1 and {first[0][0], second[0][0]} & said:
             continue  # two recaps ending alike ("..., and finally ...") would cut into the same half
         second_text = second[0][0]

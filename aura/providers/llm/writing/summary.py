@@ -10,14 +10,12 @@ The chosen sentences are then read in the documents' order.
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from dataclasses import dataclass
 
 from aura.errors import ProviderUnavailable
 from aura.providers.rag.chunking import split_sentences
-from aura.providers.rag.keyword import KeywordScorer, tokens
+from aura.providers.rag.keyword import KeywordScorer
 
 NARRATED_WORDS = (5, 45)  # shorter: headings and list fragments; longer: run-ons of a bad extraction
 MAX_RANKED = 400  # sentences compared for a summary: about 40,000 characters of prose
@@ -136,14 +134,6 @@ def _similarity(texts: list[str], brief: str) -> list[list[float]]:
 
 def _keyword_similarity(texts: list[str], brief: str) -> list[list[float]]:
     """BM25 of each text against each other, scaled by a text's score against itself (so 1.0 is identical)."""
-    documents = [Counter(tokens(text)) for text in texts]
-    average = sum(sum(d.values()) for d in documents) / max(1, len(documents)) or 1.0
-    frequency = Counter(term for d in documents for term in d)
-    count = len(documents)
-    idf = {term: math.log(1 + (count - n + 0.5) / (n + 0.5)) for term, n in frequency.items()}
-    rows = []
-    for query in [*documents, Counter(tokens(brief))]:
-        weights = {term: idf.get(term, 0.0) for term in query}
-        rows.append([KeywordScorer._bm25(document, weights, average) for document in documents])
-    own = [rows[i][i] or 1.0 for i in range(count)]
-    return [[min(1.0, row[j] / max(own[j], 1e-9)) for j in range(count)] for row in rows]
+    rows = KeywordScorer().score_each([*texts, brief], texts)
+    own = [rows[i][i] or 1.0 for i in range(len(texts))]
+    return [[min(1.0, row[j] / max(own[j], 1e-9)) for j in range(len(texts))] for row in rows]

@@ -24,7 +24,7 @@ PACK = {
     },
     # words that mark a fact's kind (lower case, matched as whole words or prefixes ending in *)
     "offer_words": ["rabatt*", "angebot*", "gratis", "kostenlos", "sale", "spar*", "aktion*", "gutschein*", "nur", "sonder*", "reduziert"],
-    "when_words": ["geöffnet", "offen", "öffnungszeit*", "täglich", "wochenende*", "werktag*", "jede*", "geschlossen", "bis", "ab", "heute"],
+    "open_words": ["geöffnet"],  # opening hours: with a time or a day, the fact says when
     "where_words": ["in", "im", "bei", "nahe", "straße", "strasse", "platz", "zentrum", "innenstadt", "besuch*", "adresse"],
     "step_words": ["zuerst", "erstens", "dann", "danach", "anschließend", "schließlich", "zuletzt", "schritt", "sobald", "bevor", "beginn*"],
     # sentences that lead a brief question into its answer

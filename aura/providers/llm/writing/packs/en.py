@@ -29,7 +29,7 @@ PACK = {
     },
     # words that mark a fact's kind (lower case, matched as whole words or prefixes ending in *)
     "offer_words": ["off", "discount*", "sale", "free", "deal*", "save", "offer*", "promo*", "coupon*", "only", "special*"],
-    "when_words": ["open*", "daily", "weekend*", "weekday*", "every", "hours", "closed", "until", "from", "today", "tonight"],
+    "open_words": ["open*"],  # opening hours: with a time or a day, the fact says when
     "where_words": ["at", "in", "near", "street", "avenue", "road", "downtown", "located", "visit", "find us"],
     "step_words": ["first", "then", "next", "after", "finally", "last", "step", "once", "before", "start"],
     # sentences that lead a brief question into its answer

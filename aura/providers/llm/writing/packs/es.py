@@ -24,7 +24,7 @@ PACK = {
     },
     # words that mark a fact's kind (lower case, matched as whole words or prefixes ending in *)
     "offer_words": ["descuento*", "oferta*", "gratis", "rebaja*", "promo*", "cupón", "cupon*", "solo", "sólo", "ahorra*", "especial*"],
-    "when_words": ["abierto*", "abre*", "diario", "diariamente", "fin de semana", "fines de semana", "cada", "horario*", "cerrado*", "hasta", "desde", "hoy", "esta noche"],
+    "open_words": ["abierto*"],  # opening hours: with a time or a day, the fact says when
     "where_words": ["en", "cerca", "calle", "avenida", "carretera", "centro", "ubicado*", "situado*", "visítanos", "encuéntranos"],
     "step_words": ["primero", "luego", "después", "siguiente", "finalmente", "último", "paso", "una vez", "antes", "empieza*"],
     # sentences that lead a brief question into its answer

@@ -24,7 +24,7 @@ PACK = {
     },
     # words that mark a fact's kind (lower case, matched as whole words or prefixes ending in *)
     "offer_words": ["réduction*", "reduction*", "remise*", "promo*", "soldes", "gratuit*", "offert*", "offre*", "économis*", "coupon*", "seulement", "spécial*"],
-    "when_words": ["ouvert*", "tous les jours", "week*", "semaine", "chaque", "horaires", "fermé*", "jusqu*", "à partir", "aujourd*", "ce soir"],
+    "open_words": ["ouvert*"],  # opening hours: with a time or a day, the fact says when
     "where_words": ["à", "au", "près", "rue", "avenue", "route", "centre*", "situé*", "visitez", "retrouvez"],
     "step_words": ["abord", "ensuite", "puis", "après", "enfin", "dernier*", "étape*", "une fois", "avant", "commence*"],
     # sentences that lead a brief question into its answer

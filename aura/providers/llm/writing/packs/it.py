@@ -24,7 +24,7 @@ PACK = {
     },
     # words that mark a fact's kind (lower case, matched as whole words or prefixes ending in *)
     "offer_words": ["scont*", "offert*", "gratis", "gratuit*", "saldi", "promo*", "coupon", "solo", "soltanto", "risparmi*", "special*"],
-    "when_words": ["apert*", "ogni giorno", "tutti i giorni", "fine settimana", "weekend", "feriali", "ogni", "orari*", "chius*", "fino", "dalle", "oggi", "stasera"],
+    "open_words": ["apert*"],  # opening hours: with a time or a day, the fact says when
     "where_words": ["a", "in", "presso", "vicino", "via", "viale", "piazza", "centro", "si trova", "visita*", "trovaci"],
     "step_words": ["prima", "poi", "quindi", "dopo", "dopodiché", "infine", "alla fine", "passo", "una volta", "inizia*"],
     # sentences that lead a brief question into its answer

@@ -24,7 +24,7 @@ PACK = {
     },
     # words that mark a fact's kind (lower case, matched as whole words or prefixes ending in *)
     "offer_words": ["desconto*", "oferta*", "grátis", "gratis", "promo*", "saldo*", "cupão", "cupom", "só", "apenas", "poupe", "economize", "especia*"],
-    "when_words": ["aberto*", "abre*", "diariamente", "todos os dias", "fim de semana", "fins de semana", "cada", "horário*", "fechado*", "até", "desde", "hoje", "esta noite"],
+    "open_words": ["aberto*"],  # opening hours: with a time or a day, the fact says when
     "where_words": ["em", "no", "na", "perto", "rua", "avenida", "estrada", "centro", "localizado*", "visite"],
     "step_words": ["primeiro", "depois", "em seguida", "a seguir", "finalmente", "por fim", "passo", "antes", "comece", "começ*"],
     # sentences that lead a brief question into its answer
