@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from uuid import UUID
 
@@ -28,6 +29,8 @@ from rich.markup import escape
 from aura.stages.review import ScriptReview, pending
 from aura.stages.stage import current_run_id
 from aura.store import ArtifactStore
+
+PAUSE_WAIT_S = 120  # how long the run may take from its report to its pause on the server
 
 
 class TerminalReview:
@@ -45,7 +48,7 @@ class TerminalReview:
 
     def _review(self, run_id: str) -> None:
         script = pending(ArtifactStore(self.store_url).job(run_id))
-        if script is None:
+        if script is None or not _paused(run_id):
             return
         folder = Path(tempfile.mkdtemp(prefix="aura-review-"))
         path = folder / "script.json"
@@ -85,9 +88,30 @@ class TerminalReview:
                     _cancel(run_id)
                     return
                 continue
-            _resume(run_id, edited)
+            try:
+                _resume(run_id, edited)
+            except Exception as exc:  # e.g. its review timed out meanwhile: said, never a thread's traceback
+                say(f"[red]the run could not be resumed: {escape(str(exc))}[/red]", highlight=False)
+                return
             say("Rendering the reviewed script.", highlight=False)
             return
+
+
+def _paused(run_id: str, limit_s: float = PAUSE_WAIT_S) -> bool:
+    """Whether the server has the run paused (within limit_s): the report that it awaits review comes just before
+    it pauses, and Prefect resumes only a paused run (an answer given sooner would be refused and lost)."""
+    from prefect.client.orchestration import get_client
+
+    deadline = time.monotonic() + limit_s
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            state = client.read_flow_run(UUID(run_id)).state
+            if state is None or state.is_paused():
+                return state is not None
+            if state.is_final():
+                return False
+            time.sleep(0.2)
+    return False
 
 
 def _resume(run_id: str, edited: ScriptReview) -> None:
