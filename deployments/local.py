@@ -1,11 +1,16 @@
 """Aura deployed on one machine, in one command: server, work pools, deployments and workers.
 
     python deployments/local.py up      # server (unless one answers), pools, prefect deploy --all, workers
-    python deployments/local.py status  # what runs, and where its logs are
+    python deployments/local.py up --database postgres  # the server on a PostgreSQL server of its own
+    python deployments/local.py status  # what runs, its database, and where its logs are
     python deployments/local.py down    # stops everything `up` started
 
-`up` starts a Prefect server on 127.0.0.1 (SQLite in the state folder) unless
-PREFECT_API_URL (or --api-url) points at one that answers; creates the work
+`up` starts a Prefect server on 127.0.0.1 unless PREFECT_API_URL (or
+--api-url) points at one that answers. Its database is SQLite in the state
+folder, or with `--database postgres` a PostgreSQL server in
+<state folder>/postgres (aura.database: made on first use, loopback only, a
+generated password); a PREFECT_API_DATABASE_CONNECTION_URL that already names
+PostgreSQL is used as it is. It then creates the work
 pools `cpu` and `gpu` (process type; `gpu` limited to one run per GPU); deploys
 prefect.yaml; and starts N `cpu` workers (queue `default`, videos), one
 `batch-worker` (pool `cpu`, queue `batch`: batches only wait on their videos,
@@ -26,6 +31,7 @@ import sys
 import time
 from pathlib import Path
 
+from aura.database import LocalPostgres, PostgresError, is_postgres_url
 from aura.prefect_server import healthy
 
 CHECKOUT = Path(__file__).resolve().parent.parent
@@ -60,12 +66,12 @@ def _spawn(command: list[str], log: Path, env: dict[str, str]) -> int:
     return proc.pid
 
 
-def start_server(home: Path, host: str, port: int, timeout_s: float = 180) -> tuple[str, int]:
-    """A Prefect server with its own SQLite database in `home`; its API URL and pid once it is healthy."""
+def start_server(home: Path, host: str, port: int, database_url: str, timeout_s: float = 180) -> tuple[str, int]:
+    """A Prefect server on `database_url`; its API URL and pid once it is healthy."""
     api_url = f"http://{host}:{port}/api"
     env = dict(os.environ)
     env["PREFECT_HOME"] = str(home / "prefect")
-    env["PREFECT_API_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{home / 'prefect.db'}"
+    env["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     env.pop("PREFECT_API_URL", None)
     pid = _spawn([*prefect_cli(), "server", "start", "--host", host, "--port", str(port)], home / "server.log", env)
@@ -77,9 +83,16 @@ def start_server(home: Path, host: str, port: int, timeout_s: float = 180) -> tu
     return api_url, pid
 
 
+def talking_to(api_url: str):
+    """Prefect's client settings for this server (its settings are read once, when Prefect is first imported)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    os.environ["PREFECT_API_URL"] = api_url
+    return temporary_settings({PREFECT_API_URL: api_url})
+
+
 def create_pools(api_url: str, gpus: int) -> None:
     """Work pools `cpu` and `gpu` (process workers); `gpu` runs at most one flow run per GPU."""
-    os.environ["PREFECT_API_URL"] = api_url
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
     from prefect.exceptions import ObjectAlreadyExists
@@ -87,7 +100,7 @@ def create_pools(api_url: str, gpus: int) -> None:
 
     template = ProcessWorker.get_default_base_job_template()
     limits = {"cpu": None, "gpu": max(1, gpus)}
-    with get_client(sync_client=True) as client:
+    with talking_to(api_url), get_client(sync_client=True) as client:
         for name in POOLS:
             try:
                 client.create_work_pool(
@@ -112,7 +125,17 @@ def watch_heartbeats(api_url: str) -> None:
     """Prefect's own answer to a run whose machine died with it (its worker too, so none reports a crash):
     an automation that marks a flow run Crashed when its heartbeats stop (docs: "detect zombie flows").
     A run whose process dies under a live worker is marked Crashed by that worker at once."""
-    os.environ["PREFECT_API_URL"] = api_url
+    from prefect.client.orchestration import get_client
+
+    with talking_to(api_url), get_client(sync_client=True) as client:
+        if client.read_automations_by_name(ZOMBIE_AUTOMATION):
+            return  # made by an earlier `up` against this server
+    silence = MISSED_HEARTBEATS * heartbeat_s()
+    with talking_to(api_url):
+        _create_automation(silence)
+
+
+def _create_automation(silence: int) -> None:
     from datetime import timedelta
 
     from prefect.automations import Automation
@@ -121,12 +144,6 @@ def watch_heartbeats(api_url: str) -> None:
     from prefect.events.schemas.automations import EventTrigger, Posture
     from prefect.events.schemas.events import ResourceSpecification
 
-    from prefect.client.orchestration import get_client
-
-    with get_client(sync_client=True) as client:
-        if client.read_automations_by_name(ZOMBIE_AUTOMATION):
-            return  # made by an earlier `up` against this server
-    silence = MISSED_HEARTBEATS * heartbeat_s()
     Automation(
         name=ZOMBIE_AUTOMATION,
         trigger=EventTrigger(
@@ -183,7 +200,7 @@ def wait_for_workers(api_url: str, names: list[str], timeout_s: float = 120) -> 
     from prefect.client.orchestration import get_client
 
     deadline = time.monotonic() + timeout_s
-    with get_client(sync_client=True) as client:
+    with talking_to(api_url), get_client(sync_client=True) as client:
         while True:
             online = {w.name for pool in POOLS for w in client.read_workers_for_work_pool(pool)}
             if set(names) <= online:
@@ -200,17 +217,44 @@ def up(args: argparse.Namespace) -> dict:
         raise SystemExit(f"already up (state in {home / 'state.json'}): run `down` first")
     state: dict = {"home": str(home), "processes": {}}
     api_url = args.api_url or os.environ.get("PREFECT_API_URL")
-    if not api_url or not healthy(api_url):
-        api_url, pid = start_server(home, args.host, args.port)
-        state["processes"]["server"] = pid
     state["api_url"] = api_url
     _save(home, state)
     try:
+        if not api_url or not healthy(api_url):
+            database_url = choose_database(args.database, home, state)
+            _save(home, state)  # a PostgreSQL started is stopped by `down`, even if the server fails to start
+            api_url, pid = start_server(home, args.host, args.port, database_url)
+            state["processes"]["server"] = pid
+            state["api_url"] = api_url
+        else:
+            state["database"] = {"kind": "the server's own"}
+        _save(home, state)
         _bring_up(args, home, state, api_url)
     except BaseException:
         down(args)  # nothing half-started stays behind
         raise
     return state
+
+
+def choose_database(kind: str, home: Path, state: dict) -> str:
+    """The new server's database URL, recorded in `state`: settings that name PostgreSQL already, SQLite in
+    `home`, or a PostgreSQL server of our own in home/postgres."""
+    from prefect.settings import get_current_settings
+
+    configured = get_current_settings().server.database.connection_url
+    configured = configured.get_secret_value() if configured is not None else None
+    if is_postgres_url(configured):  # the server's own settings point at PostgreSQL: used as they are
+        state["database"] = {"kind": "postgres", "source": "PREFECT_API_DATABASE_CONNECTION_URL"}
+        return configured
+    if kind == "postgres":
+        postgres = LocalPostgres(home / "postgres")
+        state["database"] = {"kind": "postgres", "folder": str(postgres.folder)}
+        try:
+            return postgres.start()
+        except PostgresError as exc:
+            raise SystemExit(str(exc)) from None
+    state["database"] = {"kind": "sqlite", "path": str(home / "prefect.db")}
+    return f"sqlite+aiosqlite:///{home / 'prefect.db'}"
 
 
 def _bring_up(args: argparse.Namespace, home: Path, state: dict, api_url: str) -> None:
@@ -257,8 +301,18 @@ def down(args: argparse.Namespace) -> None:
     workers = [pid for name, pid in processes.items() if name != "server"]
     stop(workers)
     stop([pid for name, pid in processes.items() if name == "server"])
+    stopped = list(processes)
+    folder = state.get("database", {}).get("folder")
+    if folder:  # the PostgreSQL server `up` started, last: the server wrote to it until it stopped
+        postgres = LocalPostgres(Path(folder))
+        if postgres.running():
+            try:
+                postgres.stop()
+            except PostgresError as exc:
+                raise SystemExit(f"{exc}; the state is kept in {state_file}: run `down` again") from None
+            stopped.append("postgres")
     state_file.unlink()
-    print(f"stopped {', '.join(processes) or 'nothing'}")
+    print(f"stopped {', '.join(stopped) or 'nothing'}")
 
 
 def stop(pids: list[int], grace_s: float = 15) -> None:
@@ -282,9 +336,20 @@ def status(args: argparse.Namespace) -> None:
     if state is None:
         print("not up")
         return
-    print(f"API {state['api_url']} ({'healthy' if healthy(state['api_url']) else 'not answering'})")
+    print(f"API {state['api_url']} ({'healthy' if state['api_url'] and healthy(state['api_url']) else 'not answering'})")
+    print(f"database: {describe_database(state.get('database', {}))}")
     for name, pid in state["processes"].items():
         print(f"  {name:14} pid {pid:7}  {'running' if _alive(pid) else 'gone'}")
+
+
+def describe_database(database: dict) -> str:
+    if database.get("folder"):
+        return LocalPostgres(Path(database["folder"])).describe()
+    if database.get("source"):
+        return f"PostgreSQL named by {database['source']}"
+    if database.get("path"):
+        return f"SQLite at {database['path']}"
+    return database.get("kind", "unknown")
 
 
 def _alive(pid: int) -> bool:
@@ -316,6 +381,9 @@ def main(argv: list[str] | None = None) -> None:
                              help="state folder: database, logs, pids (default deployments/.local)")  # fmt: skip
     up_cmd = sub.choices["up"]
     up_cmd.add_argument("--api-url", help="use this Prefect server instead of starting one")
+    up_cmd.add_argument("--database", choices=("sqlite", "postgres"), default=os.environ.get("AURA_DATABASE", "sqlite"),
+                        help="the new server's database: SQLite in the state folder, or a PostgreSQL server of its own "
+                        "in <home>/postgres (default sqlite, or AURA_DATABASE)")  # fmt: skip
     up_cmd.add_argument("--host", default="127.0.0.1")
     up_cmd.add_argument("--port", type=int, default=4200)
     up_cmd.add_argument("--cpu-workers", type=int, default=1)

@@ -9,6 +9,7 @@
 #   AURA_TORCH=...    the torch requirement installed before the extras (default torch==2.13.0;
 #                     on a GPU machine install the CUDA build of your choice first)
 #   AURA_SKIP_BROWSER=1 no Chromium (the browser test of the gateway's page is then skipped)
+#   AURA_POSTGRES=1   PostgreSQL too, for `deployments/local.py up --database postgres` (and its tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,11 @@ command -v melt >/dev/null || apt_packages+=(melt)  # renders the MLT timeline e
 if [ "${AURA_SKIP_BROWSER:-0}" != 1 ]; then
   command -v chromium >/dev/null || apt_packages+=(chromium)
   command -v chromedriver >/dev/null || apt_packages+=(chromium-driver)
+fi
+
+# PostgreSQL for the Prefect server under load (deployments/local.py up --database postgres)
+if [ "${AURA_POSTGRES:-0}" = 1 ] && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && ! command -v initdb >/dev/null; then
+  apt_packages+=(postgresql)
 fi
 
 if ((${#apt_packages[@]})); then

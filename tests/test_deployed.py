@@ -4,8 +4,9 @@ Everything goes through the server's REST API as an application would call it
 (httpx, no Prefect client): runs are created with
 POST /api/deployments/{id}/create_flow_run and read back from /api/flow_runs.
 The cluster is brought up by the same one command a user runs
-(deployments/local.py up) and stopped by its `down`; the test then checks
-that no process it started is left. The artifact store and the result
+(deployments/local.py up, with `--database postgres` where PostgreSQL is
+installed: CI installs it, AURA_POSTGRES=1) and stopped by its `down`; the
+test then checks that no process it started is left. The artifact store and the result
 storage are one S3 URL (a local moto server) and every worker has scratch
 space of its own, as on machines of their own: the images the gpu worker
 draws reach the cpu worker through the store, by key.
@@ -16,8 +17,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,7 @@ from helpers.jobs import check_video, no_half_job
 from helpers.network import free_port
 from helpers.s3 import BUCKET, download, s3_filesystem, s3_server
 
+from aura.database import binaries as postgres_binaries
 from aura.models import VideoRequest
 from aura.store import ArtifactStore
 from aura.uploads import receive
@@ -150,9 +154,18 @@ def s3_env():
         yield env
 
 
+def database() -> str:
+    """PostgreSQL where it is installed (and where AURA_POSTGRES=1 says it must be), SQLite otherwise."""
+    if os.environ.get("AURA_POSTGRES") == "1" or postgres_binaries():
+        return "postgres"
+    return "sqlite"
+
+
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory, s3_env):
-    home = tmp_path_factory.mktemp("cluster")
+def cluster(s3_env):
+    # a folder the `postgres` user may pass through (pytest's own are 0700 to it, and it runs the database)
+    home = Path(tempfile.mkdtemp(prefix="aura-cluster-"))
+    home.chmod(0o711)
     store = f"s3://{BUCKET}/store"
     port = free_port()
     # no AURA_CHECKOUT either: the workers run from the checkout `prefect deploy` recorded
@@ -172,7 +185,7 @@ def cluster(tmp_path_factory, s3_env):
     )
     command = [sys.executable, str(LOCAL), "up", "--home", str(home), "--port", str(port)]
     up = subprocess.run(
-        [*command, "--cpu-workers", "1", "--gpu-workers", "1", "--worker-limit", "1"],
+        [*command, "--cpu-workers", "1", "--gpu-workers", "1", "--worker-limit", "1", "--database", database()],
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     state_file = home / "state.json"
@@ -185,6 +198,17 @@ def cluster(tmp_path_factory, s3_env):
     assert down.returncode == 0, down.stderr
     assert not [pid for pid in started.values() if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
     assert not _processes_of(api_url), "processes of the cluster are still running"
+    assert not _postgres_of(home), "the cluster's PostgreSQL server is still running"
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def _postgres_of(home: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        line = " ".join(proc.info["cmdline"] or [])
+        if "postgres" in line and str(home) in line:
+            found.append(proc)
+    return found
 
 
 def request_json(brief: str, **fields) -> dict:
@@ -399,3 +423,22 @@ def test_a_batch_started_with_prefect_deployment_run_makes_every_video(cluster):
         check_video(cluster.job(row["flow_run_id"]), VideoRequest(**request))
         assert cluster.flow_run(row["flow_run_id"])["labels"]["prefect.worker.name"] == "cpu-worker-1"
     assert run["labels"]["prefect.worker.name"] == "batch-worker" and run["work_queue_name"] == "batch"
+
+
+def test_the_server_keeps_its_runs_in_the_postgresql_server_up_started(cluster):
+    if database() != "postgres":
+        pytest.skip("PostgreSQL is not installed here: AURA_POSTGRES=1 bash scripts/setup.sh installs it")
+    status = subprocess.run([sys.executable, str(LOCAL), "status", "--home", str(cluster.home)], capture_output=True, text=True)
+    connection = cluster.home / "postgres" / "connection.json"
+    settings = json.loads(connection.read_text())
+    assert f"database: PostgreSQL at 127.0.0.1:{settings['port']}" in status.stdout and "(running)" in status.stdout
+    assert settings["password"] not in status.stdout and connection.stat().st_mode & 0o777 == 0o600
+    # every run the API lists (this module made several) is a row of PostgreSQL's flow_run table
+    listed = {run["id"] for run in cluster.call("POST", "/flow_runs/filter", json={}).json()}
+    query = subprocess.run(
+        [str(postgres_binaries() / "psql"), "-h", "127.0.0.1", "-p", str(settings["port"]), "-U", "aura", "-d", "prefect",
+         "-tAc", "SELECT id FROM flow_run"],
+        env={**os.environ, "PGPASSWORD": settings["password"]}, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert query.returncode == 0, query.stderr
+    assert listed and listed <= set(query.stdout.split())
