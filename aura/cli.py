@@ -66,6 +66,12 @@ def _settings_or_exit() -> Settings:
         raise typer.Exit(2) from None
 
 
+def _refuse(message: str, code: int = 2) -> None:
+    """One red line and the exit code: for commands without generate's --json."""
+    err.print(f"[red]aura: {escape(message)}[/red]", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
 def _drain_prefect_workers() -> None:
     """Send the run's last logs and events while the server is still there (a temporary one stops next)."""
     from prefect.events.worker import EventsWorker
@@ -406,10 +412,18 @@ def serve(
     sends jobs to that deployment's workers, else the gateway makes the videos.
     """
     settings = _settings_or_exit()
+    if settings.api_tokens:  # a broken tenants file is said before anything starts
+        from aura.api.tenants import Tenants
+        from aura.errors import SystemCheckError
+
+        try:
+            Tenants.from_file(settings.api_tokens)
+        except SystemCheckError as exc:
+            _refuse(f"invalid {exc}")
     _prefect_environment()
     from aura import prefect_server
 
-    if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_token:
+    if host not in ("127.0.0.1", "localhost", "::1") and not (settings.api_token or settings.api_tokens):
         err.print("[yellow]warning:[/yellow] no AURA_API_TOKEN: anyone who reaches this port can start jobs and read videos")
     if host in ("0.0.0.0", "::") and not (settings.allowed_hosts or settings.public_url):
         err.print("[yellow]note:[/yellow] requests are answered for loopback names only: set AURA_ALLOWED_HOSTS "
@@ -441,6 +455,26 @@ def serve(
                 )
         except (_Terminated, KeyboardInterrupt):
             pass
+
+
+@app.command("tenant-token")
+def tenant_token(
+    name: str = typer.Argument(..., help="The tenant's name: lower-case letters, digits, - and _ (at most 40)."),
+) -> None:
+    """A new token for a tenant of AURA_API_TOKENS: the token (shown once: give it to the tenant) and the entry
+    for the tenants file, which keeps only its sha256."""
+    from aura.api.tenants import new_token, tenant_entry
+    from aura.errors import SystemCheckError
+
+    token = new_token()
+    try:
+        entry = tenant_entry(name, token)
+    except SystemCheckError as exc:
+        _refuse(f"invalid {exc}")
+    err.print(f"token for {name} (shown once; the file keeps only its hash):", highlight=False)
+    print(token)
+    err.print("add this to the file AURA_API_TOKENS names:", highlight=False)
+    err.print(entry, highlight=False, markup=False, soft_wrap=True)
 
 
 @server_app.command("start")

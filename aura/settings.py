@@ -151,6 +151,12 @@ class Settings(BaseSettings):
         default=None,
         description="Bearer token the gateway requires on every endpoint (unset: no auth, for loopback use only).",
     )
+    api_tokens: Path | None = Field(
+        default=None,
+        description="A TOML file of tenants (name, token_sha256, jobs_at_once, videos_per_day, video_minutes_per_day): "
+        "each sees only its own jobs and uploads, within its limits (aura.api.tenants). AURA_API_TOKEN, if set too, "
+        "is the operator's token: it sees every job.",
+    )
     gateway_deployment: str | None = Field(
         default=None,
         description="The deployment the gateway starts runs of ('generate-video/generate-video'); unset, the "

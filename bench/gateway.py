@@ -44,7 +44,7 @@ def running_gateway(folder: Path, **settings: str) -> Iterator[tuple[str, str]]:
             if gateway.poll() is not None or time.perf_counter() - started > 180:
                 raise SystemExit(f"aura serve did not start: {(folder / 'gateway.log').read_text()[-2000:]}")
             time.sleep(0.3)
-        print(f"gateway up (with its temporary Prefect server) in {time.perf_counter() - started:.1f} s")
+        print(f"gateway up in {time.perf_counter() - started:.1f} s")
         yield url, token
     finally:
         gateway.send_signal(signal.SIGTERM)

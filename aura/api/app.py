@@ -47,7 +47,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from aura import __version__
 from aura.api.access_log import ACCESS_LOGGER, RedactSecrets
-from aura.api.auth import BearerAuth
+from aura.api.auth import BearerAuth, tenant_of
 from aura.api.guards import RequestGuard, allowed_hosts
 from aura.api.jobs import JobNotFound, JobState, JobStatus, read_job
 from aura.api.launch import DeploymentLauncher, LaunchError, LocalLauncher
@@ -55,6 +55,8 @@ from aura.api.limits import MULTIPART_SLACK_BYTES, BodyLimit
 from aura.api.links import Links
 from aura.api.public import Problem, public_metadata, without_paths
 from aura.api.studio import add_studio_routes
+from aura.api.tenancy import QuotaSpent, TenantQuotas, check_fits_a_day, check_tenant_inputs, mark_upload
+from aura.api.tenants import Tenants
 from aura.api.stream import job_events
 from aura.errors import AuraError, SystemCheckError
 from aura.models import VideoRequest
@@ -95,7 +97,8 @@ def create_app(settings: Settings | None = None, api_url: str | None = None, bin
     the address it listens on (a Host it answers to, unless it is every interface's)."""
     settings = settings or get_settings()
     token = settings.api_token.get_secret_value() if settings.api_token else None
-    links = Links(settings.public_url, token, settings.gateway_link_ttl_s)
+    tenants = Tenants.from_file(settings.api_tokens) if settings.api_tokens else None
+    links = Links(settings.public_url, token or (tenants.link_secret if tenants else None), settings.gateway_link_ttl_s)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -125,20 +128,22 @@ def create_app(settings: Settings | None = None, api_url: str | None = None, bin
     app.add_middleware(BodyLimit, limits={
         "/api/uploads": (upload_limit + MULTIPART_SLACK_BYTES, f"an upload may be at most {settings.upload_max_mb} MiB (AURA_UPLOAD_MAX_MB)"),
     }, idle_timeout_s=settings.gateway_body_timeout_s)  # fmt: skip
-    if token:
-        app.add_middleware(BearerAuth, token=token, links=links)
+    if token or tenants:
+        app.add_middleware(BearerAuth, token=token, links=links, tenants=tenants)
     hosts = allowed_hosts(settings.allowed_hosts, settings.public_url, bind_host)
-    app.add_middleware(RequestGuard, hosts=hosts, refuse_foreign_origins=not token, public_url=settings.public_url)
+    app.add_middleware(RequestGuard, hosts=hosts, refuse_foreign_origins=not (token or tenants), public_url=settings.public_url)
     # declared for the OpenAPI schema (clients learn of the bearer scheme); BearerAuth enforces it
-    security = [Depends(HTTPBearer(auto_error=False))] if token else []
+    security = [Depends(HTTPBearer(auto_error=False))] if token or tenants else []
     store = ArtifactStore(settings.store_url())  # the same store the runs write to
+    quotas = TenantQuotas()
     errors = {401: {"model": Problem, "description": "No or wrong bearer token"},
               404: {"model": Problem, "description": "No such job"}}  # fmt: skip
     api = APIRouter(prefix="/api/videos", tags=["videos"], dependencies=security, responses=errors)
 
     async def job_or_404(request: Request, job_id: UUID) -> JobStatus:
+        """The job, when the caller may see it: another tenant's job is a 404, as if it did not exist."""
         try:
-            return await read_job(request.app.state.client, job_id, links)
+            return await read_job(request.app.state.client, job_id, links, tenant_of(request))
         except JobNotFound:
             raise HTTPException(404, f"no video job {job_id}") from None
 
@@ -149,14 +154,23 @@ def create_app(settings: Settings | None = None, api_url: str | None = None, bin
 
         `references` and `music` name files by the `ref` POST /api/uploads answered (or `store:<job>/<key>`);
         server paths are refused unless the operator allows their folder (AURA_INPUT_ROOTS)."""
+        tenant, client, launcher = tenant_of(request), request.app.state.client, request.app.state.launcher
         try:
             await asyncio.to_thread(check_stored_inputs, body, store)
+            if tenant is not None:  # its own uploads and jobs only; anyone else's are as good as missing
+                await check_tenant_inputs(client, store, tenant, body)
+                check_fits_a_day(tenant, body)
             # a voice is a name from the engines' own lists, checked here, before any run exists
             await asyncio.to_thread(check_voice, body, settings)
         except SystemCheckError as exc:
             return _unprocessable(str(exc))
         try:
-            run = await request.app.state.launcher.start(request.app.state.client, body, preset)
+            if tenant is None:
+                run = await launcher.start(client, body, preset)
+            else:  # its quotas are judged and its run created under one lock: a burst cannot overrun them
+                run = await quotas.start(client, tenant, body, lambda: launcher.start(client, body, preset, tenant))
+        except QuotaSpent as exc:
+            raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after_s)}) from None
         except LaunchError as exc:
             raise HTTPException(503, str(exc)) from None
         job_id = str(run.id)
@@ -213,15 +227,21 @@ def create_app(settings: Settings | None = None, api_url: str | None = None, bin
                          413: {"model": Problem, "description": "Larger than AURA_UPLOAD_MAX_MB"},
                          415: {"model": Problem, "description": "Not a document or audio file, by its content"}})  # fmt: skip
     async def upload(
+        request: Request,
         file: UploadFile = File(description="A document (.txt .md .markdown .rst .pdf) for references, or audio for music."),
     ) -> UploadedFile:
         """Keep a file for later requests: the answer's `ref` goes into `references` or `music` as it is.
 
-        The type is checked by content (a PDF is a PDF, audio is probed); the same bytes always get the same ref."""
+        The type is checked by content (a PDF is a PDF, audio is probed); the same bytes always get the same ref.
+        A tenant's upload is its own: another tenant's requests cannot name it."""
         try:
-            return await asyncio.to_thread(receive, store, file.filename, file.file, upload_limit, settings.max_image_pixels)
+            uploaded = await asyncio.to_thread(receive, store, file.filename, file.file, upload_limit, settings.max_image_pixels)
         except UploadRefused as exc:
             raise HTTPException(exc.status, str(exc)) from None
+        tenant = tenant_of(request)
+        if tenant is not None:
+            await asyncio.to_thread(mark_upload, store, tenant, uploaded.ref)
+        return uploaded
 
     @app.get("/api/voices", response_model=VoiceList, tags=["voices"], operation_id="list_voices", dependencies=security,
              responses={401: {"model": Problem, "description": "No or wrong bearer token"}})  # fmt: skip

@@ -25,6 +25,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterId,
     FlowRunFilterParentFlowRunId,
     FlowRunFilterState,
+    FlowRunFilterTags,
     FlowRunFilterStateType,
 )
 from prefect.client.schemas.sorting import ArtifactSort, FlowRunSort
@@ -33,6 +34,7 @@ from pydantic import BaseModel, Field
 
 from aura.api.links import Links
 from aura.api.public import without_paths
+from aura.api.tenants import Tenant
 from aura.stages.pipeline import STAGE_NAMES as STAGES
 from aura.stages.pipeline import WEIGHTS
 from aura.stages.pipeline import stage_of
@@ -100,13 +102,15 @@ class JobStatus(BaseModel):
         return [stage for stage in STAGES if self.stages[stage] in ("completed", "cached")]
 
 
-async def read_job(client: PrefectClient, job_id: UUID, links: Links | None = None) -> JobStatus:
+async def read_job(client: PrefectClient, job_id: UUID, links: Links | None = None, tenant: Tenant | None = None) -> JobStatus:
     """The job's status from its flow run, its progress artifact and its stages' task runs; its links from
-    `links` (relative and unsigned without)."""
+    `links` (relative and unsigned without). With a tenant, another tenant's job is not found."""
     try:
         run = await client.read_flow_run(job_id)
     except ObjectNotFound:
         raise JobNotFound(str(job_id)) from None
+    if tenant is not None and tenant.tag not in (run.tags or []):
+        raise JobNotFound(str(job_id))
     if await _flow_name(client, run.flow_id) != JOB_FLOW:  # another flow's run is not a video job
         raise JobNotFound(str(job_id))
     if run.start_time is None:  # not started yet: no stage and no progress to ask the server for
@@ -216,12 +220,16 @@ class JobList(BaseModel):
 
 
 async def list_jobs(
-    client: PrefectClient, limit: int, offset: int, status: JobState | None, links: Links, length_of: Callable[[str], float | None]
+    client: PrefectClient, limit: int, offset: int, status: JobState | None, links: Links,
+    length_of: Callable[[str], float | None], tenant: Tenant | None = None,
 ) -> JobList:
-    """Video jobs newest first, from Prefect (every run of generate-video, whoever started it); a finished video's
-    length from `length_of` (its metadata in the store)."""
+    """Video jobs newest first, from Prefect (every run of generate-video, whoever started it; a tenant's own only);
+    a finished video's length from `length_of` (its metadata in the store)."""
     flows = FlowFilter(name=FlowFilterName(any_=[JOB_FLOW]))
-    runs = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=STATE_TYPES[status]))) if status else None
+    runs = FlowRunFilter(
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=STATE_TYPES[status])) if status else None,
+        tags=FlowRunFilterTags(all_=[tenant.tag]) if tenant is not None else None,
+    )  # fmt: skip
     found = await client.read_flow_runs(
         flow_filter=flows, flow_run_filter=runs, sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=limit, offset=offset
     )

@@ -10,6 +10,7 @@ at a time (the others wait, Scheduled); the children die with the gateway.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import subprocess
@@ -25,6 +26,8 @@ from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 from prefect.states import Cancelled, Crashed, Scheduled, to_state_create
 
 from aura import processes
+from aura.api.tenancy import ensure_limit, limit_name, limit_name_of, tenant_deployment
+from aura.api.tenants import TAG_PREFIX, Tenant
 from aura.errors import AuraError
 from aura.models import VideoRequest
 
@@ -71,9 +74,10 @@ class DeploymentLauncher:
     def __init__(self, deployment: str):
         self.deployment = deployment
         self._deployment_id: UUID | None = None
+        self._tenant_deployments: dict[str, UUID] = {}
         self.create_run = RunCreator()
 
-    async def start(self, client: PrefectClient, request: VideoRequest, preset: str) -> FlowRun:
+    async def start(self, client: PrefectClient, request: VideoRequest, preset: str, tenant: Tenant | None = None) -> FlowRun:
         if self._deployment_id is None:
             try:
                 self._deployment_id = (await client.read_deployment_by_name(self.deployment)).id
@@ -82,9 +86,14 @@ class DeploymentLauncher:
                     f"AURA_GATEWAY_DEPLOYMENT={self.deployment}: the Prefect server has no such deployment: "
                     "deploy it (prefect deploy --all) or unset the setting to run jobs in the gateway"
                 ) from None
+        deployment_id = self._deployment_id
+        if tenant is not None:  # its own copy, whose concurrency limit is its jobs at once (aura.api.tenancy)
+            if tenant.name not in self._tenant_deployments:
+                self._tenant_deployments[tenant.name] = await tenant_deployment(client, self._deployment_id, tenant)
+            deployment_id = self._tenant_deployments[tenant.name]
         return await self.create_run(
             lambda: client.create_flow_run_from_deployment(
-                self._deployment_id, parameters=_parameters(request, preset), tags=TAGS
+                deployment_id, parameters=_parameters(request, preset), tags=_tags(tenant)
             )
         )
 
@@ -109,40 +118,49 @@ class LocalLauncher:
         self.slots = asyncio.Semaphore(max_runs)
         self.api_url = api_url
         self.waiting: set[UUID] = set()
+        self._tenant_limits: set[str] = set()  # tenants whose concurrency limit this gateway has set
         self.children: set = set()
         self._tasks: set[asyncio.Task] = set()
 
-    async def start(self, client: PrefectClient, request: VideoRequest, preset: str) -> FlowRun:
+    async def start(self, client: PrefectClient, request: VideoRequest, preset: str, tenant: Tenant | None = None) -> FlowRun:
         if self._flow_id is None:
             self._flow_id = await client.create_flow(self.flow)
-        run = await self.create_run(lambda: self._create(client, _parameters(request, preset)))
-        self._run(client, run.id)
+        if tenant is not None and tenant.name not in self._tenant_limits:
+            await ensure_limit(client, tenant)
+            self._tenant_limits.add(tenant.name)
+        run = await self.create_run(lambda: self._create(client, _parameters(request, preset), _tags(tenant)))
+        self._run(client, run.id, tenant)
         return run
 
     async def retry(self, client: PrefectClient, run_id: UUID) -> None:
         """The run Scheduled again and made again here, its stages reusing their checkpoints."""
         await _scheduled_again(client, run_id)
-        self._run(client, run_id)
+        run = await client.read_flow_run(run_id)
+        names = [tag.removeprefix(TAG_PREFIX) for tag in run.tags or [] if tag.startswith(TAG_PREFIX)]
+        self._run(client, run_id, limit_name_of(names[0]) if names else None)
 
-    def _run(self, client: PrefectClient, run_id: UUID) -> None:
-        task = asyncio.create_task(self._make(client, run_id))
+    def _run(self, client: PrefectClient, run_id: UUID, tenant: Tenant | str | None = None) -> None:
+        limit = limit_name(tenant) if isinstance(tenant, Tenant) else tenant
+        task = asyncio.create_task(self._make(client, run_id, limit))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _create(self, client: PrefectClient, parameters: dict) -> FlowRun:
+    async def _create(self, client: PrefectClient, parameters: dict, tags: list[str]) -> FlowRun:
         """client.create_flow_run without its upsert of the flow on every call: one write per job, not two."""
         body = FlowRunCreate(
-            flow_id=self._flow_id, flow_version=self.flow.version, parameters=parameters, tags=[*TAGS, "local"],
+            flow_id=self._flow_id, flow_version=self.flow.version, parameters=parameters, tags=[*tags, "local"],
             state=to_state_create(Scheduled()),
             empirical_policy=FlowRunPolicy(retries=self.flow.retries, retry_delay=int(self.flow.retry_delay_seconds or 0)),
         )  # fmt: skip
         response = await client.request("POST", "/flow_runs/", json=body.model_dump(mode="json", exclude_unset=True))
         return FlowRun.model_validate(response.json())
 
-    async def _make(self, client: PrefectClient, run_id: UUID) -> None:
+    async def _make(self, client: PrefectClient, run_id: UUID, tenant_limit: str | None = None) -> None:
         self.waiting.add(run_id)
         try:
-            async with self.slots:
+            # a tenant's slot first (Prefect's concurrency limit, aura.api.tenancy), then one of ours: a tenant's
+            # waiting runs never hold a slot someone else's run could use
+            async with _tenant_slot(tenant_limit), self.slots:
                 self.waiting.discard(run_id)
                 if (await client.read_flow_run(run_id)).state.is_final():
                     return  # cancelled while it waited for a slot
@@ -189,6 +207,19 @@ async def _crashed_unless_ended(client: PrefectClient, run_id: UUID, code: int) 
     reason = f"the job's process {processes.exit_reason(code)}"
     log.warning("job %s: %s; marked Crashed", run_id, reason)
     await client.set_flow_run_state(run_id, Crashed(message=reason), force=True)
+
+
+def _tags(tenant: Tenant | None) -> list[str]:
+    return [*TAGS, tenant.tag] if tenant is not None else list(TAGS)
+
+
+def _tenant_slot(limit: str | None):
+    if limit is None:
+        return contextlib.nullcontext()
+    from prefect.concurrency.asyncio import concurrency
+
+    # the lease is renewed while the run is made; a run longer than the lease keeps its slot
+    return concurrency(limit, occupy=1, raise_on_lease_renewal_failure=False)
 
 
 def _parameters(request: VideoRequest, preset: str) -> dict:

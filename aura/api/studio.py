@@ -23,6 +23,8 @@ from prefect.client.schemas.responses import SetStateStatus
 from prefect.states import Cancelled, Cancelling
 
 from aura import processes
+from aura.api.auth import tenant_of
+from aura.api.tenancy import check_tenant_inputs
 from aura.api.jobs import JobList, JobState, JobStatus, list_jobs
 from aura.api.links import Links
 from aura.api.public import Problem
@@ -49,8 +51,9 @@ def add_studio_routes(
         offset: int = Query(0, ge=0, le=1_000_000, description="Jobs to skip (newest first)."),
         status: JobState | None = Query(None, description="Only jobs in this status."),
     ) -> JobList:
-        """Every video job, newest first (jobs of an earlier gateway too: Prefect keeps them)."""
-        return await list_jobs(request.app.state.client, limit, offset, status, links, lambda job: _length(store, job))
+        """Every video job, newest first (jobs of an earlier gateway too: Prefect keeps them); a tenant's own only."""
+        return await list_jobs(request.app.state.client, limit, offset, status, links, lambda job: _length(store, job),
+                               tenant_of(request))  # fmt: skip
 
     @api.post("/{job_id}/cancel", status_code=202, response_model=JobStatus, operation_id="cancel_video", responses=conflict)
     async def cancel(request: Request, job_id: UUID) -> JobStatus:
@@ -124,7 +127,10 @@ def add_studio_routes(
         await _awaiting_review(request, job_id)
         media = [scene.media or "" for scene in body.scenes]
         try:
-            await asyncio.to_thread(check_stored_inputs, VideoRequest(brief="review", media=media), store)
+            asked = VideoRequest(brief="review", media=media)
+            await asyncio.to_thread(check_stored_inputs, asked, store)
+            if tenant_of(request) is not None:
+                await check_tenant_inputs(request.app.state.client, store, tenant_of(request), asked)
         except SystemCheckError as exc:  # "media[2]: ..." as the form names it
             return unprocessable(as_scene_field(str(exc)))
         answer = await request.app.state.client.resume_flow_run(job_id, run_input=body.model_dump(mode="json"))

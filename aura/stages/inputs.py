@@ -31,10 +31,10 @@ def _stored_file(store: ArtifactStore, source: InputSource) -> Path:
     try:
         return store.job(source.folder).fetch(source.key)
     except AuraError:
-        raise InputRefused(_not_stored(source)) from None
+        raise InputRefused(not_stored_message(source)) from None
 
 
-def _not_stored(source: InputSource) -> str:
+def not_stored_message(source: InputSource) -> str:
     shown = shown_entry(source.text)
     if source.kind == "upload":
         return f"{shown} is no upload of this artifact store: upload the file (POST /api/uploads) and pass the ref it answers"
@@ -51,7 +51,7 @@ def check_stored_inputs(request: VideoRequest, store: ArtifactStore) -> None:
     for field, entry in named:
         source = check(entry) if entry else None
         if source is not None and source.path is None and not store.job(source.folder).stored(source.key):
-            raise SystemCheckError(f"{field}: {_not_stored(source)}")
+            raise SystemCheckError(f"{field}: {not_stored_message(source)}")
 
 
 def music_file(request: VideoRequest, store: ArtifactStore) -> Path | None:

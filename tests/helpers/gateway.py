@@ -54,12 +54,13 @@ def serving(tmp: Path, api_url: str, **env: str) -> Iterator[Gateway]:
         assert gateway.stop() == 0, gateway.log.read_text()[-3000:]
 
 
-def start_gateway(tmp: Path, api_url: str, token: str | None = TOKEN, **env: str) -> Gateway:
+def start_gateway(tmp: Path, api_url: str, token: str | None = TOKEN, health_token: str | None = None, **env: str) -> Gateway:
+    """`health_token`: the token its health is asked with, when it has no plain token (tenants only)."""
     port = free_port()
     out = tmp / "out"
     log = tmp / "gateway.log"
     full_env = {key: value for key, value in os.environ.items() if not key.startswith(("AURA_FFMPEG", "AURA_API"))}
-    full_env.update(PREFECT_API_URL=api_url, AURA_OUTPUT=str(out), AURA_GATEWAY_KEEPALIVE_S="1", **env)
+    full_env.update({"PREFECT_API_URL": api_url, "AURA_OUTPUT": str(out), "AURA_GATEWAY_KEEPALIVE_S": "1", **env})
     if token:
         full_env["AURA_API_TOKEN"] = token
     with open(log, "wb") as sink:
@@ -72,7 +73,8 @@ def start_gateway(tmp: Path, api_url: str, token: str | None = TOKEN, **env: str
         if proc.poll() is not None:
             raise RuntimeError(f"aura serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
         try:
-            if httpx.get(f"{gateway.url}/api/health", headers=gateway.headers, timeout=2).status_code == 200:
+            probe = {"Authorization": f"Bearer {health_token}"} if health_token else gateway.headers
+            if httpx.get(f"{gateway.url}/api/health", headers=probe, timeout=2).status_code == 200:
                 return gateway
         except httpx.HTTPError:
             pass
