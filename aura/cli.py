@@ -461,8 +461,8 @@ def serve(
 def tenant_token(
     name: str = typer.Argument(..., help="The tenant's name: lower-case letters, digits, - and _ (at most 40)."),
 ) -> None:
-    """A new token for a tenant of AURA_API_TOKENS: the token (shown once: give it to the tenant) and the entry
-    for the tenants file, which keeps only its sha256."""
+    """A new token for a tenant of AURA_API_TOKENS: the entry for the tenants file on stdout (it keeps only the
+    token's sha256), the token itself on stderr, once: give it to the tenant."""
     from aura.api.tenants import new_token, tenant_entry
     from aura.errors import SystemCheckError
 
@@ -471,10 +471,10 @@ def tenant_token(
         entry = tenant_entry(name, token)
     except SystemCheckError as exc:
         _refuse(f"invalid {exc}")
-    err.print(f"token for {name} (shown once; the file keeps only its hash):", highlight=False)
-    print(token)
-    err.print("add this to the file AURA_API_TOKENS names:", highlight=False)
-    err.print(entry, highlight=False, markup=False, soft_wrap=True)
+    # the entry on stdout (`aura tenant-token acme >> tenants.toml`), the token on the terminal only
+    err.print(f"token for {name}, shown once (the file keeps only its hash): give it to the tenant", highlight=False)
+    err.print(token, highlight=False, markup=False, soft_wrap=True)
+    print(entry, end="")
 
 
 @server_app.command("start")

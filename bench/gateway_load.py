@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -195,6 +196,8 @@ def main() -> None:
     parser.add_argument("--limit-s", type=float, default=1800, help="give up on a burst after this long")
     args = parser.parse_args()
     counts = args.count or [10]
+    # a benchmark stopped with kill still takes its cluster down (the `finally` of deployed())
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="aura-bench-gateway-") as tmp:
         folder = Path(tmp)
         with contextlib.ExitStack() as stack:
@@ -205,6 +208,8 @@ def main() -> None:
             else:
                 settings = {"AURA_GATEWAY_LOCAL_RUNS": str(args.local_runs)}
                 shape = f"the gateway making {args.local_runs} at a time (temporary SQLite server)"
+            # every request comes from one address here (the benchmark's): its connections are not one client's
+            settings["AURA_GATEWAY_CLIENT_CONNECTIONS"] = str(3 * max(counts) + 10)
             url, token = stack.enter_context(running_gateway(folder, **settings))
             print(f"jobs of {args.duration} s (720p, quick_demo), {shape}:")
             first = 0

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from aura.database import LocalPostgres, PostgresError, is_postgres_url
 from aura.prefect_server import healthy
+from aura.processes import render_nice
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 DEFAULT_HOME = CHECKOUT / "deployments" / ".local"
@@ -55,13 +56,14 @@ def gpu_count() -> int:
     return sum(line.startswith("GPU ") for line in out.splitlines())
 
 
-def _spawn(command: list[str], log: Path, env: dict[str, str]) -> int:
+def _spawn(command: list[str], log: Path, env: dict[str, str], nice: int = 0) -> int:
+    """`nice`: the process's niceness, which its children (a worker's flow runs) inherit."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         # a session of its own: the process outlives this command, and `down` stops its whole group
         proc = subprocess.Popen(
             command, cwd=CHECKOUT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=(lambda: os.nice(nice)) if nice else None,
         )  # fmt: skip
     return proc.pid
 
@@ -192,7 +194,9 @@ def start_worker(
     scratch = home / "scratch" / name
     scratch.mkdir(parents=True, exist_ok=True)
     env = {**worker_env(api_url), "TMPDIR": str(scratch), **(extra_env or {})}
-    return _spawn(command, home / "logs" / f"{name}.log", env)
+    # the runs a worker starts render below the server (and a gateway beside it), which answer requests: a queue
+    # of videos must not slow the answers (AURA_RENDER_NICE, as for the gateway's own job processes)
+    return _spawn(command, home / "logs" / f"{name}.log", env, nice=render_nice())
 
 
 def wait_for_workers(api_url: str, names: list[str], timeout_s: float = 120) -> None:

@@ -185,7 +185,8 @@ def cluster(s3_env):
     )
     command = [sys.executable, str(LOCAL), "up", "--home", str(home), "--port", str(port)]
     up = subprocess.run(
-        [*command, "--cpu-workers", "1", "--gpu-workers", "1", "--worker-limit", "1", "--database", database()],
+        # two runs at once on the cpu worker: a tenant limited to one leaves the other slot to someone else
+        [*command, "--cpu-workers", "1", "--gpu-workers", "1", "--worker-limit", "2", "--database", database()],
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     state_file = home / "state.json"
@@ -442,3 +443,56 @@ def test_the_server_keeps_its_runs_in_the_postgresql_server_up_started(cluster):
     )  # fmt: skip
     assert query.returncode == 0, query.stderr
     assert listed and listed <= set(query.stdout.split())
+
+
+def test_one_tenants_burst_waits_on_its_own_limit_while_another_tenants_job_is_made(cluster, tmp_path):
+    from helpers.gateway import start_gateway
+
+    from aura.api.tenants import token_hash
+
+    tokens = {"alice": "alice-burst-token-51", "bob": "bob-single-token-93"}
+    tenants = tmp_path / "tenants.toml"
+    tenants.write_text("".join(f'[[tenant]]\nname = "{name}"\ntoken_sha256 = "{token_hash(token)}"\njobs_at_once = 1\n'
+                               for name, token in tokens.items()))  # fmt: skip
+    gateway = start_gateway(
+        tmp_path, cluster.api_url, token=None, health_token=tokens["alice"], AURA_API_TOKENS=str(tenants),
+        AURA_GATEWAY_DEPLOYMENT="generate-video/generate-video", AURA_OUTPUT=cluster.store, **cluster.s3_env,
+    )  # fmt: skip
+    alice = httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {tokens['alice']}"}, timeout=60)
+    bob = httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {tokens['bob']}"}, timeout=60)
+    burst: list[str] = []
+    try:
+        for i in range(10):  # alice's burst: one of them at a time, the rest wait on the server, not on a worker
+            answer = alice.post("/api/videos/generate", json=request_json(f"Why the tide turns, part {i + 1}", seed=i))
+            assert answer.status_code == 202, answer.text
+            burst.append(answer.json()["jobId"])
+        asked = time.monotonic()
+        single = bob.post("/api/videos/generate", json=request_json("How bees make honey", seed=40)).json()["jobId"]
+        deadline = asked + RUN_TIMEOUT_S
+        while bob.get(f"/api/videos/{single}/status").json()["status"] not in ("completed", "failed", "cancelled"):
+            assert time.monotonic() < deadline, cluster.diagnosis()
+            time.sleep(0.5)
+        waited = time.monotonic() - asked
+        assert bob.get(f"/api/videos/{single}/status").json()["status"] == "completed"
+        made = cluster.flow_run(single)
+        render_s = (parse_time(made["end_time"]) - parse_time(made["start_time"]))
+        # bob's job waited at most as long as it took to make, though ten of alice's were asked for first
+        assert waited - render_s <= render_s, (waited, render_s)
+        runs = [cluster.flow_run(job) for job in burst]
+        assert sum(run["state"]["type"] == "COMPLETED" for run in runs) <= 3
+        started = sorted((parse_time(r["start_time"]), parse_time(r["end_time"]) if r["end_time"] else None) for r in runs if r["start_time"])
+        for (_, end), (start, _) in zip(started, started[1:]):  # never two of alice's at once
+            assert end is not None and start >= end
+        assert all("tenant:alice" in run["tags"] for run in runs) and "tenant:bob" in made["tags"]
+    finally:
+        for job in burst:
+            alice.post(f"/api/videos/{job}/cancel")
+        alice.close()
+        bob.close()
+        gateway.stop()
+
+
+def parse_time(text: str):
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()

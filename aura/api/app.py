@@ -58,6 +58,7 @@ from aura.api.studio import add_studio_routes
 from aura.api.tenancy import QuotaSpent, TenantQuotas, check_fits_a_day, check_tenant_inputs, mark_upload
 from aura.api.tenants import Tenants
 from aura.api.stream import job_events
+from aura.api.watch import RunWatch
 from aura.errors import AuraError, SystemCheckError
 from aura.models import VideoRequest
 from aura.options import PresetName
@@ -110,9 +111,11 @@ def create_app(settings: Settings | None = None, api_url: str | None = None, bin
         logging.getLogger(ACCESS_LOGGER).addFilter(redact)
         async with get_client() as client:
             app.state.client = client
+            app.state.watch = RunWatch(client)
             try:
                 yield
             finally:
+                await app.state.watch.close()
                 await app.state.launcher.close(client)
                 logging.getLogger(ACCESS_LOGGER).removeFilter(redact)
 
@@ -190,9 +193,28 @@ def create_app(settings: Settings | None = None, api_url: str | None = None, bin
         """Live events: `progress` {percentage, stage, message}, `stage-complete` {stage, cached}, `review`
         {scriptUrl} when the job awaits its script's review, then `done` {downloadUrl, metadataUrl, thumbnailUrl,
         subtitlesUrl} or `error` {stage, message}, after which the stream ends."""
-        await job_or_404(request, job_id)  # an unknown job is a 404, not an empty stream
-        events = job_events(lambda: job_or_404(request, job_id))
-        return EventSourceResponse(events, ping=settings.gateway_keepalive_s, send_timeout=30)
+        first = await job_or_404(request, job_id)  # an unknown job is a 404, not an empty stream
+        client, watch, tenant = request.app.state.client, request.app.state.watch, tenant_of(request)
+
+        async def events():
+            # the current state at once; then the run as the gateway's one shared read a second finds it (aura.api.watch)
+            reads = 0
+
+            async def read() -> JobStatus:
+                nonlocal reads
+                reads += 1
+                if reads == 1:
+                    return first
+                return await read_job(client, job_id, links, tenant, run=await watch.next(job_id))
+
+            watch.follow(job_id)
+            try:
+                async for event in job_events(read, poll_s=0):
+                    yield event
+            finally:
+                watch.leave(job_id)
+
+        return EventSourceResponse(events(), ping=settings.gateway_keepalive_s, send_timeout=30)
 
     @api.get("/{job_id}/download", operation_id="download_video", response_class=FileResponse,
              responses={200: {"content": {"video/mp4": {}}}, 206: {"description": "Part of the video (Range)"},

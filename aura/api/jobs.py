@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from prefect.client.orchestration import PrefectClient
@@ -102,13 +102,22 @@ class JobStatus(BaseModel):
         return [stage for stage in STAGES if self.stages[stage] in ("completed", "cached")]
 
 
-async def read_job(client: PrefectClient, job_id: UUID, links: Links | None = None, tenant: Tenant | None = None) -> JobStatus:
+_UNREAD = object()
+
+
+async def read_job(
+    client: PrefectClient, job_id: UUID, links: Links | None = None, tenant: Tenant | None = None, run: Any = _UNREAD
+) -> JobStatus:
     """The job's status from its flow run, its progress artifact and its stages' task runs; its links from
-    `links` (relative and unsigned without). With a tenant, another tenant's job is not found."""
-    try:
-        run = await client.read_flow_run(job_id)
-    except ObjectNotFound:
-        raise JobNotFound(str(job_id)) from None
+    `links` (relative and unsigned without). With a tenant, another tenant's job is not found. `run`: the flow
+    run as read already (None: not found), so that it is not read again."""
+    if run is _UNREAD:
+        try:
+            run = await client.read_flow_run(job_id)
+        except ObjectNotFound:
+            run = None
+    if run is None:
+        raise JobNotFound(str(job_id))
     if tenant is not None and tenant.tag not in (run.tags or []):
         raise JobNotFound(str(job_id))
     if await _flow_name(client, run.flow_id) != JOB_FLOW:  # another flow's run is not a video job

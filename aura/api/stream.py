@@ -1,7 +1,7 @@
 """Server-Sent Events of a job: progress, stage-complete, review, done, error.
 
 The events are derived from the job's status as Prefect holds it (aura.api.jobs),
-read once a second: a client that connects late gets the current state first
+read once a second (every stream's run in one shared read: aura.api.watch): a client that connects late gets the current state first
 (the progress so far, then every stage already complete), and the stream ends
 after `done` or `error`. Keep-alive comments and the client's leaving are
 handled by sse-starlette.
