@@ -42,6 +42,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from prefect.client.orchestration import get_client
+from prefect.exceptions import PrefectHTTPStatusError
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
@@ -57,7 +58,7 @@ from aura.api.public import Problem, public_metadata, without_paths
 from aura.api.studio import add_studio_routes
 from aura.api.tenancy import QuotaSpent, TenantQuotas, check_fits_a_day, check_tenant_inputs, mark_upload
 from aura.api.tenants import Tenants
-from aura.api.stream import job_events
+from aura.api.stream import job_events, stream_error
 from aura.api.watch import RunWatch
 from aura.errors import AuraError, SystemCheckError
 from aura.models import VideoRequest
@@ -123,7 +124,8 @@ def create_app(settings: Settings | None = None, api_url: str | None = None, bin
         title="Aura video gateway",
         version=__version__,
         description="Brief in, narrated MP4 out. Jobs are Prefect flow runs of generate-video; "
-        "every endpoint needs `Authorization: Bearer <AURA_API_TOKEN>` when the gateway has a token.",
+        "every endpoint needs `Authorization: Bearer <token>` when the gateway has tokens (AURA_API_TOKEN, or a "
+        "tenant's of AURA_API_TOKENS: a tenant sees its own jobs only, within its quotas: 429 past them).",
         lifespan=lifespan,
     )
     upload_limit = settings.upload_max_mb * 2**20
@@ -151,7 +153,8 @@ def create_app(settings: Settings | None = None, api_url: str | None = None, bin
             raise HTTPException(404, f"no video job {job_id}") from None
 
     @api.post("/generate", status_code=202, response_model=JobCreated, operation_id="generate_video",
-              responses={503: {"model": Problem, "description": "The job could not be started"}})  # fmt: skip
+              responses={503: {"model": Problem, "description": "The job could not be started"},
+                         429: {"model": Problem, "description": "The tenant's daily quota is spent: Retry-After says when"}})  # fmt: skip
     async def generate(request: Request, body: VideoRequest, preset: PresetName = Query("default")) -> JobCreated:
         """Start a video job. The request is validated first (422 names the field); the answer comes at once.
 
@@ -211,6 +214,11 @@ def create_app(settings: Settings | None = None, api_url: str | None = None, bin
             try:
                 async for event in job_events(read, poll_s=0):
                     yield event
+            except JobNotFound:  # deleted from Prefect while followed
+                yield stream_error(job_id, "gone", "the job no longer exists")
+            except (httpx.TransportError, PrefectHTTPStatusError) as exc:
+                yield stream_error(job_id, "unknown", f"the Prefect server stopped answering ({type(exc).__name__}): "
+                                   "the job goes on without this stream; open it again to follow the job")  # fmt: skip
             finally:
                 watch.leave(job_id)
 

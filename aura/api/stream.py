@@ -22,6 +22,11 @@ def _event(name: str, data: dict) -> dict:
     return {"event": name, "data": json.dumps(data)}
 
 
+def stream_error(job_id, status: str, message: str) -> dict:
+    """An `error` event for a stream that ends without the job's own end (the job is gone, the server is)."""
+    return _event("error", {"jobId": str(job_id), "status": status, "stage": None, "message": message})
+
+
 async def job_events(read: Callable[[], Awaitable[JobStatus]], poll_s: float = POLL_S) -> AsyncIterator[dict]:
     """The events of one job, until it ends."""
     last_progress: tuple | None = None
