@@ -169,7 +169,8 @@ class LocalPostgres:
     def _run(self, program: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         command = [str(binaries() / program), *args]
         if os.geteuid() == 0:  # PostgreSQL never runs as root: as the user Debian's package made for it
-            command = ["runuser", "-u", "postgres", "--", *command]
+            runuser = shutil.which("runuser") or "/usr/sbin/runuser"  # util-linux; /usr/sbin may be off PATH
+            command = [runuser, "-u", "postgres", "--", *command]
         return subprocess.run(command, capture_output=True, text=True, check=check, cwd="/")
 
     def _own(self, *paths: Path) -> None:
