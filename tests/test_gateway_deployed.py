@@ -13,10 +13,9 @@ import uuid
 import pytest
 import schemathesis
 from helpers.gateway import serving, sse_events, start_gateway
+from helpers.gateway import unserved_deployment as deploy_unserved
 from hypothesis import HealthCheck, settings
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.actions import WorkPoolCreate
-from prefect.exceptions import ObjectAlreadyExists
 from schemathesis.checks import not_a_server_error
 
 from aura.api.app import create_app
@@ -31,20 +30,7 @@ schema = schemathesis.openapi.from_dict(create_app(Settings(api_token="x", gatew
 
 @pytest.fixture(scope="module")
 def unserved_deployment(prefect_server):
-    """generate-video deployed on a pool that no worker polls."""
-    from prefect.workers.process import ProcessWorker
-
-    from flows.generate_video import generate_video
-
-    with get_client(sync_client=True) as client:
-        try:
-            client.create_work_pool(WorkPoolCreate(name="unserved", type="process", base_job_template=ProcessWorker.get_default_base_job_template()))
-        except ObjectAlreadyExists:
-            pass
-        flow_id = client.create_flow(generate_video)
-        return client.create_deployment(
-            flow_id=flow_id, name="gateway-test", work_pool_name="unserved", entrypoint="flows/generate_video.py:generate_video"
-        )
+    return deploy_unserved("gateway-test")
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from helpers.gateway import serving, start_gateway
+from helpers.gateway import serving, start_gateway, unserved_deployment
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.actions import WorkPoolCreate
-from prefect.exceptions import ObjectAlreadyExists
 
 from aura.api.tenants import Tenants, token_hash
 from aura.errors import SystemCheckError
@@ -103,20 +101,7 @@ def test_aura_tenant_token_prints_a_token_and_the_entry_that_accepts_it(tmp_path
 
 @pytest.fixture(scope="module")
 def unserved(prefect_server):
-    """generate-video deployed on a pool that no worker polls: jobs stay Scheduled."""
-    from prefect.workers.process import ProcessWorker
-
-    from flows.generate_video import generate_video
-
-    with get_client(sync_client=True) as client:
-        try:
-            client.create_work_pool(WorkPoolCreate(name="unserved", type="process", base_job_template=ProcessWorker.get_default_base_job_template()))
-        except ObjectAlreadyExists:
-            pass
-        return client.create_deployment(
-            flow_id=client.create_flow(generate_video), name="tenants-test", work_pool_name="unserved",
-            entrypoint="flows/generate_video.py:generate_video",
-        )  # fmt: skip
+    return unserved_deployment("tenants-test")
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ from aura.api.tenants import Tenant
 from aura.errors import AuraError, SystemCheckError
 from aura.input_rules import UPLOADS_FOLDER, check
 from aura.models import VideoRequest
-from aura.stages.inputs import not_stored_message
+from aura.stages.inputs import not_stored_message, stored_inputs
 from aura.store import ArtifactStore
 
 DAY = timedelta(hours=24)
@@ -76,15 +76,7 @@ async def check_tenant_inputs(
     client: PrefectClient, store: ArtifactStore, tenant: Tenant, request: VideoRequest
 ) -> None:
     """The uploads and store keys the request names are the tenant's; the error is the one a missing file gets."""
-    named = [
-        ("music", request.music),
-        *((f"references[{i}]", entry) for i, entry in enumerate(request.references)),
-        *((f"media[{i}]", entry) for i, entry in enumerate(request.media)),
-    ]
-    for field, entry in named:
-        source = check(entry) if entry else None
-        if source is None or source.path is not None:
-            continue
+    for field, source in stored_inputs(request):
         if source.kind == "upload":
             owned = await asyncio.to_thread(store.job(UPLOADS_FOLDER).stored, owner_key(tenant, source.key))
         else:

@@ -41,16 +41,21 @@ def not_stored_message(source: InputSource) -> str:
     return f"{shown} is not in the artifact store: name a file that a job holds"
 
 
-def check_stored_inputs(request: VideoRequest, store: ArtifactStore) -> None:
-    """The uploads and store keys the request names are in the store (nothing is fetched: the gateway asks this)."""
+def stored_inputs(request: VideoRequest) -> list[tuple[str, InputSource]]:
+    """(field, source) of every upload and store key the request names."""
     named = [
         ("music", request.music),
         *((f"references[{i}]", entry) for i, entry in enumerate(request.references)),
         *((f"media[{i}]", entry) for i, entry in enumerate(request.media)),
     ]
-    for field, entry in named:
-        source = check(entry) if entry else None
-        if source is not None and source.path is None and not store.job(source.folder).stored(source.key):
+    sources = [(field, check(entry)) for field, entry in named if entry]
+    return [(field, source) for field, source in sources if source.path is None]
+
+
+def check_stored_inputs(request: VideoRequest, store: ArtifactStore) -> None:
+    """The uploads and store keys the request names are in the store (nothing is fetched: the gateway asks this)."""
+    for field, source in stored_inputs(request):
+        if not store.job(source.folder).stored(source.key):
             raise SystemCheckError(f"{field}: {not_stored_message(source)}")
 
 

@@ -111,3 +111,23 @@ def sse_events(client: httpx.Client, path: str, limit_s: float = 300) -> Iterato
             elif line == "" and data:
                 yield event, json.loads("\n".join(data))
                 event, data = "message", []
+
+
+def unserved_deployment(name: str):
+    """generate-video deployed as `name` on a pool that no worker polls: its jobs stay Scheduled (the id)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+    from prefect.workers.process import ProcessWorker
+
+    from flows.generate_video import generate_video
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name="unserved", type="process", base_job_template=ProcessWorker.get_default_base_job_template()))
+        except ObjectAlreadyExists:
+            pass
+        return client.create_deployment(
+            flow_id=client.create_flow(generate_video), name=name, work_pool_name="unserved",
+            entrypoint="flows/generate_video.py:generate_video",
+        )  # fmt: skip
