@@ -11,11 +11,12 @@ folder, or with `--database postgres` a PostgreSQL server in
 <state folder>/postgres (aura.database: made on first use, loopback only, a
 generated password); a PREFECT_API_DATABASE_CONNECTION_URL that already names
 PostgreSQL is used as it is. It then creates the work
-pools `cpu` and `gpu` (process type; `gpu` limited to one run per GPU); deploys
-prefect.yaml; and starts N `cpu` workers (queue `default`, videos), one
-`batch-worker` (pool `cpu`, queue `batch`: batches only wait on their videos,
-so they must not hold a video's slot) and one `gpu` worker per GPU (one on a
-machine without a GPU, where Stable Diffusion runs on the CPU). Every process
+pools `cpu`, `gpu` and `batch` (process type; `gpu` limited to one run per
+GPU); deploys prefect.yaml; and starts N `cpu` workers (videos, from every
+queue of the pool: `default`, and each gateway tenant's `tenant-<name>`), one
+`batch-worker` (pool `batch`: batches only wait on their videos, so they must
+not hold a video's slot) and one `gpu` worker per GPU (one on a machine
+without a GPU, where Stable Diffusion runs on the CPU). Every process
 is detached, logs to the state folder, and is recorded in state.json for `down`.
 """
 
@@ -37,7 +38,7 @@ from aura.processes import render_nice
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 DEFAULT_HOME = CHECKOUT / "deployments" / ".local"
-POOLS = ("cpu", "gpu")
+POOLS = ("cpu", "gpu", "batch")
 BATCH_LIMIT = 4  # batch runs at once on the batch worker
 
 
@@ -94,14 +95,14 @@ def talking_to(api_url: str):
 
 
 def create_pools(api_url: str, gpus: int) -> None:
-    """Work pools `cpu` and `gpu` (process workers); `gpu` runs at most one flow run per GPU."""
+    """Work pools `cpu`, `gpu` and `batch` (process workers); `gpu` runs at most one flow run per GPU."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
     from prefect.exceptions import ObjectAlreadyExists
     from prefect.workers.process import ProcessWorker
 
     template = ProcessWorker.get_default_base_job_template()
-    limits = {"cpu": None, "gpu": max(1, gpus)}
+    limits = {"cpu": None, "gpu": max(1, gpus), "batch": None}
     with talking_to(api_url), get_client(sync_client=True) as client:
         for name in POOLS:
             try:
@@ -269,10 +270,11 @@ def _bring_up(args: argparse.Namespace, home: Path, state: dict, api_url: str) -
     names = []
     for i in range(1, args.cpu_workers + 1):
         name = f"cpu-worker-{i}"
-        state["processes"][name] = start_worker(api_url, "cpu", name, home, args.worker_limit, queue="default")
+        # every queue of the pool: a tenant's runs wait in its own (aura.api.tenancy), limited to its jobs at once
+        state["processes"][name] = start_worker(api_url, "cpu", name, home, args.worker_limit)
         names.append(name)
     # batches only wait on their videos: a worker of their own, so a batch never holds a slot a video needs
-    state["processes"]["batch-worker"] = start_worker(api_url, "cpu", "batch-worker", home, BATCH_LIMIT, queue="batch")
+    state["processes"]["batch-worker"] = start_worker(api_url, "batch", "batch-worker", home, BATCH_LIMIT)
     names.append("batch-worker")
     for i in range(max(1, gpus)):
         name = f"gpu-worker-{i}"

@@ -126,9 +126,10 @@ def test_a_tenant_sees_its_own_jobs_and_another_tenants_are_404(gateway):
         with get_client(sync_client=True) as client:
             run = client.read_flow_run(uuid.UUID(job))
             deployment = client.read_deployment(run.deployment_id)
-        # its run carries its tag, on its own copy of the deployment whose limit is its jobs at once
-        assert "tenant:alice" in run.tags and deployment.name == "tenants-test-tenant-alice"
-        assert deployment.global_concurrency_limit.limit == 2 and deployment.work_pool_name == "unserved"
+            queue = client.read_work_queue_by_name("tenant-alice", work_pool_name="unserved")
+        # its run carries its tag and waits in its own queue of the pool, whose limit is its jobs at once
+        assert "tenant:alice" in run.tags and deployment.name == "tenants-test" and run.work_pool_name == "unserved"
+        assert run.work_queue_name == "tenant-alice" and run.work_queue_id == queue.id and queue.concurrency_limit == 2
         assert api.get(f"/api/videos/{job}/status", headers=headers(ALICE)).json()["status"] == "scheduled"
         # to bob it does not exist: every endpoint answers as for a job id nobody made
         nobody = str(uuid.uuid4())

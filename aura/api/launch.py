@@ -26,7 +26,7 @@ from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 from prefect.states import Cancelled, Crashed, Scheduled, to_state_create
 
 from aura import processes
-from aura.api.tenancy import ensure_limit, limit_name, limit_name_of, tenant_deployment
+from aura.api.tenancy import ensure_limit, limit_name, limit_name_of, tenant_queue
 from aura.api.tenants import TAG_PREFIX, Tenant
 from aura.errors import AuraError
 from aura.models import VideoRequest
@@ -74,24 +74,27 @@ class DeploymentLauncher:
     def __init__(self, deployment: str):
         self.deployment = deployment
         self._deployment_id: UUID | None = None
-        self._tenant_deployments: dict[str, UUID] = {}
+        self._pool: str | None = None
+        self._tenant_queues: dict[str, str] = {}
         self.create_run = RunCreator()
 
     async def start(self, client: PrefectClient, request: VideoRequest, preset: str, tenant: Tenant | None = None) -> FlowRun:
         if self._deployment_id is None:
             try:
-                self._deployment_id = (await client.read_deployment_by_name(self.deployment)).id
+                found = await client.read_deployment_by_name(self.deployment)
+                self._deployment_id, self._pool = found.id, found.work_pool_name
             except ObjectNotFound:
                 raise LaunchError(
                     f"AURA_GATEWAY_DEPLOYMENT={self.deployment}: the Prefect server has no such deployment: "
                     "deploy it (prefect deploy --all) or unset the setting to run jobs in the gateway"
                 ) from None
-        deployment_id = self._deployment_id
-        if tenant is not None:  # its own copy, whose concurrency limit is its jobs at once (aura.api.tenancy)
-            if tenant.name not in self._tenant_deployments:
-                self._tenant_deployments[tenant.name] = await tenant_deployment(client, self._deployment_id, tenant)
-            deployment_id = self._tenant_deployments[tenant.name]
-        return await self.create_run(lambda: _run_of_deployment(client, deployment_id, _parameters(request, preset), _tags(tenant)))
+        deployment_id, queue = self._deployment_id, None
+        if tenant is not None and self._pool is not None:  # its own queue, limited to its jobs at once (aura.api.tenancy)
+            if tenant.name not in self._tenant_queues:
+                self._tenant_queues[tenant.name] = await tenant_queue(client, self._pool, tenant)
+            queue = self._tenant_queues[tenant.name]
+        parameters = _parameters(request, preset)
+        return await self.create_run(lambda: _run_of_deployment(client, deployment_id, parameters, _tags(tenant), queue))
 
     async def retry(self, client: PrefectClient, run_id: UUID) -> None:
         """The run Scheduled again: its deployment's workers take it, and its stages reuse their checkpoints."""
@@ -190,13 +193,16 @@ class LocalLauncher:
             task.cancel()
 
 
-async def _run_of_deployment(client: PrefectClient, deployment_id: UUID, parameters: dict, tags: list[str]) -> FlowRun:
+async def _run_of_deployment(
+    client: PrefectClient, deployment_id: UUID, parameters: dict, tags: list[str], queue: str | None = None
+) -> FlowRun:
     """client.create_flow_run_from_deployment, without the server's check of the parameters against the
     deployment's schema: the gateway has just validated them with the VideoRequest model that schema is made
     from, and that check was two thirds of the server's work per run (jsonschema checks the schema itself each
     time). Runs made from the UI or the API are still checked."""
     body = DeploymentFlowRunCreate(
-        parameters=parameters, state=to_state_create(Scheduled()), tags=tags, enforce_parameter_schema=False
+        parameters=parameters, state=to_state_create(Scheduled()), tags=tags, enforce_parameter_schema=False,
+        **({"work_queue_name": queue} if queue else {}),
     )  # fmt: skip
     response = await client.request(
         "POST", "/deployments/{id}/create_flow_run", path_params={"id": deployment_id},

@@ -7,13 +7,16 @@
   cannot overrun them (one gateway process; several gateways may each let one
   more through).
 - Jobs at once: Prefect concurrency limits, which the server enforces without
-  a worker holding the waiting run. With a deployment, the tenant's runs are
-  runs of its own copy of it (`<deployment>-tenant-<name>`) whose deployment
-  concurrency limit is `jobs_at_once`: the workers take its next run when one
-  ends, and meanwhile take everyone else's (Prefect's tag limits hold task
-  runs, not flow runs: a worker would sit on a waiting run). Without one, the
-  gateway's own worker takes a slot of the global concurrency limit
-  `aura-tenant-<name>` before a slot of its own.
+  a worker holding the waiting run. With a deployment, the tenant's runs wait
+  in its own work queue of the deployment's pool (`tenant-<name>`), whose
+  concurrency limit is `jobs_at_once`: when workers ask for runs the server
+  hands out none of that queue's while that many run, so the workers' free
+  slots go to everyone else's runs at once (a deployment's own limit was
+  judged only when a worker tried a run: a worker spent a poll on each of a
+  burst's waiting runs while another tenant's waited; Prefect's tag limits
+  hold task runs, not flow runs). Without one, the gateway's own worker
+  takes a slot of the global concurrency limit `aura-tenant-<name>` before a
+  slot of its own.
 - Inputs: an upload is the tenant's when it uploaded it (a marker
   uploads/owners/<tenant>/<key>); a `store:<job>/<key>` when the job is its
   own. Anything else is answered as a missing file, never as someone else's.
@@ -29,9 +32,9 @@ from uuid import UUID
 
 from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterExpectedStartTime, FlowRunFilterTags
-from prefect.client.schemas.objects import ConcurrencyLimitStrategy, ConcurrencyOptions, FlowRun
+from prefect.client.schemas.objects import FlowRun
 from prefect.client.schemas.sorting import FlowRunSort
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 from aura.api.tenants import Tenant
 from aura.errors import AuraError, SystemCheckError
@@ -166,23 +169,26 @@ def _wait(frees_at: datetime, now: datetime) -> int:
 # --- jobs at once ---------------------------------------------------------------------------------------
 
 
-def tenant_deployment_name(deployment_name: str, tenant: Tenant) -> str:
-    return f"{deployment_name}-tenant-{tenant.name}"
+def queue_name(tenant: Tenant) -> str:
+    return f"tenant-{tenant.name}"
 
 
-async def tenant_deployment(client: PrefectClient, base_id: UUID, tenant: Tenant) -> UUID:
-    """The tenant's copy of the deployment (made, or its limit brought up to date): the same flow, pool, queue,
-    pull steps and schema, with `jobs_at_once` as its concurrency limit; waiting runs are enqueued."""
-    base = await client.read_deployment(base_id)
-    name = tenant_deployment_name(base.name, tenant)
-    options = ConcurrencyOptions(collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
-    return await client.create_deployment(  # an upsert by flow and name
-        flow_id=base.flow_id, name=name, version=base.version, concurrency_limit=tenant.jobs_at_once,
-        concurrency_options=options, parameters=base.parameters, description=f"{base.description or ''} (tenant {tenant.name})".strip(),
-        work_queue_name=base.work_queue_name, work_pool_name=base.work_pool_name, tags=[*base.tags, tenant.tag],
-        path=base.path, entrypoint=base.entrypoint, parameter_openapi_schema=base.parameter_openapi_schema,
-        pull_steps=base.pull_steps, enforce_parameter_schema=base.enforce_parameter_schema, job_variables=base.job_variables,
-    )  # fmt: skip
+async def tenant_queue(client: PrefectClient, work_pool: str, tenant: Tenant) -> str:
+    """The tenant's work queue in the deployment's pool (made, or its limit brought up to date), whose
+    concurrency limit is `jobs_at_once`: the server hands the workers none of its runs while that many run."""
+    name = queue_name(tenant)
+    try:
+        queue = await client.read_work_queue_by_name(name, work_pool_name=work_pool)
+    except ObjectNotFound:
+        try:
+            await client.create_work_queue(name=name, work_pool_name=work_pool, concurrency_limit=tenant.jobs_at_once,
+                                           description=f"Runs of tenant {tenant.name}, {tenant.jobs_at_once} at once")  # fmt: skip
+        except ObjectAlreadyExists:  # another gateway made it first
+            return await tenant_queue(client, work_pool, tenant)
+        return name
+    if queue.concurrency_limit != tenant.jobs_at_once:
+        await client.update_work_queue(queue.id, concurrency_limit=tenant.jobs_at_once)
+    return name
 
 
 def limit_name(tenant: Tenant) -> str:
