@@ -113,7 +113,8 @@ def _field_error(exc: ValidationError, prefix: str = "") -> str:
 
 
 class _StageProgress:
-    """One bar per stage and the run's weighted total (the progress artifact's figure), fed by aura.progress."""
+    """One bar per stage and the run's weighted total (the progress artifact's figure), fed by aura.progress; the
+    total tells the time left once the run's forecast is heard (aura.progress.forecast: the run is in this process)."""
 
     def __init__(self, enabled: bool):
         from aura.progress import RunProgress
@@ -139,7 +140,7 @@ class _StageProgress:
         if stage not in self.ids:
             return
         self.run.update(stage, fraction, message)
-        self.bars.update(self.total, completed=self.run.percent, message=f"{self.run.percent:.0f}% of the run")
+        self._total()
         with self._lock:
             if stage not in self.active and stage not in self.done:
                 self.active.append(stage)
@@ -148,6 +149,17 @@ class _StageProgress:
                 self.active.remove(stage)
                 self.done.add(stage)
         self.bars.update(self.ids[stage], completed=fraction, message=message[:60])
+
+    def forecast(self, predicted: dict[str, float]) -> None:
+        self.run.forecast(predicted)
+        self._total()
+
+    def _total(self) -> None:
+        from aura.eta import left_text
+
+        left = self.run.eta_seconds()
+        said = left_text(left) if left is not None and self.run.percent < 100 else ""
+        self.bars.update(self.total, completed=self.run.percent, message=f"{self.run.percent:.0f}% of the run{said}")
 
     def failing_stage(self) -> str | None:
         return self.active[-1] if self.active else None
@@ -199,8 +211,11 @@ def generate(
     publish: bool = typer.Option(
         True, "--publish/--no-publish", help="Publish where AURA_PUBLISH says (YouTube, the webhook), or keep it here."
     ),
+    max_cost: str | None = typer.Option(
+        None, "--max-cost", help="The most the video may cost in paid services, USD: refused before any paid call when the estimate is higher."
+    ),
     out: str | None = typer.Option(None, "--out", "-o", help="Output folder (default: AURA_OUTPUT or ./out)."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (paths, flow run id, timings)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (paths, flow run id, timings, spend)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's logs."),
 ) -> None:
     """Make a narrated video from a brief."""
@@ -220,7 +235,7 @@ def generate(
             brief=brief, duration_seconds=duration, aspect=aspect, resolution=resolution, fps=fps,
             language=language, voice=voice, style=style, title=title, audience=audience, music=music,
             seed=seed, visuals_required=visuals_required, references=reference, media=media, clip_audio=clip_audio,
-            fresh=fresh, review_script=review, publish=publish,
+            fresh=fresh, review_script=review, publish=publish, max_cost_usd=max_cost,
         )  # fmt: skip
     except ValidationError as exc:
         fail(_field_error(exc), code=2)
@@ -229,13 +244,15 @@ def generate(
 
     settings = _settings_or_exit()
     from aura.errors import SystemCheckError
+    from aura.stages.cost_estimate import check_budget
     from aura.stages.inputs import check_inputs
     from aura.store import ArtifactStore
 
-    # the files the request names, before anything starts: a typo costs a fraction of a second (and a
-    # temporary server is never stopped half-way through making a new Prefect database)
+    # the files the request names and its cost limit, before anything starts: a typo costs a fraction of a
+    # second (and a temporary server is never stopped half-way through making a new Prefect database)
     try:
         check_inputs(request, settings, ArtifactStore(settings.store_url(out)))
+        check_budget(request, settings)
     except SystemCheckError as exc:
         fail(f"invalid {exc}", code=2)
     _prefect_environment()
@@ -294,7 +311,7 @@ def generate(
             "ok": True, "flow_run_id": run_id, "job_id": result.job_id, "folder": result.folder, **paths,
             "duration": result.duration, "width": result.width, "height": result.height,
             "stage_seconds": result.stage_seconds, "providers": result.providers, "published": result.published,
-            "warnings": result.warnings,
+            "warnings": result.warnings, "spend": result.spend.model_dump(mode="json"),
             "stages": {name: report.model_dump(mode="json") for name, report in result.stages.items()},
             "prefect_server": {"api_url": server.api_url, "source": server.source, "start_seconds": started},
         }))  # fmt: skip
@@ -309,6 +326,7 @@ def generate(
         err.print(f"[dim]a temporary Prefect server took {started:.1f} s of this run; {prefect_server.KEEP_ONE_RUNNING}[/dim]", soft_wrap=True)
     for target, url in result.published.items():
         err.print(f"published on {target}: {url}", highlight=False)
+    err.print(f"spent {escape(result.spend.describe())}", highlight=False)
     err.print(f"[green]Done[/green]: {result.duration:.1f} s, {result.width}x{result.height}, flow run {run_id}")
     print(paths["video"])
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from aura.input_rules import InputRefused, check, is_local_caller, shown_entry
 from aura.languages import detect_language
+from aura.spend import Spend
 from aura.words import MAX_SEARCH_TERMS, SEARCH_TERM_CHARS, search_terms_from
 
 Style = Literal["documentary", "explainer", "promo", "tutorial", "story"]
@@ -32,6 +33,8 @@ STILL_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
 CLIP_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv")
 MAX_SCENE_MEDIA = 300
 MAX_INPUT_CHARS = 1000  # one entry of references or music: a path, an upload ref or a store key
+SECONDS_PER_SCENE = 6  # a script has about one scene this often (scene_count_for)
+MAX_SCENES = 40
 
 # Short side of the frame per resolution; the aspect decides the long side.
 _SHORT_SIDE = {"720p": 720, "1080p": 1080}
@@ -71,6 +74,12 @@ def _check_source(field: str, text: str):
         return check(text)
     except InputRefused as exc:
         raise ValueError(f"{field}: {exc}") from None
+
+
+def scene_count_for(duration_seconds: float) -> int:
+    """About one scene every six seconds: 60 s gives 10, 20 s gives 3; at most 40 (the script stage's count,
+    here without Prefect so that aura.eta can size a run before its script exists)."""
+    return max(2, min(MAX_SCENES, round(duration_seconds / SECONDS_PER_SCENE)))
 
 
 def frame_size(aspect: str, resolution: str) -> tuple[int, int]:
@@ -145,6 +154,11 @@ class VideoRequest(BaseModel):
         default=True,
         description="Publish the video where AURA_PUBLISH says (YouTube, the webhook); false keeps this one unpublished.",
     )
+    max_cost_usd: float | None = Field(
+        default=None, ge=0, le=10_000,
+        description="The most this video may cost in paid services (LLM, speech, stock, GPU), in USD: a run whose "
+        "estimate is higher is refused before any paid call. Unset: no limit.",
+    )  # fmt: skip
 
     @field_validator("brief", mode="before")
     @classmethod
@@ -349,6 +363,7 @@ class Script(BaseModel):
     writer: str = Field(default="", description="The model that wrote it.")
     sources: list[ReferenceSource] = Field(default_factory=list, description="Reference passages given to the writer.")
     warnings: list[str] = Field(default_factory=list, description="Models that failed before the writer served, and why.")
+    spend: Spend = Field(default_factory=Spend, description="What writing it cost: LLM tokens and their price.")
 
     @model_validator(mode="after")
     def _renumber(self) -> Script:
@@ -389,6 +404,7 @@ class Narration(BaseModel):
     voice: str
     warnings: list[str] = Field(default_factory=list)
     elapsed_s: float = 0.0
+    spend: Spend = Field(default_factory=Spend, description="What speaking it cost: paid engines' characters.")
 
     def media(self) -> list[MediaRef]:
         return [self.audio]
@@ -426,6 +442,7 @@ class Visuals(BaseModel):
     reason: str = Field(default="", description="Why these providers served (configured, or a fallback and why).")
     warnings: list[str] = Field(default_factory=list)
     elapsed_s: float = 0.0
+    spend: Spend = Field(default_factory=Spend, description="What drawing them cost: stock API calls, GPU seconds.")
 
     @property
     def images(self) -> list[MediaRef]:
@@ -467,6 +484,7 @@ class BriefReport(BaseModel):
     estimated_output_bytes: int
     free_disk_bytes: int
     available_memory_bytes: int
+    estimated_cost_usd: float | None = Field(default=None, description="The run's cost estimate, when max_cost_usd asked.")
     warnings: list[str] = Field(default_factory=list)
     elapsed_s: float = 0.0
 
@@ -511,6 +529,7 @@ class RenderedVideo(BaseModel):
     providers: dict[str, str] = Field(default_factory=dict, description="Who served each stage: llm, tts, images, ...")
     published: dict[str, str] = Field(default_factory=dict, description="Where the video was published: youtube.")
     warnings: list[str] = Field(default_factory=list)
+    spend: Spend = Field(default_factory=Spend, description="What this run spent on paid services (reused stages: nothing).")
 
     def paths(self) -> dict[str, str]:
         from pathlib import Path

@@ -10,6 +10,7 @@ task runs and hand over their state names.
 from __future__ import annotations
 
 from aura.models import StageReport
+from aura.spend import Spend
 from aura.usage import Attempt
 
 SUMMARY_KEY = "aura-run-summary"
@@ -68,7 +69,7 @@ def _cell(text: str | None) -> str:
 
 def summary_markdown(
     reports: dict[str, StageReport], *, status: str, job_id: str, flow_run_id: str, video_url: str | None,
-    error: str | None, published: dict[str, str] | None = None,
+    error: str | None, published: dict[str, str] | None = None, spend: Spend | None = None,
 ) -> str:  # fmt: skip
     lines = [f"## Aura run {status}", ""]
     head = f"Job `{job_id}`, flow run `{flow_run_id}`"
@@ -91,4 +92,7 @@ def summary_markdown(
         )
     total = sum(r.seconds for r in reports.values())
     lines += ["", f"Stage time in all: {total:.2f} s. Voice and visuals run side by side and share the process's figures."]
+    if spend is not None:
+        lines += ["", f"**Spent:** {_cell(spend.describe())}"]
+        lines += [f"- {model}: {use.tokens_in:,} tokens in, {use.tokens_out:,} out, ${use.usd:.6f}" for model, use in spend.llm.items()]
     return "\n".join(lines) + "\n"

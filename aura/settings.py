@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 OFFLINE_MODEL = "aura/offline"
@@ -15,6 +15,36 @@ RESULTS_FOLDER = ".prefect-results"  # stage checkpoints, inside the artifact st
 # litellm's Router waits about 1.5 to 2.5 s between retries here (measured); rounded up
 LLM_BACKOFF_ESTIMATE_S = 3.0
 PUBLISH_TARGETS = ("youtube", "webhook")
+
+
+# USD per million characters of the paid speech models (OpenAI's list price); free engines cost nothing
+SPEECH_PRICES = {"openai/tts-1": 15.0, "openai/tts-1-hd": 30.0, "openai/gpt-4o-mini-tts": 12.0}
+
+
+class LlmPrice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    input_per_million: float = Field(ge=0, description="USD per million prompt tokens.")
+    output_per_million: float = Field(ge=0, description="USD per million completion tokens.")
+
+
+class Prices(BaseModel):
+    """The price table (AURA_PRICES, JSON): each part given replaces or adds entries of the built-in one."""
+
+    model_config = ConfigDict(extra="forbid")
+    llm: dict[str, LlmPrice] = Field(default_factory=dict, description="By litellm model; litellm's own prices otherwise.")
+    speech: dict[str, float] = Field(
+        default_factory=lambda: dict(SPEECH_PRICES), description="USD per million characters, by speech model."
+    )
+    stock_per_call: dict[str, float] = Field(default_factory=dict, description="USD per search call: pexels, pixabay (free).")
+    gpu_per_hour: float = Field(default=0.0, ge=0, description="USD per GPU hour (0: a GPU of your own).")
+
+    @field_validator("speech")
+    @classmethod
+    def _over_the_list_prices(cls, value: dict[str, float]) -> dict[str, float]:
+        negative = [name for name, price in value.items() if price < 0]
+        if negative:
+            raise ValueError(f"speech price of {negative[0]} is negative")
+        return {**SPEECH_PRICES, **value}
 
 
 def _absolute(location: str) -> str:
@@ -63,6 +93,17 @@ class Settings(BaseSettings):
         default=50.0, gt=0, description="Timeout of one LLM call (two attempts fit the script stage's 120 s)."
     )
     llm_retries: int = Field(default=1, ge=0, le=10, description="Retries per model (with backoff) before the next model.")
+    llm_routing: Literal["order", "cost"] = Field(
+        default="order",
+        description="order: the models in the order given; cost: the cheapest that answers first (litellm's cost-based "
+        "routing over the online models), the offline writer last.",
+    )
+    prices: Prices = Field(
+        default_factory=Prices,
+        description='Price table as JSON, over the built-in one: {"llm": {"openai/gpt-4o-mini": {"input_per_million": '
+        '0.15, "output_per_million": 0.6}}, "speech": {"openai/tts-1": 15}, "stock_per_call": {"pexels": 0}, '
+        '"gpu_per_hour": 1.2}. Runs record their spending priced with it.',
+    )
     words_per_minute: int = Field(default=150, ge=60, le=260, description="Narration pace used to size scripts.")
 
     # --- reference documents (RAG) ---

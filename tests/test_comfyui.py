@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from aura import spend
 from aura.errors import ProviderError, ProviderUnavailable
 from aura.media.probe import probe
 from aura.models import VideoRequest
@@ -116,3 +117,14 @@ def test_a_video_made_from_a_comfyui_video_workflow(prefect_server, tmp_path, mo
     credits = metadata["credits"]
     assert asked == len(credits) and all(c["provider"] == "comfyui" and c["kind"] == "clip" for c in credits)
     assert result.providers["images"] == "comfyui"
+
+
+def test_the_servers_own_execution_time_is_charged_as_gpu_seconds_at_the_configured_price(tmp_path, monkeypatch, fresh_settings):
+    monkeypatch.setenv("AURA_PRICES", '{"gpu_per_hour": 3.6}')
+    fresh_settings()
+    with ComfyUIServer() as server, spend.tally() as bill:
+        provider(tmp_path, text_to_image_workflow(), server).scene_media(prompts(2), (320, 180), tmp_path / "images")
+        reported = [entry["status"]["messages"] for entry in server.history.values()]
+    seconds = sum((done[1]["timestamp"] - start[1]["timestamp"]) / 1000 for start, *_, done in reported)
+    assert len(reported) == 2 and bill.gpu_seconds == pytest.approx(seconds) and seconds >= 3.0  # the server's figures
+    assert bill.gpu_usd == pytest.approx(seconds * 3.6 / 3600) and bill.total_usd == pytest.approx(bill.gpu_usd)

@@ -60,6 +60,9 @@ def test_the_stream_shows_every_stage_advance_to_done(finished_job):
     percentages = [data["percentage"] for name, data in events if name == "progress"]
     assert percentages == sorted(percentages) and percentages[-1] == 100
     assert "compose" in {data["stage"] for name, data in events if name == "progress"}
+    # while it runs, about how long is left: a number of seconds (the built-in rates before any history)
+    left = [data["etaSeconds"] for name, data in events if name == "progress" and 0 < data["percentage"] < 100]
+    assert any(isinstance(s, (int, float)) for s in left) and all(s is None or s >= 0 for s in left), left
     assert (":", None) in events  # keep-alive comments while the job works (AURA_GATEWAY_KEEPALIVE_S=1)
     done = events[-1][1]
     assert urlsplit(done["downloadUrl"]).path == f"/api/videos/{job['jobId']}/download"
@@ -109,11 +112,12 @@ def test_a_late_client_gets_the_current_state_first(api, finished_job):
     job, _ = finished_job
     events = [(name, data) for name, data in sse_events(api, f"/api/videos/{job['jobId']}/stream") if name != ":"]
     assert events[0] == ("progress", {"jobId": job["jobId"], "percentage": 100.0, "stage": "compose",
-                                      "message": events[0][1]["message"], "stages": dict.fromkeys(STAGES, 100.0)})
+                                      "message": events[0][1]["message"], "stages": dict.fromkeys(STAGES, 100.0),
+                                      "etaSeconds": None})  # it ended: nothing left
     assert [data["stage"] for name, data in events[1:-1]] == STAGES
     assert events[-1][0] == "done"
     status = api.get(f"/api/videos/{job['jobId']}/status").json()
-    assert status["status"] == "completed" and status["progress"] == 100
+    assert status["status"] == "completed" and status["progress"] == 100 and status["etaSeconds"] is None
     assert status["stages"] == dict.fromkeys(STAGES, "completed") and status["error"] is None
 
 

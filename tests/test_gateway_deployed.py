@@ -54,7 +54,8 @@ def test_a_waiting_stream_sends_keep_alives_and_the_client_may_leave(gateway):
         events = sse_events(api, f"/api/videos/{job['jobId']}/stream", limit_s=30)
         first = next(events)
         assert first == ("progress", {"jobId": job["jobId"], "percentage": 0.0, "stage": None, "message": "",
-                                      "stages": dict.fromkeys(["brief", "script", "voice", "visuals", "compose"], 0.0)})
+                                      "stages": dict.fromkeys(["brief", "script", "voice", "visuals", "compose"], 0.0),
+                                      "etaSeconds": None})  # not started: no time left to tell
         assert next(events) == (":", None) and next(events) == (":", None)  # nothing happens, the line stays open
         events.close()  # the client leaves
         time.sleep(1.5)  # the gateway notices at its next write, and keeps serving

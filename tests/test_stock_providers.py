@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from aura import spend
 from aura.errors import ProviderError, ProviderUnavailable
 from aura.media.ffmpeg import ffmpeg_path
 from aura.media.probe import probe
@@ -17,7 +18,7 @@ from aura.providers.images import ImagePrompt, ImageProvider
 from aura.providers.images.pexels import PexelsProvider
 from aura.providers.images.pixabay import PixabayProvider
 from aura.providers.images.registry import IMAGE_PROVIDERS, image_output_settings
-from aura.settings import Settings
+from aura.settings import Settings, get_settings
 from helpers.stock_server import StockServer, pexels_photo, pexels_video, pixabay_photo, pixabay_video
 
 KEY = "test-key-5f3a9c1e77"
@@ -398,3 +399,21 @@ def test_pixabay_with_a_bad_key_names_its_setting(server, tmp_path, monkeypatch)
 
     with pytest.raises(ProviderUnavailable, match="check AURA_PIXABAY_API_KEY"):
         pixabay().scene_media([scene(0, "harbour")], LANDSCAPE, tmp_path / "out")
+
+
+def test_each_search_call_is_counted_and_priced_and_a_cached_answer_costs_nothing(server, clip, photo, tmp_path, monkeypatch):
+    monkeypatch.setenv("AURA_PRICES", '{"stock_per_call": {"pexels": 0.002}}')
+    get_settings.cache_clear()
+    server.answer("/videos/search", {"videos": [pexels_video(1, video_files(server, clip, "v1", [(1920, 1080)]))]})
+    server.answer("/v1/search", {"photos": [pexels_photo(9, 6000, 4000, server.add_file("p9.jpeg", photo, "image/jpeg"))]})
+    prompts = [scene(0, "glacier"), scene(1, "glacier")]
+    with spend.tally() as first:
+        pexels().scene_media(prompts, LANDSCAPE, tmp_path / "run1")
+    searches = len(server.asked("/videos/search")) + len(server.asked("/v1/search"))
+    with spend.tally() as second:
+        pexels().scene_media(prompts, LANDSCAPE, tmp_path / "run2")
+    get_settings.cache_clear()
+
+    assert searches >= 1 and first.stock_calls == {"pexels": searches}
+    assert first.stock_usd == pytest.approx(0.002 * searches) and first.total_usd == pytest.approx(first.stock_usd)
+    assert second.stock_calls == {} and second.total_usd == 0  # answered from the day's cache

@@ -23,7 +23,8 @@ from aura.providers.tts.speech_provider import (
     backoff_bound,
     speech_speed,
 )
-from aura.settings import Settings
+from aura import spend
+from aura.settings import Settings, get_settings
 from helpers.speech_server import encode, running_servers
 
 SENTENCES = [
@@ -294,3 +295,29 @@ def test_voices_come_from_the_server_or_openais_list(speech_server, refused_port
     started = time.monotonic()
     assert [v.id for v in _engine(f"http://127.0.0.1:{refused_port}/v1", voice="x1").voices()] == ["x1"]
     assert time.monotonic() - started < 3.0
+
+
+# --- what it costs --------------------------------------------------------------------------
+
+
+def test_the_characters_sent_are_counted_and_priced_from_the_table(speech_server, monkeypatch):
+    monkeypatch.setenv("AURA_PRICES", '{"speech": {"openai/kokoro": 20}}')  # USD per million characters
+    get_settings.cache_clear()
+    server = speech_server(["ok"])
+    try:
+        with spend.tally() as bill:
+            _engine(server).synthesize(TEXT)
+    finally:
+        get_settings.cache_clear()
+    sent = sum(len(r.body["input"]) for r in server.speech_requests)
+    assert sent == sum(len(s) for s in SENTENCES)
+    assert bill.speech["openai/kokoro"].characters == sent
+    assert bill.speech["openai/kokoro"].usd == pytest.approx(sent * 20 / 1e6) and not bill.unpriced
+
+
+def test_a_model_without_a_price_is_counted_and_named_as_unpriced(speech_server):
+    server = speech_server(["ok"])
+    with spend.tally() as bill:
+        _engine(server).synthesize("Hello there.")
+    assert bill.speech["openai/kokoro"].characters == len("Hello there.") and bill.total_usd == 0
+    assert bill.unpriced == ["openai/kokoro"] and "no price for openai/kokoro" in bill.describe()

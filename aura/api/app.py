@@ -66,6 +66,9 @@ from aura.options import PresetName
 from aura.providers.tts.registry import list_voices
 from aura.settings import Settings, get_settings
 from aura.models import META_KEY, VIDEO_KEY
+from aura.spend import Spend
+from aura.stages.cost_estimate import check_budget
+from aura.stages.publish import metadata_of
 from aura.stages.inputs import check_stored_inputs, check_voice
 from aura.store import ArtifactStore
 from aura.uploads import UploadedFile, UploadRefused, receive
@@ -168,6 +171,7 @@ def create_app(settings: Settings | None = None, api_url: str | None = None, bin
                 check_fits_a_day(tenant, body)
             # a voice is a name from the engines' own lists, checked here, before any run exists
             await asyncio.to_thread(check_voice, body, settings)
+            await asyncio.to_thread(check_budget, body, settings)  # max_cost_usd, before a run exists
         except SystemCheckError as exc:
             return _unprocessable(str(exc))
         try:
@@ -187,8 +191,13 @@ def create_app(settings: Settings | None = None, api_url: str | None = None, bin
 
     @api.get("/{job_id}/status", response_model=JobStatus, operation_id="get_video_status")
     async def status(request: Request, job_id: UUID) -> JobStatus:
-        """The job's state, progress, current stage, stages, and links once the video exists."""
-        return await job_or_404(request, job_id)
+        """The job's state, progress, current stage, stages, and links once the video exists; what it spent once
+        completed."""
+        job = await job_or_404(request, job_id)
+        if job.status == "completed":
+            metadata = await asyncio.to_thread(metadata_of, store.job(str(job_id)))
+            job.spend = Spend.model_validate(metadata["spend"]) if "spend" in metadata else None
+        return job
 
     @api.get("/{job_id}/stream", operation_id="stream_video_progress",
              responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}})  # fmt: skip

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Literal
 from uuid import UUID
 
@@ -38,7 +38,8 @@ from aura.api.tenants import Tenant
 from aura.stages.pipeline import STAGE_NAMES as STAGES
 from aura.stages.pipeline import WEIGHTS
 from aura.stages.pipeline import stage_of
-from aura.progress import parse_description
+from aura.progress import parse_description, parse_eta
+from aura.spend import Spend
 
 JOB_FLOW = "generate-video"
 JobState = Literal["scheduled", "running", "awaiting_review", "completed", "failed", "cancelled"]
@@ -86,6 +87,10 @@ class JobStatus(BaseModel):
     message: str = ""
     stages: dict[str, StageState]
     stageProgress: dict[str, float] = Field(default_factory=dict, description="Each stage's own progress, in percent.")
+    etaSeconds: float | None = Field(
+        default=None, ge=0, description="About how many seconds are left while it runs (from this server's past runs); "
+        "None before it starts, while it awaits review and once it ended.",
+    )  # fmt: skip
     streamUrl: str | None = Field(default=None, description="Its events (signed when a token is set: an EventSource opens it).")
     downloadUrl: str | None = None
     metadataUrl: str | None = None
@@ -93,6 +98,8 @@ class JobStatus(BaseModel):
     subtitlesUrl: str | None = Field(default=None, description="The SRT; add ?format=vtt for WebVTT (a <track>).")
     scriptUrl: str | None = Field(default=None, description="While the job awaits review: GET the scenes, POST them edited.")
     error: JobError | None = None
+    spend: Spend | None = Field(default=None, description="What the video's run spent (tokens, characters, calls, "
+                                "GPU seconds, USD), from its metadata.json once completed.")  # fmt: skip
 
     @property
     def finished(self) -> bool:
@@ -123,10 +130,10 @@ async def read_job(
     if await _flow_name(client, run.flow_id) != JOB_FLOW:  # another flow's run is not a video job
         raise JobNotFound(str(job_id))
     if run.start_time is None:  # not started yet: no stage and no progress to ask the server for
-        stages, (percent, stage, message) = dict.fromkeys(STAGES, "waiting"), (0.0, None, "")
+        stages, (percent, stage, message, left) = dict.fromkeys(STAGES, "waiting"), (0.0, None, "", None)
     else:
         stages = await _stage_states(client, job_id)
-        percent, stage, message = await _progress(client, job_id)
+        percent, stage, message, left = await _progress(client, job_id)
     state = run.state
     status = _JOB_STATES.get(state.type.value if state else "SCHEDULED", "scheduled")
     if status == "completed":
@@ -138,7 +145,7 @@ async def read_job(
         jobId=str(job_id), status=status, brief=str(_asked(run).get("brief", "")), state=state.name if state else "Scheduled",
         createdAt=run.created, updatedAt=state.timestamp if state else None,
         progress=round(percent, 1), stage=stage, message=without_paths(message), stages=stages,
-        stageProgress=_stage_progress(stages, percent, stage),
+        stageProgress=_stage_progress(stages, percent, stage), etaSeconds=left if status == "running" else None,
     )  # fmt: skip
     links = links or Links(None, None, 0)
     job.streamUrl = links.job(str(job_id), "stream", signed=True)
@@ -197,8 +204,9 @@ async def _stage_states(client: PrefectClient, job_id: UUID) -> dict[str, StageS
     return states
 
 
-async def _progress(client: PrefectClient, job_id: UUID) -> tuple[float, str | None, str]:
-    """The run's progress artifact: its percentage, and the stage and message of its description."""
+async def _progress(client: PrefectClient, job_id: UUID) -> tuple[float, str | None, str, float | None]:
+    """The run's progress artifact: its percentage, the stage and message of its description, and the seconds it
+    said were left, less the time since it said so (a stage between two reports still counts down)."""
     artifacts = await client.read_artifacts(
         artifact_filter=ArtifactFilter(type=ArtifactFilterType(any_=["progress"])),
         flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[job_id])),
@@ -206,10 +214,13 @@ async def _progress(client: PrefectClient, job_id: UUID) -> tuple[float, str | N
         limit=1,
     )
     if not artifacts:
-        return 0.0, None, ""
+        return 0.0, None, "", None
     artifact = artifacts[0]
     stage, message = parse_description(artifact.description or "", STAGES)
-    return float(artifact.data or 0.0), stage, message
+    left = parse_eta(artifact.description or "")
+    if left is not None and artifact.updated is not None:
+        left = round(max(0.0, left - (datetime.now(timezone.utc) - artifact.updated).total_seconds()), 1)
+    return float(artifact.data or 0.0), stage, message, left
 
 
 class JobSummary(BaseModel):

@@ -1,4 +1,4 @@
-"""Server-Sent Events of a job: progress, stage-complete, review, done, error.
+"""Server-Sent Events of a job: progress (with the seconds left), stage-complete, review, done, error.
 
 The events are derived from the job's status as Prefect holds it (aura.api.jobs),
 read once a second (every stream's run in one shared read: aura.api.watch): a client that connects late gets the current state first
@@ -33,11 +33,12 @@ async def job_events(read: Callable[[], Awaitable[JobStatus]], poll_s: float = P
     announced: set[str] = set()
     while True:
         job = await read()
-        progress = (job.progress, job.stage, job.message, tuple(job.stageProgress.values()))
+        progress = (job.progress, job.stage, job.message, tuple(job.stageProgress.values()), job.etaSeconds)
         if progress != last_progress:
             last_progress = progress
             yield _event("progress", {"jobId": job.jobId, "percentage": job.progress, "stage": job.stage,
-                                      "message": job.message, "stages": job.stageProgress})  # fmt: skip
+                                      "message": job.message, "stages": job.stageProgress,
+                                      "etaSeconds": job.etaSeconds})  # fmt: skip
         for stage in job.completed_stages():
             if stage not in announced:
                 announced.add(stage)

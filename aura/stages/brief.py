@@ -19,6 +19,7 @@ from aura.media.fonts import find_font
 from aura.models import BriefReport, VideoRequest
 from aura.providers.llm.writing.packs import LANGUAGES, pack_for
 from aura.settings import OFFLINE_MODEL, Settings, get_settings
+from aura.stages.cost_estimate import check_budget
 from aura.stages.inputs import check_inputs
 from aura.stages.stage import Stage, supervised, worth_retrying
 from aura.store import ArtifactStore
@@ -107,6 +108,7 @@ def check_request(
             "close other programs or use --resolution 720p"
         )
     warnings += check_inputs(request, settings, store or ArtifactStore(str(output_folder)))
+    estimate = check_budget(request, settings)  # max_cost_usd: refused here, before the first paid call
     warnings += check_llm_budget(settings, script_timeout_s)
     if settings.llm_model == OFFLINE_MODEL and pack_for(request.language) is None:
         warnings.append(
@@ -122,6 +124,7 @@ def check_request(
         estimated_output_bytes=needed,
         free_disk_bytes=free,
         available_memory_bytes=available,
+        estimated_cost_usd=estimate.usd if estimate else None,
         warnings=warnings,
         elapsed_s=time.perf_counter() - started,
     )

@@ -29,6 +29,7 @@ from aura.models import (
 )
 from aura.options import PipelineOptions
 from aura.settings import Settings, get_settings
+from aura.spend import Spend
 from aura.stages.checkpoints import PERSISTED, StageCachePolicy, music_digest, narration_text
 from aura.stages.stage import Stage, open_job, supervised, worth_retrying
 from aura.stages.inputs import music_file
@@ -230,6 +231,16 @@ def providers_of(script: Script, narration: Narration, visuals: Visuals, composi
     }
 
 
+def run_spend(outputs: dict[str, Script | Narration | Visuals], stages: dict[str, StageReport]) -> Spend:
+    """What the stages that ran in this run spent: a reused checkpoint's spending was the run's that made it."""
+    total = Spend()
+    for name, output in outputs.items():
+        report = stages.get(name)
+        if report is None or not report.cached:
+            total = total.plus(output.spend)
+    return total
+
+
 def write_metadata(
     job: JobStore,
     request: VideoRequest,
@@ -252,6 +263,7 @@ def write_metadata(
     outputs = {key: ref.model_dump() for key, ref in refs.items()}
     providers = providers_of(script, narration, visuals, composition)
     stage_seconds = {name: report.seconds for name, report in stages.items()}
+    spent = run_spend({"script": script, "voice": narration, "visuals": visuals}, stages)
     metadata = {
         "aura_version": __version__,
         "job_id": job.job_id,
@@ -272,6 +284,7 @@ def write_metadata(
         "stages": {name: report.model_dump(mode="json") for name, report in stages.items()},
         "outputs": outputs,
         "published": published.urls,
+        "spend": spent.model_dump(mode="json"),
         "video": {"width": width, "height": height, "fps": request.fps, "duration": narration.duration},
         "warnings": warnings,
     }
@@ -291,6 +304,7 @@ def write_metadata(
         stages=stages,
         providers=providers,
         published=published.urls,
+        spend=spent,
         warnings=warnings,
     )
 

@@ -20,6 +20,7 @@ from prefect.client.schemas.actions import ArtifactCreate
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterParentFlowRunId
 
 from aura.models import VIDEO_KEY, StageReport
+from aura.spend import Spend
 from aura.run_summary import SUMMARY_KEY, stage_report, summary_markdown
 from aura.stages.publish import metadata_of
 from aura.stages.pipeline import STAGE_NAMES, WHEN_ASKED, stage_of
@@ -81,9 +82,10 @@ def publish_summary(run_id: str, job: JobStore, stages: tuple[str, ...], status:
         log.info("%s: %s, %d attempt(s), %.2f s%s", name, r.status, r.attempts, r.seconds, " (cached)" if r.cached else "")
     done = status == "completed" and job.path(VIDEO_KEY).is_file()
     url = file_url(job.store.url, job.job_id, VIDEO_KEY) if done else None
-    published = metadata_of(job).get("published", {}) if done else {}
+    metadata = metadata_of(job) if done else {}
+    spent = Spend.model_validate(metadata["spend"]) if "spend" in metadata else None  # a video's whole run
     markdown = summary_markdown(reports, status=status, job_id=job.job_id, flow_run_id=run_id, video_url=url,
-                                error=error, published=published)  # fmt: skip
+                                error=error, published=metadata.get("published", {}), spend=spent)  # fmt: skip
     artifact = ArtifactCreate(
         key=SUMMARY_KEY, type="markdown", data=markdown, description=f"{status}: job {job.job_id}"[:200],
         flow_run_id=UUID(run_id),

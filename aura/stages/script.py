@@ -10,9 +10,9 @@ import time
 from prefect import task
 from pydantic import ValidationError
 
-from aura import progress
+from aura import progress, spend
 from aura.errors import ProviderError, ScriptError
-from aura.models import Script, VideoRequest
+from aura.models import Script, VideoRequest, scene_count_for
 from aura.providers.llm.client import OFFLINE_MODEL, ModelConfig, complete
 from aura.providers.llm.prompts import ScriptBrief, build_messages, repair_messages
 from aura.providers.llm.writing.packs import pack_for
@@ -29,16 +29,9 @@ from aura.supervision import call_interruptibly
 LEAD_IN_S = 0.3
 SCENE_PAUSE_S = 0.5
 TAIL_S = 0.7
-SECONDS_PER_SCENE = 6
-MAX_SCENES = 40
 WORD_TOLERANCE = 0.20
 SUMMARY_CHARS = 60_000  # the most document text the offline writer summarizes (a 20-minute script's worth)
 _JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
-
-
-def scene_count_for(duration_seconds: float) -> int:
-    """About one scene every six seconds: 60 s gives 10, 20 s gives 3; at most 40."""
-    return max(2, min(MAX_SCENES, round(duration_seconds / SECONDS_PER_SCENE)))
 
 
 def speech_seconds_for(duration_seconds: float, scene_count: int) -> float:
@@ -150,7 +143,7 @@ def write_script(
     spec = spec_for(request, settings.words_per_minute, prompt_references(passages))
     chain = list(chain or model_chain(settings))
     messages = build_messages(spec)
-    call = dict(timeout=settings.llm_timeout_s, retries=settings.llm_retries)
+    call = dict(timeout=settings.llm_timeout_s, retries=settings.llm_retries, routing=settings.llm_routing)
     failures: list[str] = []
     notes = list(found.warnings) if found else []
     while chain:
@@ -169,7 +162,8 @@ def write_script(
             return script.model_copy(update={"warnings": warnings, "sources": reference_sources(passages)})
         except (ScriptError, ProviderError) as problem:
             failures.append(f"{answer.model}: {problem}")
-            chain = chain[served + 1 :]
+            # in order, the models before it failed already; by cost, the others are still untried
+            chain = chain[served + 1 :] if settings.llm_routing == "order" else [c for c in chain if c.model != answer.model]
     raise ScriptError(
         f"no model gave a usable script: {'; '.join(failures)}. "
         "Try again, choose another AURA_LLM_MODEL, or allow the offline writer (AURA_LLM_OFFLINE_FALLBACK=true)"
@@ -223,9 +217,10 @@ CHECKPOINT = StageCachePolicy(
 )  # fmt: skip
 def script_task(request: VideoRequest, store_url: str | None = None) -> Script:
     started = time.perf_counter()
-    with supervised():
+    with supervised(), spend.tally() as bill:
         settings = get_settings()
         script = write_script(request, settings, store=ArtifactStore(settings.store_url(store_url)))
+    script = script.model_copy(update={"spend": bill})
     progress.report("script", 1.0, f"{len(script.scenes)} scenes, {script.word_count} words ({time.perf_counter() - started:.1f} s)")
     return script
 

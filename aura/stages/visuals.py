@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from prefect import task
 
-from aura import progress
+from aura import progress, spend
 from aura.errors import MediaError
 from aura.media.pictures import check_frame, check_picture
 from aura.media.plan import overscan_size
@@ -197,9 +197,10 @@ FALLBACK_CHECKPOINT = StageCachePolicy(
     cache_policy=CHECKPOINT, **PERSISTED,
 )  # fmt: skip
 def visuals_task(script: Script, request: VideoRequest, store_url: str, job_id: str) -> Visuals:
-    with supervised():
+    with supervised(), spend.tally() as bill:
         chain, reason = image_chain(get_settings())
-        return draw_visuals(script, request, open_job(store_url, job_id), chain, reason)
+        visuals = draw_visuals(script, request, open_job(store_url, job_id), chain, reason)
+    return visuals.model_copy(update={"spend": bill})
 
 
 # no retries: slides either work or the run fails (presets name the visuals task, not this one)

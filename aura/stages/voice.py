@@ -7,7 +7,7 @@ import unicodedata
 
 from prefect import task
 
-from aura import progress
+from aura import progress, spend
 from aura.media.audio import normalize_loudness, resample, silence, wav_duration
 from aura.media.subtitles import is_spaceless
 from aura.models import Narration, SceneTiming, Script, VideoRequest, WordTiming
@@ -222,8 +222,9 @@ CHECKPOINT = StageCachePolicy(
     cache_policy=CHECKPOINT, **PERSISTED,
 )  # fmt: skip
 def voice_task(script: Script, request: VideoRequest, store_url: str, job_id: str) -> Narration:
-    with supervised():
-        return narrate(script, request, open_job(store_url, job_id), get_settings())
+    with supervised(), spend.tally() as bill:
+        narration = narrate(script, request, open_job(store_url, job_id), get_settings())
+    return narration.model_copy(update={"spend": bill})
 
 
 STAGE = Stage(

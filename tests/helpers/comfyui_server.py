@@ -20,6 +20,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 import uuid
 from email.parser import BytesParser
 from email.policy import default as email_policy
@@ -53,7 +54,8 @@ class ComfyUIServer(LocalHTTPServer):
 
     def _run(self, prompt_id: str, workflow: dict) -> None:
         """Execute the workflow: the outputs of its save nodes, or the error of a failing node."""
-        outputs, messages = {}, [["execution_start", {"prompt_id": prompt_id}]]
+        # timestamps in ms, as ComfyUI's history has them: the run's GPU seconds are read from them
+        outputs, messages = {}, [["execution_start", {"prompt_id": prompt_id, "timestamp": int(time.time() * 1000)}]]
         latent = next((n["inputs"] for n in workflow.values() if n["class_type"] in ("EmptyLatentImage", "SVD_img2vid_Conditioning")), {})
         for node_id, node in workflow.items():
             inputs = node["inputs"]
@@ -79,7 +81,7 @@ class ComfyUIServer(LocalHTTPServer):
                 self.files[name] = self._video(frames, fps, int(latent.get("width", 256)), int(latent.get("height", 256)))
                 outputs[node_id] = {"gifs": [{"filename": name, "subfolder": "", "type": "output",
                                               "format": "video/h264-mp4", "frame_rate": fps}]}  # fmt: skip
-        messages.append(["execution_success", {"prompt_id": prompt_id}])
+        messages.append(["execution_success", {"prompt_id": prompt_id, "timestamp": int(time.time() * 1000) + 1500}])
         self.history[prompt_id] = {"prompt": [0, prompt_id, workflow, {}, list(outputs)], "outputs": outputs,
                                    "status": {"status_str": "success", "completed": True, "messages": messages}}  # fmt: skip
 

@@ -178,6 +178,7 @@ function showStages() {
 function progressed(p) {
   $("bar").value = p.percentage;
   $("percent").textContent = `${Math.round(p.percentage)} %`;
+  $("eta").textContent = p.etaSeconds == null ? "" : `about ${Math.max(1, Math.round(p.etaSeconds))} s left`;
   $("stage").textContent = p.stage || "waiting";
   $("message").textContent = p.message || "";
   for (const [stage, percent] of Object.entries(p.stages || {})) {
@@ -197,7 +198,7 @@ async function follow(jobId) {
   $("review-form").hidden = $("player").hidden = $("downloads").hidden = $("retry").hidden = true;
   $("cancel").hidden = false;
   showStages();
-  progressed({ percentage: job.progress, stage: job.stage, message: job.message, stages: job.stageProgress });
+  progressed({ percentage: job.progress, stage: job.stage, message: job.message, stages: job.stageProgress, etaSeconds: job.etaSeconds });
   $("job-brief").textContent = job.brief;
   $("job").scrollIntoView({ block: "start" });
   events = new EventSource(job.streamUrl);

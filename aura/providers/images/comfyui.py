@@ -39,7 +39,7 @@ import httpx
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from aura import progress
+from aura import pricing, progress, spend
 from aura.errors import ProviderError, ProviderUnavailable
 from aura.media.ffmpeg import run_ffmpeg
 from aura.providers.base import ProviderSettings, ProviderStatus
@@ -163,7 +163,8 @@ class ComfyUIServer:
         if answer.status_code != 200:
             raise ComfyUIError(f"ComfyUI at {self.host} refused the workflow for {what}: {_refusal(answer, workflow)}")
         prompt_id = answer.json()["prompt_id"]
-        deadline = time.monotonic() + self.timeout_s
+        queued = time.monotonic()
+        deadline = queued + self.timeout_s
         while True:
             checkpoint()  # a cancelled run stops waiting
             reply = self._call("GET", f"/history/{prompt_id}")
@@ -175,6 +176,7 @@ class ComfyUIServer:
             if status.get("status_str") == "error":
                 raise ComfyUIError(f"ComfyUI at {self.host} failed {what}: {_execution_error(status, workflow)}")
             if entry and (status.get("completed") or entry.get("outputs")):
+                spend.charge_gpu(_gpu_seconds(status) or time.monotonic() - queued, pricing.gpu_price())
                 return _first_output(entry.get("outputs") or {}, self.host, what)
             if time.monotonic() > deadline:
                 self._call("POST", "/interrupt")
@@ -192,6 +194,13 @@ class ComfyUIServer:
         partial.write_bytes(answer.content)
         partial.replace(target)
         return target
+
+
+def _gpu_seconds(status: dict) -> float | None:
+    """The server's own execution time (its history's execution_start to execution_success, in ms), when it says."""
+    stamps = {kind: (data or {}).get("timestamp") for kind, data in (status.get("messages") or []) if isinstance(data, dict)}
+    start, end = stamps.get("execution_start"), stamps.get("execution_success")
+    return (end - start) / 1000 if isinstance(start, (int, float)) and isinstance(end, (int, float)) and end >= start else None
 
 
 def _refusal(answer: httpx.Response, workflow: dict[str, Any]) -> str:

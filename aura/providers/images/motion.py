@@ -25,6 +25,7 @@ import inspect
 import logging
 import math
 import threading
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from PIL import Image
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from aura import processes, progress
+from aura import pricing, processes, progress, spend
 from aura.errors import MediaError, ProviderError, ProviderUnavailable
 from aura.media.ffmpeg import ffmpeg_path
 from aura.models import MediaCredit
@@ -232,12 +233,15 @@ def _generate(pipe, device, torch, settings, prompt, still, size, frames, fps, d
         options["image"] = fit_image(Image.open(still).convert("RGB"), size)
     if "prompt" in inspect.signature(pipe.__call__).parameters:  # text-to-video, and image-to-video models that read one
         options["prompt"] = prompt_text(prompt)
+    started = time.perf_counter()
     try:
         result = pipe(**options)
     except (Interrupted, torch.cuda.OutOfMemoryError):
         raise
     except Exception as exc:  # noqa: BLE001 - a sampling failure names the model
         raise ProviderError(f"{settings.model} failed ({short_error(exc)})") from exc
+    if device != "cpu":  # the GPU's time, as a cloud GPU bills it
+        spend.charge_gpu(time.perf_counter() - started, pricing.gpu_price())
     return list(result.frames[0])
 
 

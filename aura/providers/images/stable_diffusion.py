@@ -19,6 +19,7 @@ import importlib.util
 import math
 import os
 import threading
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
-from aura import progress
+from aura import pricing, progress, spend
 from aura.errors import ProviderError, ProviderUnavailable, SystemCheckError
 from aura.providers.base import ProviderStatus, quiet_model_libraries
 from aura.providers.images.base import DrawsStills, ImagePrompt
@@ -462,6 +463,7 @@ def generate_images(
     guided = guidance > 1  # without guidance diffusers ignores the negative prompt
     with _sampling_lock:
         checkpoint()
+        started = time.perf_counter()
         result = pipe(
             prompt=[prompt_text(p) for p in prompts],
             negative_prompt=[negative_text(p) for p in prompts] if guided else None,
@@ -473,6 +475,8 @@ def generate_images(
             output_type="pil",
             callback_on_step_end=_check_in,  # a timeout or a cancellation stops sampling at the next step
         )
+        if device != "cpu":  # the GPU's time, as a cloud GPU bills it
+            spend.charge_gpu(time.perf_counter() - started, pricing.gpu_price())
     return list(result.images)
 
 

@@ -34,7 +34,7 @@ import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from aura import progress
+from aura import pricing, progress, spend
 from aura.errors import ProviderError, ProviderUnavailable
 from aura.media.graphs import OVERSCAN
 from aura.providers.base import ProviderSettings, ProviderStatus
@@ -373,6 +373,7 @@ class StockClient:
         response = self._http.get(
             endpoint, params={**params, **self.provider.auth_params()}, headers=self.provider.auth_headers()
         )
+        spend.charge_stock(self.provider.name, pricing.stock_price(self.provider.name))  # every answered call counts
         if response.status_code >= 300:
             raise _Status(response)
         try:

@@ -24,8 +24,10 @@ def complete(
     timeout: float = 60.0,
     retries: int = 2,
     temperature: float = 0.7,
+    routing: str = "order",
 ) -> Completion:
-    """The first answer the chain gives. Raises ProviderError listing every model's failure when none answers."""
+    """The first answer the chain gives (`routing` cost: the cheapest online model that answers). Raises
+    ProviderError listing every model's failure when none answers."""
     chain = _as_chain(chain)
     if not chain:
         raise ProviderError("no LLM configured: set AURA_LLM_MODEL or allow the offline writer")
@@ -35,7 +37,7 @@ def complete(
         from aura.providers.llm.router import ChainFailed, route
 
         try:
-            completion = route(messages, chain, timeout=timeout, retries=retries, temperature=temperature)
+            completion = route(messages, chain, timeout=timeout, retries=retries, temperature=temperature, routing=routing)
         except ChainFailed as exc:
             raise ProviderError(f"every LLM failed: {exc}. {_advice(chain)}") from exc
     if not completion.text.strip():

@@ -10,6 +10,7 @@ litellm model `aura/offline`, so it can close a chain of online models.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import threading
@@ -21,7 +22,10 @@ from litellm import CustomLLM, Router
 from litellm.integrations.custom_logger import CustomLogger
 from litellm.types.utils import ModelResponse
 
+from aura import spend
+from aura.pricing import llm_call_usd, llm_price
 from aura.providers.base import ProviderStatus
+from aura.providers.event_loop import process_loop
 from aura.providers.llm import offline
 from aura.providers.llm.config import Completion, ModelConfig
 from aura.settings import OFFLINE_MODEL
@@ -56,7 +60,12 @@ class _FailureLog(CustomLogger):
         with self._lock:
             if call_id in self._by_call:
                 model = metadata.get("model_group") or kwargs.get("model") or "?"
+                if model == CHEAPEST:  # cost routing: the group's model that failed, by its id
+                    model = ((kwargs.get("litellm_params") or {}).get("model_info") or {}).get("id") or kwargs.get("model") or "?"
                 self._by_call[call_id].append((model, reason(kwargs.get("exception"))))
+
+    async def async_log_failure_event(self, kwargs, response_obj, start_time, end_time) -> None:
+        self.log_failure_event(kwargs, response_obj, start_time, end_time)  # cost routing's calls are async
 
 
 class OfflineWriter(CustomLLM):
@@ -75,6 +84,7 @@ _failures = _FailureLog()
 _routers: dict[tuple, Router] = {}
 _routers_lock = threading.Lock()
 _PROVIDER = OFFLINE_MODEL.split("/")[0]
+CHEAPEST = "aura-cheapest"  # the model group of cost-based routing
 
 
 def register_offline_writer() -> None:
@@ -110,23 +120,59 @@ def _deployment(config: ModelConfig, temperature: float) -> dict:
     return {"model_name": config.model, "litellm_params": params}
 
 
-def router_for(chain: tuple[ModelConfig, ...], *, timeout: float, retries: int, temperature: float = 0.7) -> Router:
-    """One Router per configuration and process, so its cool-down memory outlives a single run."""
-    key = (chain, timeout, retries, temperature)
+def router_for(
+    chain: tuple[ModelConfig, ...], *, timeout: float, retries: int, temperature: float = 0.7, routing: str = "order"
+) -> Router:
+    """One Router per configuration and process, so its cool-down memory outlives a single run.
+
+    `order`: each model falls back to the ones after it. `cost`: the online models are one group that
+    litellm's cost-based routing serves from, cheapest first; a model that fails is cooled down, so the
+    retry goes to the next cheapest; the offline writer, when in the chain, is the group's fallback.
+    """
+    key = (chain, timeout, retries, temperature, routing)
     with _routers_lock:
         router = _routers.get(key)
         if router is None:
-            names = [c.model for c in chain]
-            router = Router(
-                model_list=[_deployment(c, temperature) for c in chain],
-                # each model falls back to the ones after it, in order
-                fallbacks=[{name: names[i + 1 :]} for i, name in enumerate(names[:-1])],
-                num_retries=retries,
-                timeout=timeout,
-                retry_after=0,  # backoff comes from litellm's exponential schedule
+            router = _cost_router(chain, timeout, retries, temperature) if routing == "cost" else _ordered_router(
+                chain, timeout, retries, temperature
             )
             _routers[key] = router
         return router
+
+
+def _ordered_router(chain: tuple[ModelConfig, ...], timeout: float, retries: int, temperature: float) -> Router:
+    names = [c.model for c in chain]
+    return Router(
+        model_list=[_deployment(c, temperature) for c in chain],
+        # each model falls back to the ones after it, in order
+        fallbacks=[{name: names[i + 1 :]} for i, name in enumerate(names[:-1])],
+        num_retries=retries,
+        timeout=timeout,
+        retry_after=0,  # backoff comes from litellm's exponential schedule
+    )
+
+
+def _cost_router(chain: tuple[ModelConfig, ...], timeout: float, retries: int, temperature: float) -> Router:
+    online = [c for c in chain if c.model != OFFLINE_MODEL]
+    deployments = []
+    for config in online:
+        deployment = _deployment(config, temperature)
+        deployment["model_name"] = CHEAPEST
+        deployment["model_info"] = {"id": config.model}  # the response names the model that served by this id
+        price = llm_price(config.model)
+        if price is not None:  # the price table's, or litellm's own: the router compares these
+            deployment["litellm_params"].update(input_cost_per_token=price[0], output_cost_per_token=price[1])
+        deployments.append(deployment)
+    offline = [_deployment(c, temperature) for c in chain if c.model == OFFLINE_MODEL]
+    return Router(
+        model_list=deployments + offline,
+        fallbacks=[{CHEAPEST: [OFFLINE_MODEL]}] if offline else [],
+        routing_strategy="cost-based-routing",
+        num_retries=max(retries, len(online) - 1),  # room to try every online model once
+        allowed_fails=0,  # one failure cools a model down: the retry asks the next cheapest
+        timeout=timeout,
+        retry_after=0,
+    )
 
 
 class ChainFailed(Exception):
@@ -137,23 +183,47 @@ class ChainFailed(Exception):
         self.failures = failures
 
 
-def route(messages: list[dict[str, str]], chain: tuple[ModelConfig, ...], *, timeout: float, retries: int, temperature: float) -> Completion:
-    """The first answer the chain gives through the Router; ChainFailed when none answers."""
+def route(
+    messages: list[dict[str, str]], chain: tuple[ModelConfig, ...], *, timeout: float, retries: int, temperature: float,
+    routing: str = "order",
+) -> Completion:
+    """The first answer the chain gives through the Router (its tokens and price charged to the stage's tally,
+    aura.spend); ChainFailed when none answers."""
     register_offline_writer()
     if litellm.callbacks is None or _failures not in litellm.callbacks:
         litellm.callbacks = [*(litellm.callbacks or []), _failures]
-    router = router_for(chain, timeout=timeout, retries=retries, temperature=temperature)
+    online = [c for c in chain if c.model != OFFLINE_MODEL]
+    routing = routing if len(online) > 1 else "order"  # one model: nothing to choose between
+    router = router_for(chain, timeout=timeout, retries=retries, temperature=temperature, routing=routing)
     call_id = _failures.open()
     try:
-        response = router.completion(model=chain[0].model, messages=messages, metadata={"aura_call": call_id})
+        if routing == "cost":  # litellm chooses by cost only on its async path: run it on the process's loop
+            call = router.acompletion(model=CHEAPEST, messages=messages, metadata={"aura_call": call_id})
+            response = asyncio.run_coroutine_threadsafe(call, process_loop()).result()
+        else:
+            response = router.completion(model=chain[0].model, messages=messages, metadata={"aura_call": call_id})
     except Exception as exc:  # litellm raises many types; all mean "the whole chain failed"
         raise ChainFailed(last_per_model(_failures.close(call_id) or [(chain[-1].model, reason(exc))])) from exc
     failures = _failures.close(call_id)
-    served = ((response._hidden_params or {}).get("additional_headers") or {}).get("x-litellm-model-group") or chain[0].model
+    hidden = response._hidden_params or {}
+    served = (hidden.get("additional_headers") or {}).get("x-litellm-model-group") or chain[0].model
+    if served == CHEAPEST:
+        served = hidden.get("model_id") or online[0].model
+    _charge(served, response, hidden)
     text = response.choices[0].message.content or ""
     # attempts of the serving model that a retry recovered are not failures of the chain
     failed = [(m, r) for m, r in last_per_model(failures) if m != served]
     return Completion(text=text, model=served, failures=[f"{m}: {r}" for m, r in failed])
+
+
+def _charge(model: str, response: ModelResponse, hidden: dict) -> None:
+    """The call's tokens and price, as litellm reports them (the price table's price where it names the model)."""
+    if model == OFFLINE_MODEL:
+        return  # no tokens, no price: the writer runs here
+    usage = getattr(response, "usage", None)
+    tokens_in, tokens_out = getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0
+    reported = hidden.get("response_cost")
+    spend.charge_llm(model, tokens_in, tokens_out, llm_call_usd(model, tokens_in, tokens_out, reported))
 
 
 def last_per_model(failures: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -33,6 +33,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
 
+from aura import pricing, spend
+from aura.providers.event_loop import process_loop
 from aura.providers.base import ProviderSettings, ProviderStatus
 from aura.providers.tts.base import Speech, TTSError, VoiceInfo, WordTiming, require_text
 from aura.providers.tts.online import SAMPLE_RATE, decode_audio, run_with_deadline
@@ -153,9 +155,7 @@ def _phrases(text: str) -> list[str]:
 # --- litellm: one event loop and one Router per configuration, for the process ---------------
 
 _lock = threading.Lock()
-_loop: asyncio.AbstractEventLoop | None = None
-_loop_pid: int | None = None
-_routers: dict[tuple, Any] = {}
+_routers: dict[tuple, Any] = {}  # by loop too: a fork's new loop gets new clients
 
 
 def _litellm() -> Any:
@@ -172,22 +172,10 @@ def _litellm() -> Any:
     return litellm
 
 
-def _event_loop() -> asyncio.AbstractEventLoop:
-    """The process's speech loop, in a daemon thread (a new one after a fork: threads do not survive it)."""
-    global _loop, _loop_pid
-    with _lock:
-        if _loop is None or _loop_pid != os.getpid() or _loop.is_closed():
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="aura-speech-loop", daemon=True).start()
-            _loop, _loop_pid = loop, os.getpid()
-            _routers.clear()  # their clients belonged to the old loop
-        return _loop
-
-
 def _router(model: str, api_base: str | None, api_key: str | None, timeout_s: float, retries: int) -> Any:
     """One Router per configuration and process, so its clients (and connections) are reused."""
     litellm = _litellm()
-    loop = _event_loop()
+    loop = process_loop()
     key = (model, api_base, api_key, timeout_s, retries, id(loop))
     with _lock:
         router = _routers.get(key)
@@ -483,7 +471,7 @@ class SpeechTTSProvider:
         budget = self._call_bound() + self.timeout_s * (len(phrases) - 1)
         deadline = started + budget
 
-        loop = _event_loop()
+        loop = process_loop()
         work = asyncio.wait_for(_speak_phrases(router, phrases, voice_id, self.format, speed), budget)
         future = asyncio.run_coroutine_threadsafe(work, loop)
         try:
@@ -496,6 +484,8 @@ class SpeechTTSProvider:
             log.debug("speech request failed: %s", self._scrub(repr(exc)))
             # `from None`: the chained litellm error may quote the key, and tracebacks are shown
             raise TTSError(self._scrub(f"speech failed ({self._where()}): {self._reason(exc, budget)}; {SERVER_HINT}")) from None
+        # speech APIs bill the characters they were sent (every phrase answered)
+        spend.charge_speech(self.model, sum(len(phrase) for phrase in phrases), pricing.speech_price(self.model))
 
         pcm = bytearray()
         words: list[WordTiming] = []
