@@ -217,12 +217,12 @@ def request_json(brief: str, **fields) -> dict:
 
 
 def test_pools_and_deployments_are_set_up_as_prefect_yaml_says(cluster):
-    pools = {name: cluster.call("GET", f"/work_pools/{name}").json() for name in ("cpu", "gpu")}
-    assert pools["gpu"]["concurrency_limit"] == 1 and pools["cpu"]["type"] == pools["gpu"]["type"] == "process"
+    pools = {name: cluster.call("GET", f"/work_pools/{name}").json() for name in ("cpu", "gpu", "batch")}
+    assert pools["gpu"]["concurrency_limit"] == 1 and {pool["type"] for pool in pools.values()} == {"process"}
     deployments = {name: cluster.deployment(f"{name}/{name}") for name in ("generate-video", "render-visuals", "batch-generate")}
     assert deployments["generate-video"]["work_pool_name"] == "cpu"
     assert deployments["render-visuals"]["work_pool_name"] == "gpu"
-    assert deployments["batch-generate"]["work_pool_name"] == "cpu"
+    assert deployments["batch-generate"]["work_pool_name"] == "batch"  # never holding a slot of the video workers
     assert deployments["render-visuals"]["global_concurrency_limit"]["limit"] == 1
     # workers without AURA_CHECKOUT work from the checkout the deployments were made from
     for deployment in deployments.values():
