@@ -326,7 +326,8 @@ def generate(
         err.print(f"[dim]a temporary Prefect server took {started:.1f} s of this run; {prefect_server.KEEP_ONE_RUNNING}[/dim]", soft_wrap=True)
     for target, url in result.published.items():
         err.print(f"published on {target}: {url}", highlight=False)
-    err.print(f"spent {escape(result.spend.describe())}", highlight=False)
+    if result.spend.llm or result.spend.speech or result.spend.stock_calls or result.spend.gpu_seconds:
+        err.print(f"spent {escape(result.spend.describe())}", highlight=False)  # free providers only: nothing to say
     err.print(f"[green]Done[/green]: {result.duration:.1f} s, {result.width}x{result.height}, flow run {run_id}")
     print(paths["video"])
 

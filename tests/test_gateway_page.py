@@ -12,6 +12,7 @@ AURA_SCREENSHOT_DIR set the views are kept too (the README's pictures).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -121,17 +122,24 @@ def test_a_video_made_watched_and_listed_from_the_page_alone(gateway, browser, t
     keep(browser, "studio-form")
     browser.find_element(By.ID, "make").click()
 
-    bars = {}
+    bars, left = {}, []
     player = browser.find_element(By.ID, "player")
 
     def seen() -> bool:
         for stage in ("brief", "script", "voice", "visuals", "compose"):
             for bar in browser.find_elements(By.ID, f"bar-{stage}"):  # drawn once the job view opens
                 bars.setdefault(stage, set()).add(float(bar.get_attribute("value") or 0))
+        told = browser.find_element(By.ID, "eta").text
+        if told and not any(left):
+            keep(browser, "studio-progress")
+        left.append(told)
         return player.is_displayed()
 
     wait_for(browser, seen, 300, "the video")
     assert all(max(values) == 100 for values in bars.values()), bars
+    # while it ran the page said about how long was left; once done, nothing
+    assert any(re.fullmatch(r"· about \d+ s left", told) for told in left), left
+    assert browser.find_element(By.ID, "eta").text == ""
     assert float(browser.find_element(By.ID, "bar").get_attribute("value")) == 100
     assert "bed.wav" in browser.find_element(By.ID, "uploads").text
     browser.execute_script("document.getElementById('job').scrollIntoView()")

@@ -178,7 +178,7 @@ function showStages() {
 function progressed(p) {
   $("bar").value = p.percentage;
   $("percent").textContent = `${Math.round(p.percentage)} %`;
-  $("eta").textContent = p.etaSeconds == null ? "" : `about ${Math.max(1, Math.round(p.etaSeconds))} s left`;
+  $("eta").textContent = p.etaSeconds == null ? "" : `· about ${Math.max(1, Math.round(p.etaSeconds))} s left`;
   $("stage").textContent = p.stage || "waiting";
   $("message").textContent = p.message || "";
   for (const [stage, percent] of Object.entries(p.stages || {})) {
