@@ -1,4 +1,5 @@
-"""How the gateway creates its jobs' flow runs: one at a time, a busy server tried again within milliseconds."""
+"""How the gateway creates its jobs' flow runs: side by side, one at a time once the server is busy (SQLite), a busy server
+tried again within milliseconds."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import httpx
 import pytest
 from prefect.exceptions import PrefectHTTPStatusError
 
-from aura.api.launch import RETRY_DELAYS_S, RunCreator
+from aura.api.launch import AT_ONCE, RETRY_DELAYS_S, RunCreator
 
 
 def _http_error(status: int) -> PrefectHTTPStatusError:
@@ -54,19 +55,29 @@ def test_other_errors_are_not_retried_and_a_server_that_stays_busy_is_given_up()
     assert len(calls) == len(RETRY_DELAYS_S) + 1
 
 
-def test_creations_never_overlap():
-    running, overlaps = [], []
+def test_creations_overlap_until_the_server_says_it_is_busy_then_go_one_at_a_time():
+    running, overlaps, busy_once = [], [], [True]
 
-    async def make():
+    async def make(answer_busy: bool = False):
         running.append(1)
         overlaps.append(len(running))
         await asyncio.sleep(0.01)
         running.pop()
+        if answer_busy and busy_once[0]:
+            busy_once[0] = False
+            raise _http_error(503)  # SQLite: overlapping writes
         return "run"
 
-    async def burst():
-        create_run = RunCreator()
-        return await asyncio.gather(*(create_run(make) for _ in range(10)))
+    async def burst(create_run: RunCreator, busy: bool = False) -> list:
+        overlaps.clear()
+        made = await asyncio.gather(*(create_run(lambda: make(busy)) for _ in range(20)))
+        return [made, max(overlaps), create_run.serial]
 
-    assert asyncio.run(burst()) == ["run"] * 10
-    assert max(overlaps) == 1
+    async def three_bursts() -> list:
+        create_run = RunCreator()
+        return [await burst(create_run), await burst(create_run, busy=True), await burst(create_run)]
+
+    side_by_side, busy, after = asyncio.run(three_bursts())
+    assert side_by_side == [["run"] * 20, AT_ONCE, False]  # PostgreSQL takes them side by side, a few at a time
+    assert busy[0] == ["run"] * 20 and busy[2] is True  # the first 503 made it go one at a time, for good
+    assert after == [["run"] * 20, 1, True]
