@@ -55,9 +55,11 @@ BRIEFS = [
 ASPECTS = {"16:9": (1280, 720), "9:16": (720, 1280), "1:1": (720, 720)}
 
 
-async def one_job(client: httpx.AsyncClient, index: int, duration: int, folder: Path, follow: bool = True) -> dict:
+async def one_job(
+    client: httpx.AsyncClient, index: int, duration: int, folder: Path, follow: bool = True, answered=None
+) -> dict:
     """One job: its 202, then (with `follow`) its stream to `done`, its download and its check. Errors are counted,
-    not raised: a load test reports them."""
+    not raised: a load test reports them. `answered` (awaited after the 202): when the stream may be followed."""
     aspect = list(ASPECTS)[index % 3]
     body = {"brief": BRIEFS[index % len(BRIEFS)], "duration_seconds": duration, "aspect": aspect, "seed": index}
     started = time.perf_counter()
@@ -70,6 +72,8 @@ async def one_job(client: httpx.AsyncClient, index: int, duration: int, folder: 
         return result
     if not follow:
         return result
+    if answered is not None:
+        await answered()
     job_id = answer.json()["jobId"]
     done = None
     async with client.stream("GET", f"/api/videos/{job_id}/stream") as stream:
@@ -119,19 +123,39 @@ async def single_requests(client: httpx.AsyncClient, done: asyncio.Event, every_
     return latencies
 
 
-async def run_load(url: str, token: str, count: int, duration: int, folder: Path, first: int) -> tuple[list[dict], list[float]]:
+async def run_load(
+    url: str, token: str, count: int, duration: int, folder: Path, first: int, pool: tuple[str, str] | None = None
+) -> tuple[list[dict], list[float]]:
+    """`pool` (Prefect's API URL, a pool's name): the pool is paused until every request of the burst is answered,
+    as when the workers render on machines of their own, so the answers share the cores with no render."""
     limits = httpx.Limits(max_connections=3 * count + 2)
     async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=None, limits=limits) as client:
-        done = asyncio.Event()
+        done, all_answered, answers = asyncio.Event(), asyncio.Event(), [0]
+        if pool is not None:
+            await pause(pool, True)
+
+        async def answered() -> None:
+            answers[0] += 1
+            if answers[0] == count:
+                await pause(pool, False)
+                all_answered.set()
+            await all_answered.wait()
 
         async def jobs() -> list[dict]:
             try:
-                return await asyncio.gather(*(one_job(client, first + i, duration, folder) for i in range(count)))
+                gate = answered if pool is not None else None
+                return await asyncio.gather(*(one_job(client, first + i, duration, folder, answered=gate) for i in range(count)))
             finally:
                 done.set()
 
         results, probes = await asyncio.gather(jobs(), single_requests(client, done))
         return results, probes
+
+
+async def pause(pool: tuple[str, str], paused: bool) -> None:
+    api_url, name = pool
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as prefect:
+        (await prefect.patch(f"/work_pools/{name}", json={"is_paused": paused})).raise_for_status()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -194,6 +218,8 @@ def main() -> None:
     parser.add_argument("--worker-limit", type=int, default=2, help="with --database: runs at once per cpu worker")
     parser.add_argument("--local-runs", type=int, default=2, help="without --database: AURA_GATEWAY_LOCAL_RUNS")
     parser.add_argument("--limit-s", type=float, default=1800, help="give up on a burst after this long")
+    parser.add_argument("--renders-after", action="store_true",
+                        help="with --database: pool cpu paused until a burst is answered (workers on other machines)")  # fmt: skip
     args = parser.parse_args()
     counts = args.count or [10]
     # a benchmark stopped with kill still takes its cluster down (the `finally` of deployed())
@@ -205,6 +231,7 @@ def main() -> None:
                 api_url = stack.enter_context(deployed(folder, args.database, args.cpu_workers, args.worker_limit))
                 settings = {"PREFECT_API_URL": api_url, "AURA_GATEWAY_DEPLOYMENT": "generate-video/generate-video"}
                 shape = f"deployed on {args.database}, {args.cpu_workers} cpu worker(s) x {args.worker_limit} runs"
+                shape += ", renders after the burst is answered" if args.renders_after else ""
             else:
                 settings = {"AURA_GATEWAY_LOCAL_RUNS": str(args.local_runs)}
                 shape = f"the gateway making {args.local_runs} at a time (temporary SQLite server)"
@@ -215,7 +242,8 @@ def main() -> None:
             first = 0
             for count in counts:
                 began = time.perf_counter()
-                load = run_load(url, token, count, args.duration, folder, first)
+                pool = (api_url, "cpu") if args.database and args.renders_after else None
+                load = run_load(url, token, count, args.duration, folder, first, pool)
                 results, probes = asyncio.run(asyncio.wait_for(load, args.limit_s))
                 report(count, results, probes, time.perf_counter() - began)
                 first += count
