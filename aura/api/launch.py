@@ -88,19 +88,21 @@ class DeploymentLauncher:
         self.deployment = deployment
         self._deployment_id: UUID | None = None
         self._pool: str | None = None
+        self._finding = asyncio.Lock()
         self._tenant_queues: dict[str, str] = {}
         self.create_run = RunCreator()
 
     async def start(self, client: PrefectClient, request: VideoRequest, preset: str, tenant: Tenant | None = None) -> FlowRun:
-        if self._deployment_id is None:
-            try:
-                found = await client.read_deployment_by_name(self.deployment)
-                self._deployment_id, self._pool = found.id, found.work_pool_name
-            except ObjectNotFound:
-                raise LaunchError(
-                    f"AURA_GATEWAY_DEPLOYMENT={self.deployment}: the Prefect server has no such deployment: "
-                    "deploy it (prefect deploy --all) or unset the setting to run jobs in the gateway"
-                ) from None
+        async with self._finding:  # a first burst looks the deployment up once, not once per request
+            if self._deployment_id is None:
+                try:
+                    found = await client.read_deployment_by_name(self.deployment)
+                    self._deployment_id, self._pool = found.id, found.work_pool_name
+                except ObjectNotFound:
+                    raise LaunchError(
+                        f"AURA_GATEWAY_DEPLOYMENT={self.deployment}: the Prefect server has no such deployment: "
+                        "deploy it (prefect deploy --all) or unset the setting to run jobs in the gateway"
+                    ) from None
         deployment_id, queue = self._deployment_id, None
         if tenant is not None and self._pool is not None:  # its own queue, limited to its jobs at once (aura.api.tenancy)
             if tenant.name not in self._tenant_queues:
