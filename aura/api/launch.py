@@ -77,6 +77,7 @@ class RunCreator:
                     if not self.serial:
                         log.info("the Prefect server is busy with overlapping writes (SQLite): creating runs one at a time")
                         self.serial = True
+                        continue  # again at once, in line: the lock orders them now
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
