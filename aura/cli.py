@@ -244,18 +244,20 @@ def generate(
 
     settings = _settings_or_exit()
     from aura.errors import SystemCheckError
-    from aura.stages.cost_estimate import check_budget
     from aura.stages.inputs import check_inputs
     from aura.store import ArtifactStore
 
+    _prefect_environment()  # before anything imports Prefect (the cost estimate does)
     # the files the request names and its cost limit, before anything starts: a typo costs a fraction of a
     # second (and a temporary server is never stopped half-way through making a new Prefect database)
     try:
         check_inputs(request, settings, ArtifactStore(settings.store_url(out)))
-        check_budget(request, settings)
+        if request.max_cost_usd is not None:  # the estimate imports the stages' Prefect side: only when asked
+            from aura.stages.cost_estimate import check_budget
+
+            check_budget(request, settings)
     except SystemCheckError as exc:
         fail(f"invalid {exc}", code=2)
-    _prefect_environment()
     from aura import prefect_server, progress
 
     # the temporary server (if one is needed) boots while Prefect and the flow are imported
