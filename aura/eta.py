@@ -79,10 +79,10 @@ def provider_key(served: str | None) -> str:
 
 def provider_keys(settings: Any) -> dict[str, str]:
     """The providers a new run will be served by, as far as settings say (a request names none): the first model
-    of the LLM chain, the first TTS engine, the first visuals provider (auto: Stable Diffusion with a model)."""
-    images = provider_key(settings.image_provider) or "auto"
-    if images == "auto":
-        images = "stable-diffusion" if settings.sd_model else "slides"
+    of the LLM chain, the first TTS engine, the first provider of the visuals chain as the visuals stage makes it."""
+    from aura.providers.images.registry import image_chain
+
+    images = image_chain(settings)[0][0]
     tts = settings.tts_provider[0] if settings.tts_provider else ""
     return {"script": provider_key(settings.llm_chain[0]), "voice": provider_key(tts), "visuals": images}
 

@@ -37,11 +37,10 @@ from aura.api.public import without_paths
 from aura.api.tenants import Tenant
 from aura.stages.pipeline import STAGE_NAMES as STAGES
 from aura.stages.pipeline import WEIGHTS
-from aura.stages.pipeline import stage_of
+from aura.stages.pipeline import JOB_FLOW, stage_of
 from aura.progress import parse_description, parse_eta
 from aura.spend import Spend
 
-JOB_FLOW = "generate-video"
 JobState = Literal["scheduled", "running", "awaiting_review", "completed", "failed", "cancelled"]
 StageState = Literal["waiting", "running", "completed", "cached", "failed"]
 

@@ -19,7 +19,8 @@ from aura.pricing import gpu_price, llm_price, speech_price, stock_price
 from aura.providers.rag.retrieve import PROMPT_CHARS
 from aura.settings import OFFLINE_MODEL, Settings
 from aura.spend import usd
-from aura.stages.script import scene_count_for, spec_for
+from aura.providers.images.registry import image_chain
+from aura.stages.script import spec_for
 
 CHARS_PER_TOKEN = 4  # English prose in OpenAI's tokenizers, as their docs round it
 ANSWER_TOKENS_PER_WORD = 1.4  # narration words, plus ...
@@ -69,12 +70,10 @@ def estimate_cost(request: VideoRequest, settings: Settings) -> CostEstimate:
             unpriced.append(speech)
         parts["speech"] = words * NARRATION_CHARS_PER_WORD * (price or 0.0) / 1e6
 
-    chain = [name.strip() for name in settings.image_provider.split(",")]
-    media = [entry for entry in request.media if entry]
-    drawn = max(0, scene_count_for(request.duration_seconds) - len(media))
+    chain, _ = image_chain(settings)  # as the visuals stage makes it ("auto" resolved)
+    drawn = max(0, scenes - len([entry for entry in request.media if entry]))
     parts["stock"] = sum(drawn * SEARCHES_PER_SCENE * stock_price(name, settings) for name in ("pexels", "pixabay") if name in chain)
-    gpu_images = "stable-diffusion" in chain or "comfyui" in chain or (chain == ["auto"] and settings.sd_model)
-    if gpu_images and settings.sd_device != "cpu":
+    if ("stable-diffusion" in chain or "comfyui" in chain) and settings.sd_device != "cpu":
         from aura.providers.images.motion import MotionSettings, chosen
 
         motion = MotionSettings()

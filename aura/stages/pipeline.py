@@ -13,6 +13,7 @@ from aura.providers.images import motion
 from aura.providers.images.motion import MotionSettings
 from aura.stages.checkpoints import result_storage_for
 
+JOB_FLOW = "generate-video"  # the flow's name (flows/generate_video.py): its runs are the video jobs
 STAGES = (brief.STAGE, script.STAGE, voice.STAGE, visuals.STAGE, compose.STAGE)
 STAGE_NAMES = tuple(stage.name for stage in STAGES)
 WEIGHTS = {stage.name: stage.weight for stage in STAGES}

@@ -33,9 +33,8 @@ from prefect.client.schemas.sorting import FlowRunSort
 
 from aura import eta
 from aura.run_summary import SUMMARY_KEY
-from aura.stages.pipeline import STAGE_NAMES, stage_of
+from aura.stages.pipeline import JOB_FLOW, STAGE_NAMES, stage_of
 
-JOB_FLOW = "generate-video"
 HISTORY_RUNS = 200
 PAGE = 200  # the server's most per answer (PREFECT_API_DEFAULT_LIMIT)
 log = logging.getLogger("aura.eta")
