@@ -81,3 +81,21 @@ def test_creations_overlap_until_the_server_says_it_is_busy_then_go_one_at_a_tim
     assert side_by_side == [["run"] * 20, AT_ONCE, False]  # PostgreSQL takes them side by side, a few at a time
     assert busy[0] == ["run"] * 20 and busy[2] is True  # the first 503 made it go one at a time, for good
     assert after == [["run"] * 20, 1, True]
+
+
+def test_a_creation_runs_without_prefects_own_retries_in_the_settings_of_the_moment():
+    from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+    seen = []
+
+    async def make():
+        seen.append((PREFECT_CLIENT_MAX_RETRIES.value(), PREFECT_API_URL.value()))
+        return "run"
+
+    creator, before = RunCreator(), PREFECT_CLIENT_MAX_RETRIES.value()
+    for url in ("http://one/api", "http://one/api", "http://two/api"):
+        with temporary_settings({PREFECT_API_URL: url}):
+            assert asyncio.run(creator(make)) == "run"
+    # retries off inside each creation only; a change of the settings around it is followed, not a stale copy
+    assert seen == [(0, "http://one/api"), (0, "http://one/api"), (0, "http://two/api")]
+    assert PREFECT_CLIENT_MAX_RETRIES.value() == before != 0
