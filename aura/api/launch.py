@@ -23,7 +23,7 @@ from prefect.client.schemas.actions import DeploymentFlowRunCreate, FlowRunCreat
 from prefect.client.schemas.objects import FlowRun, FlowRunPolicy
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.context import SettingsContext, get_settings_context
-from prefect.settings import PREFECT_CLIENT_MAX_RETRIES
+from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, Settings
 from prefect.states import Cancelled, Crashed, Scheduled, to_state_create
 
 from aura import processes
@@ -62,7 +62,7 @@ class RunCreator:
         self._slots = asyncio.Semaphore(at_once)
         self._one_at_a_time = asyncio.Lock()
         self.serial = False
-        self._no_retries: tuple[object, object] | None = None  # (the settings it was made from, the copy)
+        self._no_retries: tuple[Settings, Settings] | None = None  # (the settings it was made from, the copy)
 
     async def __call__(self, make: Callable[[], Awaitable[FlowRun]]) -> FlowRun:
         async with self._slots:
