@@ -1,19 +1,22 @@
 """What a run spent on paid services: LLM tokens, speech characters, stock API calls and GPU seconds, in USD.
 
-A stage opens a tally for each attempt (`tally()`, a context variable, so the
-threads a stage starts with a copied context charge it too); providers charge
-it where they call a paid service, priced with the table in settings
-(aura.pricing). The tally travels with the stage's result (Script, Narration,
-Visuals): a stage run on another machine's worker brings its spending back,
-and a checkpoint reused costs nothing in the run that reuses it. No Prefect
-and no litellm in here.
+A stage opens a tally for its task run (`tally(key)`, a context variable, so
+the threads a stage starts with a copied context charge it too); providers
+charge it where they call a paid service, priced with the table in settings
+(aura.pricing). A retry goes on with the tally its failed attempts charged,
+which is kept in this process by task run until the run ends (`kept`,
+`forget`): so a stage's result carries every attempt's spending, and a stage
+that failed for good, or a failed run, still shows what was spent. The tally
+travels with the stage's result (Script, Narration, Visuals): a stage run on
+another machine's worker brings its spending back, and a checkpoint reused
+costs nothing in the run that reuses it. No Prefect and no litellm in here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 
 from pydantic import BaseModel, Field, computed_field
@@ -98,17 +101,43 @@ def usd(amount: float) -> str:
 
 _open: ContextVar[Spend | None] = ContextVar("aura_spend", default=None)
 _lock = threading.Lock()  # a stage's threads charge one tally
+_kept: dict[str, tuple[Spend, bool]] = {}  # task run id -> its attempts' spending, and whether the last one delivered
 
 
 @contextlib.contextmanager
-def tally() -> Iterator[Spend]:
-    """The spending of what runs inside (one attempt of a stage)."""
-    spend = Spend()
+def tally(key: str | None = None) -> Iterator[Spend]:
+    """The spending of what runs inside (an attempt of a stage). With `key` (its task run's id) it goes on from
+    that key's earlier attempts and stays kept after it, delivered or failed, until `forget`."""
+    with _lock:
+        spend = _kept[key][0] if key in _kept else Spend()
     token = _open.set(spend)
+    delivered = False
     try:
         yield spend
+        delivered = True
     finally:
         _open.reset(token)
+        if key is not None:
+            with _lock:
+                _kept[key] = (spend, delivered)
+
+
+def kept(keys: Iterable[str], delivered: bool | None = None) -> Spend:
+    """What the tallies of these keys spent: all of them, or only those whose last attempt delivered (or failed)."""
+    total = Spend()
+    with _lock:  # a late charge from an abandoned call must not change a tally while it is added
+        for key in keys:
+            spend, done = _kept.get(key, (None, None))
+            if spend is not None and delivered in (None, done):
+                total = total.plus(spend)
+    return total
+
+
+def forget(keys: Iterable[str]) -> None:
+    """Their run is over: drop their tallies."""
+    with _lock:
+        for key in keys:
+            _kept.pop(key, None)
 
 
 def charge_llm(model: str, tokens_in: int, tokens_out: int, usd: float | None) -> None:

@@ -107,12 +107,14 @@ def attempts_of(task_run_id: str) -> list[Attempt]:
         return list(_attempts.get(task_run_id, ()))
 
 
-def forget_run(run_id: str) -> None:
-    """The run is over: drop what was kept of its task runs."""
+def forget_run(run_id: str) -> set[str]:
+    """The run is over: drop what was kept of its task runs (their ids, for what else keeps them)."""
     with _lock:
-        for task_run_id in _of_run.pop(run_id, ()):
+        task_run_ids = _of_run.pop(run_id, set())
+        for task_run_id in task_run_ids:
             _attempts.pop(task_run_id, None)
             _served.pop(task_run_id, None)
+    return task_run_ids
 
 
 _lock = threading.Lock()

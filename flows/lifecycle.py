@@ -16,7 +16,7 @@ from prefect.client.orchestration import get_client
 from prefect.runtime import flow_run as current_flow_run
 from prefect.states import Cancelled
 
-from aura import usage
+from aura import spend, usage
 from aura.settings import get_settings
 from aura.stages.run_cancellation import CancellationWatch
 from aura.stages.run_ledger import publish_summary
@@ -84,7 +84,7 @@ def _end(flow_run, state, status: str, stages: tuple[str, ...]) -> None:
         if watch is not None:
             watch.stop()
         end_run(run_id)
-        usage.forget_run(run_id)
+        spend.forget(usage.forget_run(run_id))
     if status == "cancelled":
         with get_client(sync_client=True) as client:
             if (client.read_flow_run(flow_run.id).state or state).is_cancelling():

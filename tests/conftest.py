@@ -52,6 +52,24 @@ def fresh_settings(monkeypatch):
     reload_settings()
 
 
+@pytest.fixture
+def use_ffmpeg(monkeypatch):
+    """Point this process's runs at another ffmpeg (a faulty one, helpers.faults), and back afterwards."""
+    from aura.media import ffmpeg as ffmpeg_module
+
+    def clear() -> None:
+        for cached in (ffmpeg_module.ffmpeg_path, ffmpeg_module.ffprobe_path, ffmpeg_module.capabilities):
+            cached.cache_clear()
+
+    def use(path) -> None:
+        monkeypatch.setenv("AURA_FFMPEG", str(path))
+        clear()
+
+    yield use
+    monkeypatch.undo()
+    clear()
+
+
 @pytest.fixture(scope="module")
 def api(gateway):
     """A client of the module's `gateway` fixture, with its token."""

@@ -5,7 +5,10 @@ reports 10 prompt and 10 completion tokens per answer, so the price a user sees
 is litellm's own list price for the model named (or the price table's). Checked
 where a user reads it: metadata.json, `aura generate --json`, the run's summary
 artifact and the gateway's job status; a request over its `max_cost_usd` is
-refused before the stand-in is asked anything.
+refused before the stand-in is asked anything. What an attempt spent before it
+failed still counts: in the retry's result, and in a failed run's summary (the
+paid speech stand-in, helpers.speech_server, with an ffmpeg that crashes after
+the speech was bought, helpers.faults).
 """
 
 from __future__ import annotations
@@ -24,14 +27,17 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, Fl
 from aura import spend
 from aura.errors import SystemCheckError
 from aura.models import VideoRequest
+from aura.options import PipelineOptions, StagePolicy
 from aura.providers.llm.config import ModelConfig
 from aura.providers.llm.router import route
 from aura.settings import Settings
 from aura.stages.cost_estimate import check_budget, estimate_cost
 from aura.stages.script import spec_for
+from helpers.faults import faulty_ffmpeg
 from helpers.gateway import serving, sse_events, video_job_count
 from helpers.jobs import check_video
 from helpers.llm_server import ChatServer
+from helpers.speech_server import SpeechServer
 
 MINI = "openai/gpt-4o-mini"
 MINI_IN, MINI_OUT = 0.15e-6, 0.6e-6  # litellm's list price per token (the package's own copy)
@@ -49,6 +55,25 @@ def script_answer(request: VideoRequest) -> str:
 
 def paid_llm(url: str) -> dict[str, str]:
     return {"AURA_LLM_MODEL": MINI, "AURA_LLM_API_BASE": url, "AURA_LLM_API_KEY": "sk-test", "AURA_LLM_RETRIES": "0"}
+
+
+SPEECH = "openai/kokoro"
+SPEECH_PRICE = 20  # USD per million characters, from the price table
+
+
+def paid_speech(url: str) -> dict[str, str]:
+    return {"AURA_TTS_PROVIDER": "speech", "AURA_SPEECH_MODEL": SPEECH, "AURA_SPEECH_API_BASE": url,
+            "AURA_SPEECH_VOICE": "af_bella", "AURA_SPEECH_RETRIES": "0",
+            "AURA_PRICES": json.dumps({"speech": {SPEECH: SPEECH_PRICE}})}  # fmt: skip
+
+
+def summary_of(flow_run_id: str) -> str:
+    with get_client(sync_client=True) as client:
+        [summary] = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["aura-run-summary"])),
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[uuid.UUID(flow_run_id)])),
+        )
+    return summary.data
 
 
 # --- the estimate and the limit ------------------------------------------------------------------
@@ -106,6 +131,63 @@ def test_the_price_table_adds_to_the_built_in_one_and_refuses_a_negative_price(m
     monkeypatch.setenv("AURA_PRICES", '{"llm": {"x/y": {"input_per_million": 1}}}')
     with pytest.raises(ValueError, match="output_per_million"):
         Settings(_env_file=None)
+
+
+# --- what failed attempts spent ----------------------------------------------------------------
+
+
+def test_a_retry_goes_on_with_what_its_failed_attempts_spent_until_its_run_forgets_it():
+    key = str(uuid.uuid4())  # a task run's id
+    with pytest.raises(RuntimeError), spend.tally(key):
+        spend.charge_llm(MINI, 10, 10, 0.5)
+        raise RuntimeError("the answer was cut off")
+    assert spend.kept([key], delivered=False).total_usd == 0.5 and spend.kept([key], delivered=True).total_usd == 0
+    with spend.tally(key) as bill:  # its retry
+        spend.charge_llm(MINI, 5, 5, 0.25)
+    assert bill.llm[MINI].calls == 2 and bill.tokens == (15, 15) and bill.total_usd == 0.75
+    assert spend.kept([key]).total_usd == 0.75 and spend.kept([key], delivered=False).total_usd == 0
+    with spend.tally() as alone:  # no key: an attempt of its own
+        spend.charge_llm(MINI, 1, 1, 0.1)
+    assert alone.total_usd == 0.1 and spend.kept([key]).total_usd == 0.75
+    spend.forget([key])
+    assert spend.kept([key]) == spend.Spend()
+
+
+@pytest.mark.e2e
+def test_speech_bought_by_a_failed_attempt_counts_in_the_video_and_in_a_failed_runs_summary(
+    prefect_server, tmp_path, monkeypatch, fresh_settings, use_ffmpeg, no_proxy
+):
+    from flows.generate_video import generate_video
+
+    request = VideoRequest(**REQUEST)
+    options = PipelineOptions.preset("quick_demo").model_copy(
+        update={"voice": StagePolicy(retries=1, retry_delay_s=0.1, timeout_s=120)}
+    )
+    with SpeechServer(["ok"]) as server:
+        for name, value in paid_speech(server.url).items():
+            monkeypatch.setenv(name, value)
+        fresh_settings()
+
+        # the first loudness pass dies after the narration was bought: the retry buys it again
+        use_ffmpeg(faulty_ffmpeg(tmp_path / "once", "crash-loudness-once"))
+        retried = generate_video(request, options=options, output=str(tmp_path / "retried"))
+        bought = sum(len(r.body["input"]) for r in server.speech_requests)
+        metadata = check_video(Path(retried.folder), request)
+        assert metadata["stages"]["voice"]["attempts"] == 2 and metadata["providers"]["tts"] == "speech"
+        assert metadata["spend"]["speech"][SPEECH]["characters"] == bought  # both attempts, as billed
+        assert metadata["spend"]["total_usd"] == pytest.approx(bought * SPEECH_PRICE / 1e6)
+        assert bought > 2 * len(request.brief)  # two narrations' worth, not a stray request
+
+        # every pass dies: the run fails, and its summary says what it bought
+        use_ffmpeg(faulty_ffmpeg(tmp_path / "always", "crash-loudness"))
+        before = len(server.speech_requests)
+        failed = generate_video(request.model_copy(update={"seed": 5}), options=options,
+                                output=str(tmp_path / "failed"), return_state=True)  # fmt: skip
+        bought_failing = sum(len(r.body["input"]) for r in server.speech_requests[before:])
+    assert failed.is_failed() and bought_failing > 0
+    summary = summary_of(str(failed.state_details.flow_run_id))
+    assert "| voice | failed" in summary and "injected crash" in summary
+    assert f"**Spent:** {spend.usd(bought_failing * SPEECH_PRICE / 1e6)} (speech {bought_failing:,} characters)" in summary
 
 
 # --- the LLM's tokens and price, and cost-based routing -------------------------------------------
@@ -168,13 +250,9 @@ def test_a_run_with_a_paid_llm_records_its_tokens_and_cost_and_a_reused_script_c
     assert spent["llm"] == {MINI: {"calls": 1, "tokens_in": 10, "tokens_out": 10, "usd": pytest.approx(10 * MINI_IN + 10 * MINI_OUT)}}
     assert spent["total_usd"] == pytest.approx(10 * MINI_IN + 10 * MINI_OUT) and first.spend.tokens == (10, 10)
     assert metadata["providers"]["llm"] == MINI
-    with get_client(sync_client=True) as client:
-        [summary] = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["aura-run-summary"])),
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[uuid.UUID(first.flow_run_id)])),
-        )
-    assert "**Spent:** $0.0000075 (LLM 10 in / 10 out tokens)" in summary.data
-    assert f"- {MINI}: 10 tokens in, 10 out, $0.000008" in summary.data  # its line rounds to the millionth
+    summary = summary_of(first.flow_run_id)
+    assert "**Spent:** $0.0000075 (LLM 10 in / 10 out tokens)" in summary
+    assert f"- {MINI}: 10 tokens in, 10 out, $0.000008" in summary  # its line rounds to the millionth
 
     assert again.stages["script"].cached and again.spend.total_usd == 0 and again.spend.llm == {}
     assert json.loads(Path(again.paths()["metadata"]).read_text())["spend"]["total_usd"] == 0

@@ -14,6 +14,7 @@ from helpers.media import parse_srt, top_level_boxes
 from helpers.runs import task_runs_of
 from PIL import Image
 
+from aura import spend
 from aura.media.audio import measure_loudness
 from aura.media.ffmpeg import ffmpeg_path
 from aura.media.probe import probe
@@ -122,7 +123,8 @@ def test_portrait_with_music_and_metacharacters(prefect_server, tmp_path, local_
 
 
 class _BrokenImages(DrawsStills, ImageProviderDefaults):
-    """Crashes (not a ProviderError the chain passes on): the whole visuals task fails and the flow draws slides."""
+    """Crashes (not a ProviderError the chain passes on) after 2 GPU seconds: the whole visuals task fails and
+    the flow draws slides."""
 
     name = "broken"
 
@@ -130,6 +132,7 @@ class _BrokenImages(DrawsStills, ImageProviderDefaults):
         raise NotImplementedError
 
     def render(self, prompts, size, out_dir):
+        spend.charge_gpu(2.0, usd_per_hour=1.8)
         raise RuntimeError("the GPU caught fire")
 
 
@@ -143,6 +146,8 @@ def test_visuals_failure_falls_back_to_slides(prefect_server, tmp_path, monkeypa
     metadata = _check_video(result, request)
     assert metadata["providers"]["images"] == "slides"
     assert any("GPU caught fire" in w and "slides" in w for w in metadata["warnings"])
+    # the GPU time the failed visuals used is the run's, though slides were shown
+    assert metadata["spend"]["gpu_seconds"] == 2.0 and metadata["spend"]["total_usd"] == pytest.approx(0.001)
 
     required = request.model_copy(update={"visuals_required": True})
     state = generate_video(required, options=options, output=str(tmp_path), return_state=True)

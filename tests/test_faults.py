@@ -28,7 +28,6 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
 from prefect.states import Cancelling
 
-from aura.media import ffmpeg as ffmpeg_module
 from aura.models import VideoRequest
 from aura.options import PipelineOptions, StagePolicy
 from aura.stages.script import spec_for
@@ -40,23 +39,6 @@ QUICK = PipelineOptions.preset("quick_demo")
 
 
 # ------------------------------------------------------------------ helpers
-
-
-@pytest.fixture
-def use_ffmpeg(monkeypatch):
-    """Point this process's runs at another ffmpeg (a faulty one), and back afterwards."""
-
-    def clear() -> None:
-        for cached in (ffmpeg_module.ffmpeg_path, ffmpeg_module.ffprobe_path, ffmpeg_module.capabilities):
-            cached.cache_clear()
-
-    def use(path: Path) -> None:
-        monkeypatch.setenv("AURA_FFMPEG", str(path))
-        clear()
-
-    yield use
-    monkeypatch.undo()
-    clear()
 
 
 def task_states(flow_run_id: str) -> dict[str, list[str]]:

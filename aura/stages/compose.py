@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image
 from prefect import task
 
-from aura import __version__, progress
+from aura import __version__, progress, spend, usage
 from aura.errors import MediaError
 from aura.media.compose import render
 from aura.media.encoders import NVENC, choose_encoder, nvenc_problem
@@ -231,9 +231,13 @@ def providers_of(script: Script, narration: Narration, visuals: Visuals, composi
     }
 
 
-def run_spend(outputs: dict[str, Script | Narration | Visuals], stages: dict[str, StageReport]) -> Spend:
-    """What the stages that ran in this run spent: a reused checkpoint's spending was the run's that made it."""
-    total = Spend()
+def run_spend(
+    outputs: dict[str, Script | Narration | Visuals], stages: dict[str, StageReport], flow_run_id: str | None = None
+) -> Spend:
+    """What the stages that ran in this run spent, their failed attempts included, and what its stages that
+    failed for good spent here (images that fell back to slides): a reused checkpoint's spending was the run's
+    that made it."""
+    total = spend.kept(usage.task_runs_of([flow_run_id]), delivered=False) if flow_run_id else Spend()
     for name, output in outputs.items():
         report = stages.get(name)
         if report is None or not report.cached:
@@ -263,7 +267,7 @@ def write_metadata(
     outputs = {key: ref.model_dump() for key, ref in refs.items()}
     providers = providers_of(script, narration, visuals, composition)
     stage_seconds = {name: report.seconds for name, report in stages.items()}
-    spent = run_spend({"script": script, "voice": narration, "visuals": visuals}, stages)
+    spent = run_spend({"script": script, "voice": narration, "visuals": visuals}, stages, flow_run_id)
     metadata = {
         "aura_version": __version__,
         "job_id": job.job_id,

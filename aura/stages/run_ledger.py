@@ -19,6 +19,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import ArtifactCreate
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterParentFlowRunId
 
+from aura import spend
 from aura.models import VIDEO_KEY, StageReport
 from aura.spend import Spend
 from aura.run_summary import SUMMARY_KEY, stage_report, summary_markdown
@@ -83,7 +84,8 @@ def publish_summary(run_id: str, job: JobStore, stages: tuple[str, ...], status:
     done = status == "completed" and job.path(VIDEO_KEY).is_file()
     url = file_url(job.store.url, job.job_id, VIDEO_KEY) if done else None
     metadata = metadata_of(job) if done else {}
-    spent = Spend.model_validate(metadata["spend"]) if "spend" in metadata else None  # a video's whole run
+    # a video's whole run; else what its stages spent in this process, failed attempts included
+    spent = Spend.model_validate(metadata["spend"]) if "spend" in metadata else spend.kept(task_runs_of([run_id]))
     markdown = summary_markdown(reports, status=status, job_id=job.job_id, flow_run_id=run_id, video_url=url,
                                 error=error, published=metadata.get("published", {}), spend=spent)  # fmt: skip
     artifact = ArtifactCreate(

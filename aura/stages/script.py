@@ -217,7 +217,7 @@ CHECKPOINT = StageCachePolicy(
 )  # fmt: skip
 def script_task(request: VideoRequest, store_url: str | None = None) -> Script:
     started = time.perf_counter()
-    with supervised(), spend.tally() as bill:
+    with supervised() as scope, spend.tally(scope.task_run_id) as bill:
         settings = get_settings()
         script = write_script(request, settings, store=ArtifactStore(settings.store_url(store_url)))
     script = script.model_copy(update={"spend": bill})

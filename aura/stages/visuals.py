@@ -197,7 +197,7 @@ FALLBACK_CHECKPOINT = StageCachePolicy(
     cache_policy=CHECKPOINT, **PERSISTED,
 )  # fmt: skip
 def visuals_task(script: Script, request: VideoRequest, store_url: str, job_id: str) -> Visuals:
-    with supervised(), spend.tally() as bill:
+    with supervised() as scope, spend.tally(scope.task_run_id) as bill:
         chain, reason = image_chain(get_settings())
         visuals = draw_visuals(script, request, open_job(store_url, job_id), chain, reason)
     return visuals.model_copy(update={"spend": bill})

@@ -222,7 +222,7 @@ CHECKPOINT = StageCachePolicy(
     cache_policy=CHECKPOINT, **PERSISTED,
 )  # fmt: skip
 def voice_task(script: Script, request: VideoRequest, store_url: str, job_id: str) -> Narration:
-    with supervised(), spend.tally() as bill:
+    with supervised() as scope, spend.tally(scope.task_run_id) as bill:
         narration = narrate(script, request, open_job(store_url, job_id), get_settings())
     return narration.model_copy(update={"spend": bill})
 

@@ -4,6 +4,8 @@
 real binary for every command except the one the fault targets:
 
 - "crash-compose-once": the first composition (the libx264 encode) exits 1;
+- "crash-loudness-once", "crash-loudness": the voice stage's first loudness
+  pass, or every one, exits 1 (after the speech was paid for);
 - "hang-compose": the composition never ends (it sleeps);
 - "hang-loudness": the voice stage's loudness pass never ends;
 - "realtime-compose": the composition runs the real ffmpeg at real-time speed
@@ -36,8 +38,8 @@ if targeted:
     first = not os.path.exists(marker)
     with open(marker, "a") as fh:
         fh.write(str(os.getpid()) + "\\n")
-    if FAULT == "crash-compose-once" and first:
-        sys.stderr.write("injected crash: the encoder died\\n")
+    if FAULT.startswith("crash") and (first or not FAULT.endswith("-once")):
+        sys.stderr.write("injected crash: ffmpeg died\\n")
         sys.exit(1)
     if FAULT.startswith("hang"):
         time.sleep(3600)
