@@ -299,13 +299,18 @@ def generate(
             progress.remove_listener(bars)
 
     run_id = str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
-    if state.is_cancelled() or state.is_cancelling():  # Cancelling: its hook marked it Cancelled once it stopped
-        fail(f"cancelled: {state.message or 'the run was cancelled'}", code=130, flow_run_id=run_id)
-    result = state.result(raise_on_failure=False)
-    if not state.is_completed() or isinstance(result, BaseException):
+    cancelled = state.is_cancelled() or state.is_cancelling()  # Cancelling: its hook marked it Cancelled once it stopped
+    result = None if cancelled else state.result(raise_on_failure=False)
+    if cancelled or not state.is_completed() or isinstance(result, BaseException):
+        spent = _spent_by_failed_run(settings.store_url(out), run_id)
+        if spent is not None and spent.paid_for_something and not as_json:
+            err.print(f"spent {escape(spent.describe())} before it ended", highlight=False)
+        extra = {"flow_run_id": run_id, **({"spend": spent.model_dump(mode="json")} if spent is not None else {})}
+        if cancelled:
+            fail(f"cancelled: {state.message or 'the run was cancelled'}", code=130, **extra)
         stage = getattr(result, "stage", None) or bars.failing_stage()  # a timeout names its stage
         reason = " ".join(str(result).split()) if isinstance(result, BaseException) else state.message or state.name
-        fail(f"{stage + ' stage ' if stage else ''}failed: {reason}", flow_run_id=run_id)
+        fail(f"{stage + ' stage ' if stage else ''}failed: {reason}", **extra)
 
     paths = result.paths()
     if as_json:
@@ -328,10 +333,18 @@ def generate(
         err.print(f"[dim]a temporary Prefect server took {started:.1f} s of this run; {prefect_server.KEEP_ONE_RUNNING}[/dim]", soft_wrap=True)
     for target, url in result.published.items():
         err.print(f"published on {target}: {url}", highlight=False)
-    if result.spend.llm or result.spend.speech or result.spend.stock_calls or result.spend.gpu_seconds:
+    if result.spend.paid_for_something:
         err.print(f"spent {escape(result.spend.describe())}", highlight=False)  # free providers only: nothing to say
     err.print(f"[green]Done[/green]: {result.duration:.1f} s, {result.width}x{result.height}, flow run {run_id}")
     print(paths["video"])
+
+
+def _spent_by_failed_run(store_url: str, run_id: str | None):
+    """What the run spent before it failed or was cancelled, as its end recorded it in its job (job id = run id)."""
+    from aura.stages.run_ledger import spent_by_failed_run
+    from aura.store import ArtifactStore
+
+    return spent_by_failed_run(ArtifactStore(store_url).job(run_id), run_id) if run_id else None
 
 
 class _Terminated(Exception):

@@ -56,6 +56,11 @@ class Spend(BaseModel):
     def tokens(self) -> tuple[int, int]:
         return sum(u.tokens_in for u in self.llm.values()), sum(u.tokens_out for u in self.llm.values())
 
+    @property
+    def paid_for_something(self) -> bool:
+        """Whether a paid service was used (free providers only: there is nothing to say)."""
+        return bool(self.llm or self.speech or self.stock_calls or self.gpu_seconds)
+
     def plus(self, other: Spend | None) -> Spend:
         """The two added up (a run's stages)."""
         total = self.model_copy(deep=True)

@@ -35,7 +35,7 @@ from aura.stages.cost_estimate import check_budget, estimate_cost
 from aura.stages.script import spec_for
 from helpers.faults import faulty_ffmpeg
 from helpers.gateway import serving, sse_events, video_job_count
-from helpers.jobs import check_video
+from helpers.jobs import check_video, wait_for
 from helpers.llm_server import ChatServer
 from helpers.speech_server import SpeechServer
 
@@ -190,6 +190,26 @@ def test_speech_bought_by_a_failed_attempt_counts_in_the_video_and_in_a_failed_r
     assert f"**Spent:** {spend.usd(bought_failing * SPEECH_PRICE / 1e6)} (speech {bought_failing:,} characters)" in summary
 
 
+@pytest.mark.e2e
+def test_the_command_says_what_a_failed_run_spent(prefect_api_url, tmp_path, no_proxy):
+    with SpeechServer(["ok"]) as server:
+        env = {**os.environ, "PREFECT_API_URL": prefect_api_url, **paid_speech(server.url),
+               "AURA_FFMPEG": str(faulty_ffmpeg(tmp_path / "faulty", "crash-loudness"))}  # fmt: skip
+        args = [sys.executable, "-m", "aura.cli", "generate", REQUEST["brief"], "--duration", "10", "--aspect", "9:16",
+                "--preset", "quick_demo", "--out", str(tmp_path / "out")]  # fmt: skip
+        as_json = subprocess.run([*args, "--json"], env=env, capture_output=True, text=True, timeout=600)
+        bought = sum(len(r.body["input"]) for r in server.speech_requests)
+        told = subprocess.run([*args, "--seed", "9"], env=env, capture_output=True, text=True, timeout=600)
+        bought_then = sum(len(r.body["input"]) for r in server.speech_requests) - bought
+
+    assert as_json.returncode == 1, as_json.stdout + as_json.stderr
+    answer = json.loads(as_json.stdout)
+    assert answer["ok"] is False and answer["error"].startswith("voice stage failed: the narration's loudness pass")
+    assert answer["spend"]["speech"][SPEECH]["characters"] == bought > 0  # every attempt, as billed
+    assert told.returncode == 1 and "Traceback" not in told.stderr
+    assert f"spent {spend.usd(bought_then * SPEECH_PRICE / 1e6)} (speech {bought_then:,} characters) before it ended" in " ".join(told.stderr.split())
+
+
 # --- the LLM's tokens and price, and cost-based routing -------------------------------------------
 
 
@@ -305,3 +325,23 @@ def test_the_gateway_refuses_a_limit_before_any_run_and_shows_a_jobs_spend(paid_
         status = api.get(created.json()["statusUrl"]).json()
     assert status["spend"]["llm"][MINI]["tokens_in"] == 10 and status["spend"]["llm"][MINI]["tokens_out"] == 10
     assert status["spend"]["total_usd"] == pytest.approx(10 * MINI_IN + 10 * MINI_OUT) and len(llm.requests) == 1
+
+
+@pytest.mark.e2e
+def test_a_cancelled_jobs_status_shows_what_its_script_cost(paid_gateway):
+    gateway, llm = paid_gateway
+    asked = {**REQUEST, "brief": "How glaciers carve fjords", "review_script": True}  # it waits after the script
+    with gateway.client() as api:
+        job = api.post("/api/videos/generate", json=asked, params={"preset": "quick_demo"}).json()
+        for name, _ in sse_events(api, job["streamUrl"]):
+            if name == "review":
+                break
+        assert api.post(f"/api/videos/{job['jobId']}/cancel").status_code == 202
+
+        def ended_with_spend():
+            status = api.get(job["statusUrl"]).json()
+            return status if status["status"] == "cancelled" and status.get("spend") else None
+
+        status = wait_for(ended_with_spend, 60, "the cancelled job's spend")
+    assert status["spend"]["llm"][MINI]["tokens_in"] == 10 and status["spend"]["llm"][MINI]["tokens_out"] == 10
+    assert status["spend"]["total_usd"] == pytest.approx(10 * MINI_IN + 10 * MINI_OUT)

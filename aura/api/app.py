@@ -69,6 +69,7 @@ from aura.models import META_KEY, VIDEO_KEY
 from aura.spend import Spend
 from aura.stages.cost_estimate import check_budget
 from aura.stages.publish import metadata_of
+from aura.stages.run_ledger import spent_by_failed_run
 from aura.stages.inputs import check_stored_inputs, check_voice
 from aura.store import ArtifactStore
 from aura.uploads import UploadedFile, UploadRefused, receive
@@ -192,11 +193,13 @@ def create_app(settings: Settings | None = None, api_url: str | None = None, bin
     @api.get("/{job_id}/status", response_model=JobStatus, operation_id="get_video_status")
     async def status(request: Request, job_id: UUID) -> JobStatus:
         """The job's state, progress, current stage, stages, and links once the video exists; what it spent once
-        completed."""
+        completed, failed or cancelled (its failed attempts included)."""
         job = await job_or_404(request, job_id)
         if job.status == "completed":
             metadata = await asyncio.to_thread(metadata_of, store.job(str(job_id)))
             job.spend = Spend.model_validate(metadata["spend"]) if "spend" in metadata else None
+        elif job.status in ("failed", "cancelled"):  # once its end is recorded: a moment after its state
+            job.spend = await asyncio.to_thread(spent_by_failed_run, store.job(str(job_id)), str(job_id))
         return job
 
     @api.get("/{job_id}/stream", operation_id="stream_video_progress",

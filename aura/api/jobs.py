@@ -98,7 +98,8 @@ class JobStatus(BaseModel):
     scriptUrl: str | None = Field(default=None, description="While the job awaits review: GET the scenes, POST them edited.")
     error: JobError | None = None
     spend: Spend | None = Field(default=None, description="What the video's run spent (tokens, characters, calls, "
-                                "GPU seconds, USD), from its metadata.json once completed.")  # fmt: skip
+                                "GPU seconds, USD), failed attempts included: from its metadata.json once "
+                                "completed, or what a failed or cancelled run recorded at its end.")  # fmt: skip
 
     @property
     def finished(self) -> bool:

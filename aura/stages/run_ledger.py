@@ -20,6 +20,7 @@ from prefect.client.schemas.actions import ArtifactCreate
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterParentFlowRunId
 
 from aura import spend
+from aura.errors import AuraError
 from aura.models import VIDEO_KEY, StageReport
 from aura.spend import Spend
 from aura.run_summary import SUMMARY_KEY, stage_report, summary_markdown
@@ -76,6 +77,19 @@ def _settled_task_runs(run_id: UUID) -> tuple[list, dict]:
     return task_runs, where
 
 
+def spent_key(run_id: str) -> str:
+    """Where a run that ended without its video keeps what it spent, in its job's folder."""
+    return f"spent/{run_id}.json"
+
+
+def spent_by_failed_run(job: JobStore, run_id: str) -> Spend | None:
+    """What a failed or cancelled run of the job spent (None: nothing recorded, yet or at all)."""
+    try:
+        return Spend.model_validate_json(job.fetch(spent_key(run_id)).read_bytes())
+    except (AuraError, OSError, ValueError):
+        return None
+
+
 def publish_summary(run_id: str, job: JobStore, stages: tuple[str, ...], status: str, error: str | None) -> None:
     """The run's summary artifact (aura.run_summary's markdown), attached to the run by its id."""
     reports = stage_reports(run_id, stages)
@@ -94,3 +108,5 @@ def publish_summary(run_id: str, job: JobStore, stages: tuple[str, ...], status:
     )  # fmt: skip
     with get_client(sync_client=True) as client:  # by id: a crash's hook runs outside the run's context
         client.create_artifact(artifact)
+    if status != "completed":  # no metadata.json: the job's status and the command's error read this instead
+        job.write_bytes(spent_key(run_id), spent.model_dump_json(indent=2).encode("utf-8"))
