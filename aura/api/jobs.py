@@ -99,7 +99,7 @@ class JobStatus(BaseModel):
     error: JobError | None = None
     spend: Spend | None = Field(default=None, description="What the video's run spent (tokens, characters, calls, "
                                 "GPU seconds, USD), failed attempts included: from its metadata.json once "
-                                "completed, or what a failed or cancelled run recorded at its end.")  # fmt: skip
+                                "completed, or what a failed or cancelled run that paid for something recorded at its end.")  # fmt: skip
 
     @property
     def finished(self) -> bool:

@@ -78,12 +78,12 @@ def _settled_task_runs(run_id: UUID) -> tuple[list, dict]:
 
 
 def spent_key(run_id: str) -> str:
-    """Where a run that ended without its video keeps what it spent, in its job's folder."""
+    """Where a run that ended without its video keeps what it spent on paid services, in its job's folder."""
     return f"spent/{run_id}.json"
 
 
 def spent_by_failed_run(job: JobStore, run_id: str) -> Spend | None:
-    """What a failed or cancelled run of the job spent (None: nothing recorded, yet or at all)."""
+    """What a failed or cancelled run of the job spent (None: nothing paid, or not recorded yet)."""
     try:
         return Spend.model_validate_json(job.fetch(spent_key(run_id)).read_bytes())
     except (AuraError, OSError, ValueError):
@@ -108,5 +108,10 @@ def publish_summary(run_id: str, job: JobStore, stages: tuple[str, ...], status:
     )  # fmt: skip
     with get_client(sync_client=True) as client:  # by id: a crash's hook runs outside the run's context
         client.create_artifact(artifact)
-    if status != "completed":  # no metadata.json: the job's status and the command's error read this instead
-        job.write_bytes(spent_key(run_id), spent.model_dump_json(indent=2).encode("utf-8"))
+    # no metadata.json: the job's status and the command's error read this instead (a run refused before any
+    # paid work leaves no folder behind)
+    if status != "completed" and spent.paid_for_something:
+        try:
+            job.write_bytes(spent_key(run_id), spent.model_dump_json(indent=2).encode("utf-8"))
+        except (AuraError, OSError) as exc:
+            log.warning("run %s: what it spent could not be recorded in its job (%s)", run_id, exc)
