@@ -36,21 +36,13 @@ from aura.stages.script import spec_for
 from helpers.faults import faulty_ffmpeg
 from helpers.gateway import serving, sse_events, video_job_count
 from helpers.jobs import check_video, wait_for
-from helpers.llm_server import ChatServer
+from helpers.llm_server import ChatServer, script_answer
 from helpers.speech_server import SpeechServer
 
 MINI = "openai/gpt-4o-mini"
 MINI_IN, MINI_OUT = 0.15e-6, 0.6e-6  # litellm's list price per token (the package's own copy)
 REQUEST = {"brief": "How glaciers carve valleys", "duration_seconds": 10, "aspect": "9:16", "seed": 4}
 MESSAGES = [{"role": "user", "content": "Write it."}]
-
-
-def script_answer(request: VideoRequest) -> str:
-    """A usable script for the request, as a model would answer it."""
-    spec = spec_for(request, 150)
-    words = " ".join(["ice"] * (spec.word_budget // spec.scene_count))
-    scenes = [{"narration": words, "visual_prompt": "a glacier", "key_phrase": "Ice moves"}] * spec.scene_count
-    return json.dumps({"title": "Rivers of Ice", "scenes": scenes})
 
 
 def paid_llm(url: str) -> dict[str, str]:

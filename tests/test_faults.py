@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 from helpers.faults import faulty_ffmpeg, started
-from helpers.llm_server import ChatServer
+from helpers.llm_server import ChatServer, script_answer
 from helpers.jobs import check_video, job_folders, no_half_job, wait_for
 from helpers.runs import task_runs_of
 from prefect.client.orchestration import get_client
@@ -30,7 +30,6 @@ from prefect.states import Cancelling
 
 from aura.models import VideoRequest
 from aura.options import PipelineOptions, StagePolicy
-from aura.stages.script import spec_for
 from flows.generate_video import generate_video
 
 pytestmark = pytest.mark.e2e
@@ -101,10 +100,7 @@ def test_an_llm_that_fails_twice_is_retried_with_backoff_and_writes_one_script(
     prefect_server, tmp_path, monkeypatch, fresh_settings
 ):
     request = VideoRequest(brief="How glaciers carve valleys", duration_seconds=10, aspect="1:1")
-    spec = spec_for(request, 150)
-    words = " ".join(["ice"] * (spec.word_budget // spec.scene_count))
-    scenes = [{"narration": words, "visual_prompt": "a glacier", "key_phrase": "Ice moves"}] * spec.scene_count
-    answer = json.dumps({"title": "Rivers of Ice", "scenes": scenes})
+    answer = script_answer(request)
     with ChatServer(["fail", "fail", answer], repeat_last=False) as server:
         for name, value in {
             "AURA_LLM_MODEL": "openai/aura-test", "AURA_LLM_API_BASE": server.url, "AURA_LLM_API_KEY": "sk-test",

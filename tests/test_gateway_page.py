@@ -2,7 +2,8 @@
 
 A video made from the form (a music file uploaded with its progress bar), each
 stage's bar to its end, the video played in the page with its subtitles, the
-job in the list with its thumbnail; a script reviewed and edited in the page;
+job in the list with its thumbnail; what a video with a paid LLM cost, beside
+it; a script reviewed and edited in the page;
 a rendering job cancelled; a bad value shown beside its field, on a phone's
 width with the keyboard alone. A failing test keeps a screenshot (in
 AURA_SCREENSHOT_DIR when set, else the test's temporary folder); with
@@ -20,9 +21,11 @@ from pathlib import Path
 
 import psutil
 import pytest
-from helpers.gateway import TOKEN, start_gateway
+from helpers.gateway import TOKEN, serving, start_gateway
+from helpers.llm_server import ChatServer, script_answer
 
 from aura.media.ffmpeg import ffmpeg_path
+from aura.models import VideoRequest
 
 pytestmark = [
     pytest.mark.e2e,
@@ -167,6 +170,24 @@ def test_a_video_made_watched_and_listed_from_the_page_alone(gateway, browser, t
     with gateway.client() as api:
         metadata = api.get(f"/api/videos/{job_id}/metadata").json()
     assert metadata["request"]["music"].startswith("upload:") and metadata["request"]["aspect"] == "9:16"
+
+
+def test_what_a_video_cost_is_shown_beside_it(prefect_api_url, tmp_path, browser):
+    """A paid LLM (a local stand-in that reports 10 tokens in and 10 out) at litellm's price for the model."""
+    from selenium.webdriver.common.by import By
+
+    request = VideoRequest(brief="How glaciers carve valleys", duration_seconds=10, aspect="9:16")
+    paid = {"AURA_LLM_MODEL": "openai/gpt-4o-mini", "AURA_LLM_API_KEY": "sk-test", "AURA_LLM_RETRIES": "0"}
+    with ChatServer([script_answer(request)]) as llm, serving(tmp_path, prefect_api_url, AURA_LLM_API_BASE=llm.url, **paid) as gateway:
+        open_studio(browser, gateway)
+        fill(browser, brief=request.brief, duration_seconds=10, aspect="9:16", preset="quick_demo")
+        browser.find_element(By.ID, "make").click()
+        spent = browser.find_element(By.ID, "spent")
+        wait_for(browser, spent.is_displayed, 300, "what the video cost")
+        assert spent.text == "Spent $0.0000075: LLM 10 in / 10 out tokens"
+        browser.execute_script("document.getElementById('job').scrollIntoView()")
+        keep(browser, "studio-spent")
+        assert browser.find_element(By.ID, "player").is_displayed() and len(llm.requests) == 1
 
 
 def test_a_script_reviewed_and_edited_in_the_page_is_what_the_video_says(gateway, browser):

@@ -82,3 +82,14 @@ def _chat_response(model: str, content: str) -> dict:
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
     }
+
+
+def script_answer(request, wpm: int = 150) -> str:
+    """A usable script for `request` (an aura VideoRequest), as a model would answer it: the scenes and words
+    its duration asks for."""
+    from aura.stages.script import spec_for
+
+    spec = spec_for(request, wpm)
+    words = " ".join(["ice"] * (spec.word_budget // spec.scene_count))
+    scenes = [{"narration": words, "visual_prompt": "a glacier", "key_phrase": "Ice moves"}] * spec.scene_count
+    return json.dumps({"title": "Rivers of Ice", "scenes": scenes})

@@ -187,6 +187,35 @@ function progressed(p) {
   }
 }
 
+// $2.50, $0.0123, $0.0000075: as aura.spend.usd writes it
+function usd(amount) {
+  const [whole, cents] = amount.toFixed(amount >= 1 ? 2 : 8).split(".");
+  return `$${whole}.${cents.replace(/0+$/, "").padEnd(2, "0")}`;
+}
+
+function showSpent(spend) {
+  const parts = [];
+  const sum = (uses, key) => Object.values(uses || {}).reduce((total, use) => total + use[key], 0);
+  if (Object.keys(spend?.llm || {}).length) {
+    parts.push(`LLM ${sum(spend.llm, "tokens_in").toLocaleString("en")} in / ${sum(spend.llm, "tokens_out").toLocaleString("en")} out tokens`);
+  }
+  if (Object.keys(spend?.speech || {}).length) parts.push(`speech ${sum(spend.speech, "characters").toLocaleString("en")} characters`);
+  const calls = Object.values(spend?.stock_calls || {}).reduce((total, n) => total + n, 0);
+  if (calls) parts.push(`stock ${calls} API calls`);
+  if (spend?.gpu_seconds) parts.push(`GPU ${spend.gpu_seconds.toFixed(1)} s`);
+  $("spent").hidden = !parts.length; // free providers only: nothing to say
+  $("spent").textContent = parts.length ? `Spent ${usd(spend.total_usd)}: ${parts.join(", ")}` : "";
+}
+
+// what an ended job spent; a failed one records it a moment after its state turns
+async function loadSpent(jobId, tries = 3) {
+  const answer = await api(`/api/videos/${jobId}/status`);
+  if (!answer.ok || $("job").dataset.jobId !== jobId) return;
+  const job = await json(answer);
+  if (job.spend) showSpent(job.spend);
+  else if (tries > 1 && ["failed", "cancelled"].includes(job.status)) setTimeout(() => loadSpent(jobId, tries - 1), 1500);
+}
+
 async function follow(jobId) {
   if (events) events.close();
   const answer = await api(`/api/videos/${jobId}/status`);
@@ -195,6 +224,7 @@ async function follow(jobId) {
   $("job").dataset.jobId = jobId;
   if (!answer.ok) { $("error").textContent = job.detail; return; }
   $("error").textContent = "";
+  showSpent(job.spend);
   $("review-form").hidden = $("player").hidden = $("downloads").hidden = $("retry").hidden = true;
   $("cancel").hidden = false;
   showStages();
@@ -218,6 +248,7 @@ async function follow(jobId) {
     $("cancel").hidden = true;
     $("retry").hidden = false;
     $("review-form").hidden = true;
+    loadSpent(jobId);
     loadList();
   });
 }
@@ -236,6 +267,7 @@ function finished(d) {
   $("downloads").hidden = false;
   $("cancel").hidden = true;
   $("review-form").hidden = true;
+  loadSpent($("job").dataset.jobId);
   loadList();
 }
 
