@@ -303,7 +303,7 @@ def generate(
     result = None if cancelled else state.result(raise_on_failure=False)
     if cancelled or not state.is_completed() or isinstance(result, BaseException):
         spent = _spent_by_failed_run(settings.store_url(out), run_id)
-        if spent is not None and spent.paid_for_something and not as_json:
+        if spent is not None and not as_json:  # recorded only when a paid service was used
             err.print(f"spent {escape(spent.describe())} before it ended", highlight=False)
         extra = {"flow_run_id": run_id, **({"spend": spent.model_dump(mode="json")} if spent is not None else {})}
         if cancelled:
